@@ -1,0 +1,39 @@
+# Every target installs what it needs first; see README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock | cksum | cut -d' ' -f1)
+
+.PHONY: install run test lint format emulator bench help
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): requirements/dev.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else "Python 3.12 is required (found %s); see .python-version" % sys.version.split()[0])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with the locked dependencies
+
+run: install  ## run the service: embedded PostgreSQL + emulator unless configured, worker, web
+	$(BIN)/python scripts/run_local.py
+
+test: install  ## run the whole test suite against a real PostgreSQL
+	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
+	SECRET_KEY="$${SECRET_KEY:-test-secret-key-not-for-production}" \
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff lint and format check
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install  ## apply ruff formatting and safe fixes
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+emulator: install  ## run the namespace API emulator alone on 127.0.0.1:8765
+	DEBUG=true $(BIN)/python manage.py namespace_emulator --port 8765
+
+lock:  ## re-resolve requirements/*.lock from pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements/dev.lock
+	uv pip compile pyproject.toml --python-version 3.12 --generate-hashes -o requirements/base.lock

@@ -1,0 +1,164 @@
+"""Settings of the erasure service: one module, driven by environment variables.
+
+Every variable is documented in README.md ("Configuration"). Bad values stop the process at
+start-up (config.env). Nothing here exists only in production.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / ".data")) or BASE_DIR / ".data")
+
+DEBUG = env_bool("DEBUG", False)
+
+_secret = env_str("SECRET_KEY")
+if not _secret:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it (or SECRET_KEY_FILE), or set DEBUG=true for a "
+            "local, insecure development key."
+        )
+    _secret = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY: str = _secret
+
+# Keyed hashes of subject identifiers (product.md, "Privacy of the service itself"). A key
+# of its own lets SECRET_KEY rotate without breaking every subject lookup.
+SUBJECT_HASH_KEY: str = env_str("SUBJECT_HASH_KEY") or SECRET_KEY
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "procrastinate.contrib.django",
+    "erasure",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database_url = env_str("DATABASE_URL")
+if not _database_url:
+    from config.embedded_postgres import database_url
+
+    _database_url = database_url(DATA_DIR)
+try:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {exc}") from exc
+# A socket directory given as `?host=/path` (the embedded server) belongs in HOST.
+if not DATABASES["default"]["HOST"] and "host" in DATABASES["default"]["OPTIONS"]:
+    DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL (postgres://...)")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["erasure.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["erasure.api.auth.HasScope"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "erasure.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Erasure service API",
+    "DESCRIPTION": "Records and carries out data-subject erasure requests against "
+    "vector-database namespaces, with a per-item audit trail.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# The namespace API (../shared/docs/namespace-api.md). Unset URL: the local emulator, which
+# `make run` starts on this address.
+NAMESPACE_API_FLAVOR = env_choice("NAMESPACE_API_FLAVOR", "cloud", ["cloud", "onprem"])
+NAMESPACE_API_URL: str = env_str("NAMESPACE_API_URL") or (
+    "http://127.0.0.1:8765/v1" if NAMESPACE_API_FLAVOR == "cloud" else "http://127.0.0.1:8765"
+)
+NAMESPACE_API_KEY: str = env_str("NAMESPACE_API_KEY") or "emulator-key"
+NAMESPACE_API_TIMEOUT = env_float("NAMESPACE_API_TIMEOUT", 30.0, minimum=0.1)
+
+# Legal deadlines in days from receipt, per regulation; GDPR is one calendar month and is
+# computed as such (erasure.deadlines), this value applies to the others.
+ERASURE_DEADLINE_DAYS = {
+    "ccpa": env_int("ERASURE_DEADLINE_DAYS_CCPA", 45, minimum=1),
+    "lgpd": env_int("ERASURE_DEADLINE_DAYS_LGPD", 15, minimum=1),
+    "other": env_int("ERASURE_DEADLINE_DAYS_OTHER", 30, minimum=1),
+}
+
+# Execution (erasure.services.execution): tries per item before it ends `failed`, and the
+# first retry delay, doubled per try.
+ERASURE_MAX_ATTEMPTS = env_int("ERASURE_MAX_ATTEMPTS", 5, minimum=1)
+ERASURE_RETRY_BASE_SECONDS = env_float("ERASURE_RETRY_BASE_SECONDS", 2.0)
+
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # httpx logs every request line at INFO; the URLs carry namespace names only, but
+        # one line per dispatch drowns the useful lines.
+        "httpx": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,312 @@
+"""The compliance officer's admin.
+
+Every write goes through the same services as the API (filing, approval, cancellation);
+the audit trail, dispatches and items are read-only here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from erasure.actors import Actor
+from erasure.errors import ServiceError
+from erasure.models import (
+    ApiKey,
+    AuditEvent,
+    Dispatch,
+    ErasureItem,
+    ErasureRequest,
+    ItemMapping,
+    Namespace,
+    Regulation,
+    RequestSource,
+    RequestStatus,
+)
+from erasure.selectors.requests import request_outcome_counts
+from erasure.services.requests import (
+    MAX_SUBJECT_KEY_LENGTH,
+    request_approve,
+    request_cancel,
+    request_file,
+)
+
+ITEMS_SHOWN_ON_REQUEST_PAGE = 200
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ErasureRequestAddForm(forms.ModelForm):
+    subject_key = forms.CharField(
+        max_length=MAX_SUBJECT_KEY_LENGTH,
+        help_text="The subject's stable key (usually the identity system's user id). "
+        "Stored as a keyed hash; the raw value is kept only while the request is open.",
+    )
+
+    class Meta:
+        model = ErasureRequest
+        fields = ["regulation", "reason"]
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(admin.ModelAdmin):
+    list_display = (
+        "short_id",
+        "status",
+        "regulation",
+        "source",
+        "received_at",
+        "due_at",
+        "filed_by",
+        "approved_by",
+    )
+    list_filter = ("status", "regulation", "source")
+    date_hierarchy = "received_at"
+    search_fields = ("id", "subject__key_hash")
+    change_form_template = "admin/erasure/erasurerequest/change_form.html"
+    readonly_fields = (
+        "id",
+        "status",
+        "subject_hash",
+        "source",
+        "regulation",
+        "reason",
+        "received_at",
+        "due_at",
+        "filed_by",
+        "filed_by_api_key",
+        "approved_by",
+        "approved_by_api_key",
+        "auto_approved",
+        "approved_at",
+        "started_at",
+        "completed_at",
+        "last_error",
+    )
+
+    @admin.display(description="ID")
+    def short_id(self, obj: ErasureRequest) -> str:
+        return str(obj.pk)[:8]
+
+    @admin.display(description="Subject (keyed hash)")
+    def subject_hash(self, obj: ErasureRequest) -> str:
+        return obj.subject.key_hash
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ErasureRequest]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("subject", "filed_by", "approved_by", "filed_by_api_key")
+        )
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        if obj is None:
+            kwargs["form"] = ErasureRequestAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None):
+        if obj is None:
+            return ["subject_key", "regulation", "reason"]
+        return list(self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        return self.readonly_fields if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Requests are evidence: they are cancelled, never deleted.
+        return False
+
+    def save_model(
+        self, request: HttpRequest, obj: ErasureRequest, form: forms.Form, change: bool
+    ) -> None:
+        if change:
+            return  # every field is read-only; state changes go through the buttons
+        result = request_file(
+            subject_key=form.cleaned_data["subject_key"],
+            regulation=form.cleaned_data["regulation"] or Regulation.GDPR,
+            reason=form.cleaned_data["reason"] or "",
+            actor=Actor.for_user(request.user),
+            source=RequestSource.ADMIN,
+        )
+        if not result.created:
+            messages.warning(
+                request,
+                "This subject already has an open request; it is shown instead of a new one.",
+            )
+        # The admin goes on to log and redirect using `obj`: make it the filed request.
+        obj.pk = result.request.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    def get_urls(self):
+        urls = super().get_urls()
+        own = [
+            path(
+                "<path:object_id>/approve/",
+                self.admin_site.admin_view(self.approve_view),
+                name="erasure_erasurerequest_approve",
+            ),
+            path(
+                "<path:object_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="erasure_erasurerequest_cancel",
+            ),
+        ]
+        return own + urls
+
+    def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not request.user.has_perm("erasure.approve_erasurerequest"):
+            raise PermissionDenied
+        return self._act(request, object_id, "approved", request_approve)
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        return self._act(request, object_id, "cancelled", request_cancel)
+
+    def _act(self, request: HttpRequest, object_id: str, done: str, service: Any) -> HttpResponse:
+        target = reverse("admin:erasure_erasurerequest_change", args=[object_id])
+        if request.method != "POST":
+            return HttpResponseRedirect(target)
+        erasure_request = get_object_or_404(ErasureRequest, pk=object_id)
+        try:
+            service(request=erasure_request, actor=Actor.for_user(request.user))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"The request was {done}.")
+        return HttpResponseRedirect(target)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = extra_context or {}
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            counts = request_outcome_counts(request=obj)
+            items = obj.items.select_related("namespace").order_by("namespace__name", "item_id")
+            extra_context.update(
+                counts=counts,
+                items=items[:ITEMS_SHOWN_ON_REQUEST_PAGE],
+                items_total=counts["total"],
+                items_url=reverse("admin:erasure_erasureitem_changelist")
+                + f"?request__id__exact={obj.pk}",
+                can_approve=obj.status == RequestStatus.AWAITING_APPROVAL
+                and request.user.has_perm("erasure.approve_erasurerequest"),
+                can_cancel=obj.status
+                in (
+                    RequestStatus.RECEIVED,
+                    RequestStatus.AWAITING_APPROVAL,
+                    RequestStatus.APPROVED,
+                    RequestStatus.SCHEDULED,
+                    RequestStatus.ON_HOLD,
+                ),
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(ErasureItem)
+class ErasureItemAdmin(ReadOnlyAdmin):
+    list_display = (
+        "item_id",
+        "namespace",
+        "outcome",
+        "attempts",
+        "last_http_status",
+        "last_error",
+        "decided_at",
+        "request_link",
+    )
+    list_filter = ("outcome", "namespace")
+    search_fields = ("item_id",)
+    list_select_related = ("namespace", "request")
+
+    @admin.display(description="Request")
+    def request_link(self, obj: ErasureItem) -> str:
+        url = reverse("admin:erasure_erasurerequest_change", args=[obj.request_id])
+        return format_html('<a href="{}">{}</a>', url, str(obj.request_id)[:8])
+
+
+@admin.register(Namespace)
+class NamespaceAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "attribution_mode", "created_at")
+    list_filter = ("kind", "attribution_mode")
+    fields = ("name", "kind", "attribution_mode")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        return ("name", "kind") if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ItemMapping)
+class ItemMappingAdmin(ReadOnlyAdmin):
+    list_display = ("item_id", "namespace", "subject", "registered_at", "registered_by")
+    list_filter = ("namespace",)
+    search_fields = ("item_id", "subject__key_hash")
+    list_select_related = ("namespace", "subject")
+
+
+@admin.register(Dispatch)
+class DispatchAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "namespace",
+        "endpoint",
+        "ids_sent",
+        "http_status",
+        "requested_deletions",
+        "actual_deletions",
+        "unprocessed_count",
+        "latency_ms",
+    )
+    list_filter = ("endpoint", "http_status", "namespace")
+    list_select_related = ("namespace",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "occurred_at", "event_type", "actor", "request", "hash_short")
+    list_filter = ("event_type",)
+    search_fields = ("actor", "subject_hash", "request__id")
+    list_select_related = ("request",)
+
+    @admin.display(description="Hash")
+    def hash_short(self, obj: AuditEvent) -> str:
+        return obj.hash[:16]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Keys are created with `manage.py create_api_key`, which prints the key once.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,50 @@
+"""`Authorization: Bearer <key>` authentication and per-view scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import authentication, exceptions, permissions
+
+from erasure.models import ApiKey
+from erasure.services.api_keys import api_key_authenticate
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Any) -> tuple[ApiKey, ApiKey] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        parts = header.split()
+        if len(parts) != 2 or parts[0].lower() != "bearer":
+            raise exceptions.AuthenticationFailed(
+                "use the header `Authorization: Bearer <api key>`"
+            )
+        key = api_key_authenticate(parts[1])
+        if key is None:
+            raise exceptions.AuthenticationFailed("invalid or revoked API key")
+        # The key is both the "user" and the "auth" of the request.
+        return key, key
+
+    def authenticate_header(self, request: Any) -> str:
+        return self.keyword
+
+
+class HasScope(permissions.BasePermission):
+    """Grants access when the key holds one of the view's `required_scopes`."""
+
+    message = "this API key lacks the scope this endpoint needs"
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            raise exceptions.NotAuthenticated("an API key is required (Authorization: Bearer)")
+        required: tuple[str, ...] = getattr(view, "required_scopes", ())
+        if not required:
+            return False
+        if not set(required) & set(key.scopes):
+            self.message = f"this API key needs one of the scopes: {', '.join(required)}"
+            return False
+        return True

@@ -1,0 +1,45 @@
+"""One error shape for every 4xx/5xx of the API:
+
+    {"error": {"code": "...", "message": "...", "fields": {"name": ["problem", ...]}}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from erasure.errors import ServiceError
+
+
+def error_response(
+    *, code: str, message: str, http_status: int, fields: dict[str, Any] | None = None
+) -> Response:
+    return Response(
+        {"error": {"code": code, "message": message, "fields": fields or {}}}, status=http_status
+    )
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ServiceError):
+        return error_response(
+            code=exc.code, message=exc.message, http_status=exc.http_status, fields=exc.fields
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {
+            "error": {"code": "invalid_input", "message": "the input is invalid", "fields": fields}
+        }
+        response.status_code = status.HTTP_400_BAD_REQUEST
+        return response
+    if isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        message = str(detail) if not isinstance(detail, dict | list) else "request refused"
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+        response.data = {"error": {"code": code, "message": message, "fields": {}}}
+    return response

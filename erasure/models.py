@@ -1,0 +1,351 @@
+"""The data model of product.md's vocabulary.
+
+Invariants that must never break are database constraints, not only code: an item appears
+once per request, a subject has at most one open request, statuses and outcomes are from
+their enumerations, and nobody approves what they filed.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+
+class NamespaceKind(models.TextChoices):
+    TEXT = "text", "Text (documents)"
+    VECTOR = "vector", "Vector"
+
+
+class AttributionMode(models.TextChoices):
+    """How an outcome is attributed to each ID (namespace-api.md section 6)."""
+
+    EXACT = "exact", "Exact (pre-check, delete, verify)"
+    FAST = "fast", "Fast (counts only)"
+    SINGLE = "single", "Single (one ID per call)"
+
+
+class Namespace(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=10, choices=NamespaceKind.choices)
+    attribution_mode = models.CharField(max_length=10, choices=AttributionMode.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=NamespaceKind.values), name="namespace_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(attribution_mode__in=AttributionMode.values),
+                name="namespace_attribution_mode_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    @staticmethod
+    def default_mode(kind: str) -> str:
+        # Text namespaces can be checked item by item (documents/get); vector namespaces
+        # cannot, so counts are the best evidence there (namespace-api.md 5.2).
+        return AttributionMode.EXACT if kind == NamespaceKind.TEXT else AttributionMode.FAST
+
+
+class Subject(models.Model):
+    """A data subject, known by the keyed hash of its stable key.
+
+    `raw_key` is kept only while a request of the subject is open (the worker and the
+    admin need it to show who is being erased); it is purged on completion.
+    """
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    raw_key = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"subject {self.key_hash[:12]}…"
+
+
+class ItemMapping(models.Model):
+    """Item `item_id` of `namespace` belongs to `subject`, as registered by an application."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="mappings")
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="mappings")
+    item_id = models.CharField(max_length=512)
+    registered_at = models.DateTimeField(auto_now_add=True)
+    registered_by = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "namespace", "item_id"], name="mapping_unique_item_per_subject"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace.name}/{self.item_id}"
+
+
+class RequestStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    SCHEDULED = "scheduled", "Scheduled"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    COMPLETED_WITH_FAILURES = "completed_with_failures", "Completed with failures"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    ON_HOLD = "on_hold", "On hold"
+
+
+OPEN_STATUSES = (
+    RequestStatus.RECEIVED,
+    RequestStatus.AWAITING_APPROVAL,
+    RequestStatus.APPROVED,
+    RequestStatus.SCHEDULED,
+    RequestStatus.RUNNING,
+    RequestStatus.ON_HOLD,
+)
+
+
+class Regulation(models.TextChoices):
+    GDPR = "gdpr", "GDPR Art. 17"
+    CCPA = "ccpa", "CCPA/CPRA 1798.105"
+    LGPD = "lgpd", "LGPD Art. 18"
+    OTHER = "other", "Other"
+
+
+class RequestSource(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    API = "api", "REST API"
+    WEBHOOK = "webhook", "Identity webhook"
+
+
+class ErasureRequest(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="requests")
+    status = models.CharField(
+        max_length=32, choices=RequestStatus.choices, default=RequestStatus.RECEIVED
+    )
+    source = models.CharField(max_length=16, choices=RequestSource.choices)
+    regulation = models.CharField(
+        max_length=16, choices=Regulation.choices, default=Regulation.GDPR
+    )
+    reason = models.TextField(blank=True, default="")
+    received_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="filed_erasure_requests",
+    )
+    filed_by_api_key = models.ForeignKey(
+        "ApiKey", null=True, blank=True, on_delete=models.PROTECT, related_name="filed_requests"
+    )
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="approved_erasure_requests",
+    )
+    approved_by_api_key = models.ForeignKey(
+        "ApiKey", null=True, blank=True, on_delete=models.PROTECT, related_name="approved_requests"
+    )
+    auto_approved = models.BooleanField(default=False)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(
+        blank=True, default="", help_text="Why work on this request is stopped, if it is."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        permissions = [("approve_erasurerequest", "Can approve erasure requests")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RequestStatus.values), name="request_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(regulation__in=Regulation.values), name="request_regulation_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=RequestSource.values), name="request_source_valid"
+            ),
+            # Four-eyes (product.md): a person never approves what they filed.
+            models.CheckConstraint(
+                condition=Q(filed_by__isnull=True)
+                | Q(approved_by__isnull=True)
+                | ~Q(filed_by=models.F("approved_by")),
+                name="request_four_eyes",
+            ),
+            models.UniqueConstraint(
+                fields=["subject"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="request_one_open_per_subject",
+            ),
+            models.UniqueConstraint(
+                fields=["filed_by_api_key", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="request_idempotency_key_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"Erasure request {str(self.id)[:8]} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class ItemOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELETED = "deleted", "Deleted"
+    NOT_FOUND = "not_found", "Not found"
+    DELETED_OR_NOT_FOUND = "deleted_or_not_found", "Deleted or not found"
+    FAILED = "failed", "Failed"
+
+
+TERMINAL_OUTCOMES = (
+    ItemOutcome.DELETED,
+    ItemOutcome.NOT_FOUND,
+    ItemOutcome.DELETED_OR_NOT_FOUND,
+    ItemOutcome.FAILED,
+)
+
+
+class Dispatch(models.Model):
+    """One HTTP call to the namespace API on behalf of one request."""
+
+    request = models.ForeignKey(ErasureRequest, on_delete=models.PROTECT, related_name="dispatches")
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="dispatches")
+    endpoint = models.CharField(max_length=64)
+    ids_sent = models.PositiveIntegerField()
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    requested_deletions = models.PositiveIntegerField(null=True, blank=True)
+    actual_deletions = models.PositiveIntegerField(null=True, blank=True)
+    unprocessed_count = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    latency_ms = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} x{self.ids_sent} → {self.http_status or 'no answer'}"
+
+
+class ErasureItem(models.Model):
+    request = models.ForeignKey(ErasureRequest, on_delete=models.CASCADE, related_name="items")
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="+")
+    item_id = models.CharField(max_length=512)
+    outcome = models.CharField(
+        max_length=32, choices=ItemOutcome.choices, default=ItemOutcome.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    decided_by = models.ForeignKey(
+        Dispatch, null=True, blank=True, on_delete=models.PROTECT, related_name="decided_items"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="A pending item waiting for its retry backoff."
+    )
+
+    class Meta:
+        ordering = ["namespace_id", "item_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "namespace", "item_id"], name="item_unique_per_request"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=ItemOutcome.values), name="item_outcome_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["request", "outcome"])]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} → {self.outcome}"
+
+
+class ApiKey(models.Model):
+    """A key of the REST API; only its SHA-256 is stored (the key is printed once)."""
+
+    class Scope(models.TextChoices):
+        MAPPINGS_WRITE = "mappings:write"
+        REQUESTS_WRITE = "requests:write"
+        REQUESTS_APPROVE = "requests:approve"
+        AUDIT_READ = "audit:read"
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    scopes = ArrayField(models.CharField(max_length=32, choices=Scope.choices))
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return self.name
+
+    # DRF's IsAuthenticated and friends ask the authenticated object this.
+    is_authenticated = True
+
+
+class AuditEventType(models.TextChoices):
+    """Stable event type names: exports and auditors rely on them, never rename one."""
+
+    REQUEST_FILED = "request.filed"
+    REQUEST_APPROVED = "request.approved"
+    REQUEST_STARTED = "request.started"
+    REQUEST_COMPLETED = "request.completed"
+    REQUEST_CANCELLED = "request.cancelled"
+    ITEMS_EXPANDED = "items.expanded"
+    DISPATCH_RECORDED = "dispatch.recorded"
+    MAPPINGS_REGISTERED = "mappings.registered"
+    API_KEY_CREATED = "api_key.created"
+    SUBJECT_PURGED = "subject.purged"
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained record of something that happened.
+
+    `hash` = SHA-256 over the canonical JSON of this event's fields and `prev_hash`
+    (erasure.services.audit). PostgreSQL refuses UPDATE and DELETE on the table (trigger
+    in migration 0002).
+    """
+
+    occurred_at = models.DateTimeField()
+    event_type = models.CharField(max_length=64, choices=AuditEventType.choices)
+    actor = models.CharField(max_length=200)
+    request = models.ForeignKey(
+        ErasureRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    subject_hash = models.CharField(max_length=64, blank=True, default="")
+    details = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.event_type}"

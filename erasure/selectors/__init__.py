@@ -1,0 +1,1 @@
+"""Reads: query functions used by the API, the admin and the services."""

@@ -1,0 +1,40 @@
+"""Reads about erasure requests."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, QuerySet
+
+from erasure.errors import NotFound
+from erasure.models import ErasureItem, ErasureRequest, ItemOutcome
+
+
+def request_get(*, request_id: object) -> ErasureRequest:
+    try:
+        return ErasureRequest.objects.select_related(
+            "subject", "filed_by", "approved_by", "filed_by_api_key", "approved_by_api_key"
+        ).get(pk=request_id)
+    except (ErasureRequest.DoesNotExist, ValidationError, ValueError) as exc:
+        # A malformed UUID is as unknown as a well-formed one that matches nothing.
+        raise NotFound("erasure request not found") from exc
+
+
+def request_outcome_counts(*, request: ErasureRequest) -> dict[str, int]:
+    """Items per outcome, every outcome present (zeros included)."""
+    counts = dict.fromkeys(ItemOutcome.values, 0)
+    rows = request.items.values("outcome").annotate(n=Count("id")).order_by()
+    for row in rows:
+        counts[row["outcome"]] = row["n"]
+    counts["total"] = sum(counts[o] for o in ItemOutcome.values)
+    return counts
+
+
+def request_items(
+    *, request: ErasureRequest, outcome: str | None = None, namespace: str | None = None
+) -> QuerySet[ErasureItem]:
+    items = request.items.select_related("namespace").order_by("id")
+    if outcome:
+        items = items.filter(outcome=outcome)
+    if namespace:
+        items = items.filter(namespace__name=namespace)
+    return items

@@ -1,0 +1,236 @@
+"""The life of an erasure request: filing, approval, cancellation.
+
+State changes are conditional updates (`filter(pk=..., status=old).update(...)`) whose row
+count is checked, so two racing actors cannot both move a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from erasure import queue
+from erasure.actors import Actor
+from erasure.deadlines import due_at
+from erasure.errors import Conflict, FourEyesViolation, InvalidInput, InvalidTransition, NotFound
+from erasure.hashing import normalize_subject_key, subject_hash
+from erasure.models import (
+    OPEN_STATUSES,
+    AuditEventType,
+    ErasureRequest,
+    Regulation,
+    RequestSource,
+    RequestStatus,
+)
+from erasure.services.audit import audit_record
+from erasure.services.execution import items_expand
+from erasure.services.subjects import subject_get_or_create
+
+MAX_SUBJECT_KEY_LENGTH = 512
+MAX_REASON_LENGTH = 5000
+
+
+@dataclass(frozen=True)
+class FileResult:
+    request: ErasureRequest
+    created: bool
+    """False when an existing request answered (same idempotency key, or an open request
+    of the same subject): duplicate intake never creates a second request."""
+
+
+def request_file(
+    *,
+    subject_key: str,
+    actor: Actor,
+    source: str,
+    regulation: str = Regulation.GDPR,
+    reason: str = "",
+    idempotency_key: str | None = None,
+    auto_approve: bool = False,
+) -> FileResult:
+    """Record an erasure request for the subject of `subject_key`.
+
+    Returns the already open request of the subject (or the one filed earlier with the same
+    idempotency key) instead of creating a second one.
+    """
+    key = normalize_subject_key(subject_key or "")
+    if not key:
+        raise InvalidInput("subject must not be empty", fields={"subject": ["required"]})
+    if len(key) > MAX_SUBJECT_KEY_LENGTH:
+        raise InvalidInput(
+            f"subject is longer than {MAX_SUBJECT_KEY_LENGTH} characters",
+            fields={"subject": ["too long"]},
+        )
+    if regulation not in Regulation.values:
+        raise InvalidInput(
+            f"unknown regulation {regulation!r}; expected one of {', '.join(Regulation.values)}",
+            fields={"regulation": ["invalid choice"]},
+        )
+    if source not in RequestSource.values:
+        raise InvalidInput(f"unknown source {source!r}")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput("reason is too long", fields={"reason": ["too long"]})
+
+    if idempotency_key and actor.api_key is not None:
+        earlier = (
+            ErasureRequest.objects.filter(
+                filed_by_api_key=actor.api_key, idempotency_key=idempotency_key
+            )
+            .select_related("subject")
+            .first()
+        )
+        if earlier is not None:
+            if (earlier.subject.key_hash, earlier.regulation) != (subject_hash(key), regulation):
+                raise Conflict(
+                    "this Idempotency-Key was used for a different request; use a new key"
+                )
+            return FileResult(request=earlier, created=False)
+
+    try:
+        with transaction.atomic():
+            subject = subject_get_or_create(key=key, keep_raw_key=True)
+            open_request = ErasureRequest.objects.filter(
+                subject=subject, status__in=OPEN_STATUSES
+            ).first()
+            if open_request is not None:
+                return FileResult(request=open_request, created=False)
+            now = timezone.now()
+            request = ErasureRequest.objects.create(
+                subject=subject,
+                status=RequestStatus.AWAITING_APPROVAL,
+                source=source,
+                regulation=regulation,
+                reason=reason,
+                received_at=now,
+                due_at=due_at(regulation=regulation, received_at=now),
+                filed_by=actor.user,
+                filed_by_api_key=actor.api_key,
+                idempotency_key=idempotency_key or None,
+            )
+            audit_record(
+                event_type=AuditEventType.REQUEST_FILED,
+                actor=actor,
+                request=request,
+                details={
+                    "source": source,
+                    "regulation": regulation,
+                    "due_at": request.due_at.isoformat(),
+                    "auto_approve": auto_approve,
+                },
+            )
+            if auto_approve:
+                _approve(request=request, actor=actor, auto=True)
+    except IntegrityError as exc:
+        # Lost a race with another filing for the same subject or idempotency key: the
+        # partial unique indexes kept the second request out; answer with the first.
+        existing = _existing_for(subject_key=key, actor=actor, idempotency_key=idempotency_key)
+        if existing is None:
+            raise
+        return FileResult(request=existing, created=False)
+    return FileResult(request=request, created=True)
+
+
+def _existing_for(
+    *, subject_key: str, actor: Actor, idempotency_key: str | None
+) -> ErasureRequest | None:
+    if idempotency_key and actor.api_key is not None:
+        earlier = ErasureRequest.objects.filter(
+            filed_by_api_key=actor.api_key, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:
+            return earlier
+    return ErasureRequest.objects.filter(
+        subject__key_hash=subject_hash(subject_key), status__in=OPEN_STATUSES
+    ).first()
+
+
+def request_approve(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
+    """Approve a request awaiting approval and wake a worker to carry it out.
+
+    Four-eyes: the actor that filed the request cannot approve it.
+    """
+    with transaction.atomic():
+        request = _lock(request)
+        if request.status != RequestStatus.AWAITING_APPROVAL:
+            raise InvalidTransition(
+                f"only a request awaiting approval can be approved; this one is "
+                f"{request.get_status_display().lower()}"
+            )
+        filer = Actor(
+            kind="user" if request.filed_by else "api_key",
+            label="",
+            user=request.filed_by,
+            api_key=request.filed_by_api_key,
+        )
+        if actor.is_same(filer):
+            raise FourEyesViolation(
+                "four-eyes rule: a request must be approved by someone other than who filed it"
+            )
+        _approve(request=request, actor=actor, auto=False)
+    return request
+
+
+def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
+    """Within the caller's transaction: approve, expand items, defer the execution job."""
+    now = timezone.now()
+    updated = ErasureRequest.objects.filter(
+        pk=request.pk, status=RequestStatus.AWAITING_APPROVAL
+    ).update(
+        status=RequestStatus.APPROVED,
+        approved_by=actor.user,
+        approved_by_api_key=actor.api_key,
+        auto_approved=auto,
+        approved_at=now,
+        updated_at=now,
+    )
+    if updated != 1:
+        raise InvalidTransition("the request changed state while being approved; reload it")
+    request.refresh_from_db()
+    audit_record(
+        event_type=AuditEventType.REQUEST_APPROVED,
+        actor=actor,
+        request=request,
+        details={"auto": auto},
+    )
+    items_expand(request=request, actor=actor)
+    # Deferred in this same transaction: the job exists if and only if the approval does.
+    queue.enqueue_execution(request_id=request.pk)
+
+
+def request_cancel(*, request: ErasureRequest, actor: Actor, reason: str = "") -> ErasureRequest:
+    """Cancel a request that has not started running."""
+    cancellable = (
+        RequestStatus.RECEIVED,
+        RequestStatus.AWAITING_APPROVAL,
+        RequestStatus.APPROVED,
+        RequestStatus.SCHEDULED,
+        RequestStatus.ON_HOLD,
+    )
+    with transaction.atomic():
+        request = _lock(request)
+        if request.status not in cancellable:
+            raise InvalidTransition(
+                f"a {request.get_status_display().lower()} request cannot be cancelled"
+            )
+        previous = request.status
+        request.status = RequestStatus.CANCELLED
+        request.completed_at = timezone.now()
+        request.save(update_fields=["status", "completed_at", "updated_at"])
+        audit_record(
+            event_type=AuditEventType.REQUEST_CANCELLED,
+            actor=actor,
+            request=request,
+            details={"from": previous, "reason": reason[:MAX_REASON_LENGTH]},
+        )
+    return request
+
+
+def _lock(request: ErasureRequest) -> ErasureRequest:
+    try:
+        return ErasureRequest.objects.select_for_update().select_related("subject").get(
+            pk=request.pk
+        )
+    except ErasureRequest.DoesNotExist as exc:
+        raise NotFound("erasure request not found") from exc

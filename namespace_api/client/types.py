@@ -1,0 +1,80 @@
+"""Typed results of the namespace API client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """What the client can say of one ID after an erase (product.md "Item outcomes")."""
+
+    DELETED = "deleted"
+    NOT_FOUND = "not_found"
+    DELETED_OR_NOT_FOUND = "deleted_or_not_found"
+    FAILED = "failed"
+
+
+class Mode(StrEnum):
+    """Attribution modes (namespace-api.md section 6)."""
+
+    EXACT = "exact"
+    FAST = "fast"
+    SINGLE = "single"
+
+
+@dataclass(frozen=True)
+class Flavor:
+    name: str
+    delete_max: int
+    get_max: int
+
+
+CLOUD = Flavor(name="cloud", delete_max=1000, get_max=100)
+ONPREM = Flavor(name="onprem", delete_max=100, get_max=100)
+FLAVORS = {f.name: f for f in (CLOUD, ONPREM)}
+
+
+@dataclass(frozen=True)
+class NamespaceInfo:
+    name: str
+    kind: str
+    vector_dimension: int | None
+    item_count: int | None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One HTTP call as it happened; the caller stores each as a dispatch."""
+
+    endpoint: str
+    ids_sent: int
+    http_status: int | None
+    latency_ms: int
+    requested: int | None = None
+    actual: int | None = None
+    unprocessed: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class IdResult:
+    outcome: Outcome
+    call_index: int
+    """Index in BatchResult.calls of the call whose answer decided this outcome."""
+    http_status: int | None = None
+    error: str = ""
+    retryable: bool = False
+
+
+@dataclass
+class BatchResult:
+    """Every call made for a batch, and a result per ID.
+
+    An ID missing from `results` was not attempted (the batch stopped early, see
+    `stop_reason`): it is neither failed nor done, and costs no attempt.
+    """
+
+    calls: list[CallRecord] = field(default_factory=list)
+    results: dict[str, IdResult] = field(default_factory=dict)
+    stop_reason: str = ""

@@ -1,0 +1,110 @@
+"""`make run`: the whole service on one machine, from nothing but Python.
+
+Starts, in order: the embedded PostgreSQL (when DATABASE_URL is unset), the namespace API
+emulator (when NAMESPACE_API_URL is unset), migrations, the demo data, a Procrastinate
+worker and the web server. Ctrl-C stops everything; data stays under .data/ for next time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("DATA_DIR", ROOT / ".data"))
+PYTHON = sys.executable
+
+
+def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing answered on {host}:{port} after {timeout:.0f}s")
+
+
+def manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def main() -> None:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "true")
+    if not env.get("SECRET_KEY") and not env.get("SECRET_KEY_FILE"):
+        key_file = DATA_DIR / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(50))
+            key_file.chmod(0o600)
+        env["SECRET_KEY_FILE"] = str(key_file)
+
+    if not env.get("DATABASE_URL"):
+        sys.path.insert(0, str(ROOT))
+        from config.embedded_postgres import database_url
+
+        # This process holds the server; it stops when the last process using it exits.
+        env["DATABASE_URL"] = database_url(DATA_DIR)
+        print(f"Embedded PostgreSQL under {DATA_DIR / 'postgres'}", flush=True)
+
+    children: list[subprocess.Popen[bytes]] = []
+
+    def spawn(*args: str) -> subprocess.Popen[bytes]:
+        child = subprocess.Popen([PYTHON, "manage.py", *args], cwd=ROOT, env=env)
+        children.append(child)
+        return child
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    if not env.get("NAMESPACE_API_URL"):
+        port = int(env.get("EMULATOR_PORT", "8765"))
+        spawn("namespace_emulator", "--port", str(port))
+        wait_for_port("127.0.0.1", port)
+        env["NAMESPACE_API_URL"] = f"http://127.0.0.1:{port}/v1"
+        env.setdefault("NAMESPACE_API_KEY", "emulator-key")
+
+    manage("migrate", "--noinput", "-v", "0", env=env)
+    manage("seed_demo", env=env)
+    spawn("procrastinate", "worker")
+    web_port = int(env.get("PORT", "8000"))
+    spawn("runserver", f"127.0.0.1:{web_port}", "--noreload")
+    wait_for_port("127.0.0.1", web_port)
+    print(
+        "\n"
+        f"  Admin:      http://127.0.0.1:{web_port}/admin/\n"
+        "  Demo login: officer / demo-password  (files requests)\n"
+        "              approver / demo-password (approves them: four-eyes)\n"
+        f"  API docs:   http://127.0.0.1:{web_port}/api/v1/docs/\n"
+        "  Ctrl-C stops everything.\n",
+        flush=True,
+    )
+    while True:
+        for child in children:
+            if child.poll() is not None:
+                print(f"a process exited ({child.args[2]}); stopping", file=sys.stderr)
+                stop()
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()

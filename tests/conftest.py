@@ -1,0 +1,124 @@
+"""Shared fixtures: a real namespace API emulator on loopback, API keys, an API client.
+
+Nothing here mocks our database or our client: tests run against the PostgreSQL that
+DATABASE_URL names and talk HTTP to the emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from rest_framework.test import APIClient
+
+from erasure.actors import Actor
+from erasure.services.api_keys import api_key_create
+from namespace_api.emulator import EmulatorServer
+
+ROOT = Path(__file__).resolve().parent.parent
+EMULATOR_KEY = "test-emulator-key"
+
+
+class Emulator:
+    """A handle on the running emulator through its control endpoint (real HTTP)."""
+
+    def __init__(self, server: EmulatorServer) -> None:
+        self.server = server
+        self.url = server.url
+        self.root = server.base_url
+        self.http = httpx.Client(base_url=self.root, timeout=10)
+
+    def control(self, path: str, payload: Any = None) -> Any:
+        if payload is None:
+            response = self.http.get(f"/_emulator/{path}")
+        else:
+            response = self.http.post(f"/_emulator/{path}", json=payload)
+        response.raise_for_status()
+        return response.json()
+
+    def seed(self, namespaces: list[dict[str, Any]]) -> None:
+        self.control("seed", {"api_key": EMULATOR_KEY, "namespaces": namespaces})
+
+    def ids(self, namespace: str) -> set[str]:
+        return set(self.control("state")["namespaces"].get(namespace, {}).get("ids", []))
+
+    def calls(self) -> list[dict[str, Any]]:
+        return self.control("calls")["calls"]
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    server = EmulatorServer(api_keys=[EMULATOR_KEY], seed=1234)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorServer, settings: Any) -> Iterator[Emulator]:
+    """A clean emulator, configured as the service's namespace API for this test."""
+    handle = Emulator(emulator_server)
+    handle.control("reset", {})
+    settings.NAMESPACE_API_URL = emulator_server.url
+    settings.NAMESPACE_API_KEY = EMULATOR_KEY
+    settings.NAMESPACE_API_FLAVOR = "cloud"
+    yield handle
+    handle.http.close()
+
+
+def make_api_client(name: str, *scopes: str) -> APIClient:
+    _, raw = api_key_create(name=name, scopes=scopes, actor=Actor.system("test"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api_key_factory(db: None):
+    return make_api_client
+
+
+def database_url_of(database_name: str) -> str:
+    """A URL of `database_name` on the server the tests use (TCP or a socket directory)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    auth = f"{db['USER']}:{db['PASSWORD']}"
+    host = db["HOST"] or "localhost"
+    if host.startswith("/"):
+        return f"postgres://{auth}@/{database_name}?host={host}"
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{database_name}"
+
+
+def run_worker_once(database_name: str, emulator: Emulator, timeout: float = 120) -> str:
+    """Run a real Procrastinate worker process until the queue is empty; return its output."""
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url_of(database_name),
+        NAMESPACE_API_URL=emulator.url,
+        NAMESPACE_API_KEY=EMULATOR_KEY,
+        NAMESPACE_API_FLAVOR="cloud",
+        SECRET_KEY=settings.SECRET_KEY,
+        SUBJECT_HASH_KEY=settings.SUBJECT_HASH_KEY,
+        ERASURE_RETRY_BASE_SECONDS="0.2",
+    )
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "procrastinate", "worker", "--one-shot"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    return output
