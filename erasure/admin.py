@@ -155,6 +155,16 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         obj._state.adding = False
         obj.refresh_from_db()
 
+    def response_add(
+        self, request: HttpRequest, obj: ErasureRequest, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        # After filing, the officer wants the request's own page (status, approval), not
+        # the list.
+        messages.success(request, "The erasure request was filed; it awaits approval.")
+        return HttpResponseRedirect(
+            reverse("admin:erasure_erasurerequest_change", args=[obj.pk])
+        )
+
     def get_urls(self):
         urls = super().get_urls()
         own = [
@@ -204,6 +214,10 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         obj = self.get_object(request, object_id)
         if obj is not None:
+            # Every field is read-only: state changes go through Approve / Cancel.
+            extra_context.update(
+                show_save=False, show_save_and_continue=False, show_save_and_add_another=False
+            )
             counts = request_outcome_counts(request=obj)
             items = obj.items.select_related("namespace").order_by("namespace__name", "item_id")
             extra_context.update(

@@ -43,3 +43,10 @@ class FourEyesViolation(ServiceError):
 class Conflict(ServiceError):
     code = "conflict"
     http_status = 409
+
+
+class UpstreamUnavailable(ServiceError):
+    """The namespace API could not be reached; the caller may try again later."""
+
+    code = "namespace_api_unavailable"
+    http_status = 503

@@ -244,6 +244,7 @@ class Dispatch(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        verbose_name_plural = "dispatches"
 
     def __str__(self) -> str:
         return f"{self.endpoint} x{self.ids_sent} → {self.http_status or 'no answer'}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from erasure.actors import Actor
-from erasure.errors import InvalidInput
+from erasure.errors import InvalidInput, UpstreamUnavailable
 from erasure.hashing import subject_hashes
 from erasure.models import AuditEventType, ErasureRequest, Namespace, RequestStatus
 from erasure.services.audit import audit_record
@@ -119,9 +119,9 @@ def _resolve_namespaces(names: set[str]) -> dict[str, Namespace]:
         try:
             namespaces_sync()
         except NamespaceApiError as exc:
-            raise InvalidInput(
-                "unknown namespaces, and the namespace API could not be asked for its list: "
-                f"{exc}",
+            raise UpstreamUnavailable(
+                "unknown namespaces, and the namespace API could not be asked for its list "
+                f"(try again later): {exc}",
                 fields={"namespace": sorted(names - set(known))},
             ) from exc
         known = {ns.name: ns for ns in Namespace.objects.filter(name__in=names)}

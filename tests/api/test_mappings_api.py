@@ -1,0 +1,89 @@
+"""Mapping registration through the API: bulk, idempotent, all-or-nothing on bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from erasure.models import AuditEvent, ItemMapping, Namespace, Subject
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def uploader(api_key_factory):
+    return api_key_factory("uploader", "mappings:write")
+
+
+@pytest.fixture
+def namespaces(emulator):
+    emulator.seed(
+        [
+            {"name": "notes", "type": "text", "items": []},
+            {"name": "embeddings", "type": "vector", "vector_dimension": 3, "items": []},
+        ]
+    )
+
+
+def _items(n: int, namespace: str = "notes") -> list[dict[str, str]]:
+    return [{"subject": f"user-{i % 7}", "namespace": namespace, "item_id": f"i-{i}"} for i in range(n)]
+
+
+def test_registration_learns_namespaces_from_the_api_and_is_idempotent(uploader, namespaces):
+    response = uploader.post("/api/v1/mappings", {"items": _items(50)}, format="json")
+    assert response.status_code == 200
+    assert response.json()["created"] == 50
+    assert {(n.name, n.kind, n.attribution_mode) for n in Namespace.objects.all()} == {
+        ("notes", "text", "exact"),
+        ("embeddings", "vector", "fast"),
+    }
+    again = uploader.post("/api/v1/mappings", {"items": _items(50)}, format="json")
+    assert again.json() == {"received": 50, "created": 0, "added_to_open_requests": 0}
+    assert ItemMapping.objects.count() == 50
+    assert Subject.objects.count() == 7
+    # Subjects are stored as keyed hashes only.
+    assert not Subject.objects.filter(raw_key__isnull=False).exists()
+    assert not Subject.objects.filter(key_hash__startswith="user-").exists()
+
+
+def test_unknown_namespace_is_400_and_nothing_is_written(uploader, namespaces):
+    items = _items(3) + [{"subject": "u", "namespace": "nope", "item_id": "x"}]
+    before = (ItemMapping.objects.count(), Subject.objects.count(), AuditEvent.objects.count())
+    response = uploader.post("/api/v1/mappings", {"items": items}, format="json")
+    assert response.status_code == 400
+    assert "nope" in response.json()["error"]["message"]
+    assert (ItemMapping.objects.count(), Subject.objects.count(), AuditEvent.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"items": []},
+        {"items": "x"},
+        {"items": [{"subject": "u", "namespace": "notes"}]},
+        {"items": [{"subject": "", "namespace": "notes", "item_id": "a"}]},
+        {"items": [{"subject": "u", "namespace": "notes", "item_id": ""}]},
+        {"items": [{"subject": "u", "namespace": "notes", "item_id": "a" * 513}]},
+        {"items": [{"subject": "u", "namespace": "notes", "item_id": None}]},
+    ],
+)
+def test_bad_items_are_400_and_nothing_is_written(uploader, namespaces, payload):
+    response = uploader.post("/api/v1/mappings", payload, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["fields"]
+    assert ItemMapping.objects.count() == 0
+
+
+def test_more_than_ten_thousand_items_is_400(uploader, namespaces):
+    response = uploader.post("/api/v1/mappings", {"items": _items(10_001)}, format="json")
+    assert response.status_code == 400
+    assert ItemMapping.objects.count() == 0
+
+
+def test_namespace_api_down_gives_503_with_a_message(uploader, settings):
+    settings.NAMESPACE_API_URL = "http://127.0.0.1:9/v1"
+    settings.NAMESPACE_API_TIMEOUT = 1
+    response = uploader.post("/api/v1/mappings", {"items": _items(1)}, format="json")
+    assert response.status_code == 503
+    assert "could not be asked" in response.json()["error"]["message"]
+    assert ItemMapping.objects.count() == 0
