@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint format emulator bench help
+.PHONY: install run test lint format emulator lock help
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -21,6 +21,7 @@ run: install  ## run the service: embedded PostgreSQL + emulator unless configur
 	$(BIN)/python scripts/run_local.py
 
 test: install  ## run the whole test suite against a real PostgreSQL
+	scripts/ensure_chromium.sh
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-secret-key-not-for-production}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
