@@ -161,9 +161,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         # After filing, the officer wants the request's own page (status, approval), not
         # the list.
         messages.success(request, "The erasure request was filed; it awaits approval.")
-        return HttpResponseRedirect(
-            reverse("admin:erasure_erasurerequest_change", args=[obj.pk])
-        )
+        return HttpResponseRedirect(reverse("admin:erasure_erasurerequest_change", args=[obj.pk]))
 
     def get_urls(self):
         urls = super().get_urls()

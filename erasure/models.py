@@ -64,7 +64,8 @@ class Subject(models.Model):
     """
 
     key_hash = models.CharField(max_length=64, unique=True)
-    raw_key = models.TextField(null=True, blank=True)
+    # NULL means "purged", which an empty string would blur.
+    raw_key = models.TextField(null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -150,7 +151,8 @@ class ErasureRequest(models.Model):
     filed_by_api_key = models.ForeignKey(
         "ApiKey", null=True, blank=True, on_delete=models.PROTECT, related_name="filed_requests"
     )
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    # NULL (no key) stays outside the partial unique constraint below.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -1,6 +1,6 @@
 """One error shape for every 4xx/5xx of the API:
 
-    {"error": {"code": "...", "message": "...", "fields": {"name": ["problem", ...]}}}
+{"error": {"code": "...", "message": "...", "fields": {"name": ["problem", ...]}}}
 """
 
 from __future__ import annotations

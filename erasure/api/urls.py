@@ -20,8 +20,11 @@ urlpatterns = [
     path(
         "requests/<str:request_id>/items", views.RequestItemsApi.as_view(), name="api-request-items"
     ),
-    path("schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]),
-         name="api-schema"),
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]),
+        name="api-schema",
+    ),
     path(
         "docs/",
         SpectacularSwaggerView.as_view(

@@ -119,9 +119,7 @@ class RequestCreateApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         subject = serializers.CharField(max_length=512)
-        regulation = serializers.ChoiceField(
-            choices=Regulation.values, default=Regulation.GDPR
-        )
+        regulation = serializers.ChoiceField(choices=Regulation.values, default=Regulation.GDPR)
         reason = serializers.CharField(max_length=5000, required=False, default="")
         auto_approve = serializers.BooleanField(required=False, default=False)
 
@@ -176,8 +174,12 @@ class RequestApproveApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: RequestOutputSerializer, 404: ErrorSerializer, 409: ErrorSerializer,
-                   **ERRORS},
+        responses={
+            200: RequestOutputSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **ERRORS,
+        },
         summary="Approve a request (four-eyes: not by the key that filed it)",
     )
     def post(self, request: Request, request_id: str) -> Response:
@@ -194,8 +196,12 @@ class RequestCancelApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: RequestOutputSerializer, 404: ErrorSerializer, 409: ErrorSerializer,
-                   **ERRORS},
+        responses={
+            200: RequestOutputSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **ERRORS,
+        },
     )
     def post(self, request: Request, request_id: str) -> Response:
         data = _validated(self.InputSerializer, request)

@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('erasure', '0002_audit_append_only'),
+        ("erasure", "0002_audit_append_only"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='dispatch',
-            options={'ordering': ['created_at'], 'verbose_name_plural': 'dispatches'},
+            name="dispatch",
+            options={"ordering": ["created_at"], "verbose_name_plural": "dispatches"},
         ),
     ]

@@ -71,5 +71,3 @@ def audit_record(
 
 def audit_chain_head() -> str:
     return AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
-
-

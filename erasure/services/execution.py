@@ -127,8 +127,10 @@ def _start(request_id: uuid.UUID | str) -> bool:
     """approved → running (once, with its audit event). True when there is work to do."""
     with transaction.atomic():
         request = (
-            ErasureRequest.objects.select_for_update().select_related("subject")
-            .filter(pk=request_id).first()
+            ErasureRequest.objects.select_for_update()
+            .select_related("subject")
+            .filter(pk=request_id)
+            .first()
         )
         if request is None:
             logger.warning("execute: request %s does not exist", request_id)
@@ -185,9 +187,7 @@ def _run_one_batch(
     for namespace in namespaces:
         size = 100 if namespace.attribution_mode == "single" else client.flavor.delete_max
         with transaction.atomic():
-            request = (
-                ErasureRequest.objects.select_related("subject").filter(pk=request_id).first()
-            )
+            request = ErasureRequest.objects.select_related("subject").filter(pk=request_id).first()
             if request is None or request.status != RequestStatus.RUNNING:
                 return False
             claimed = _claim(request_id, namespace.pk, size)
@@ -310,12 +310,14 @@ def _record(
 
 
 def _finish_or_wait(request_id: uuid.UUID | str) -> str:
-    """"finished", "more" (new work appeared), or "waiting" (retries are backing off or
+    """ "finished", "more" (new work appeared), or "waiting" (retries are backing off or
     other workers hold items)."""
     with transaction.atomic():
         request = (
-            ErasureRequest.objects.select_for_update().select_related("subject")
-            .filter(pk=request_id).first()
+            ErasureRequest.objects.select_for_update()
+            .select_related("subject")
+            .filter(pk=request_id)
+            .first()
         )
         if request is None or request.status != RequestStatus.RUNNING:
             return "finished"
@@ -339,9 +341,7 @@ def _complete(request: ErasureRequest) -> None:
         Counter(request.items.values_list("outcome", flat=True).iterator(chunk_size=10_000))
     )
     failed = counts.get(ItemOutcome.FAILED, 0)
-    request.status = (
-        RequestStatus.COMPLETED_WITH_FAILURES if failed else RequestStatus.COMPLETED
-    )
+    request.status = RequestStatus.COMPLETED_WITH_FAILURES if failed else RequestStatus.COMPLETED
     request.completed_at = timezone.now()
     request.last_error = ""
     request.save(update_fields=["status", "completed_at", "last_error", "updated_at"])

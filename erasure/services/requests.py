@@ -122,7 +122,7 @@ def request_file(
             )
             if auto_approve:
                 _approve(request=request, actor=actor, auto=True)
-    except IntegrityError as exc:
+    except IntegrityError:
         # Lost a race with another filing for the same subject or idempotency key: the
         # partial unique indexes kept the second request out; answer with the first.
         existing = _existing_for(subject_key=key, actor=actor, idempotency_key=idempotency_key)
@@ -229,8 +229,8 @@ def request_cancel(*, request: ErasureRequest, actor: Actor, reason: str = "") -
 
 def _lock(request: ErasureRequest) -> ErasureRequest:
     try:
-        return ErasureRequest.objects.select_for_update().select_related("subject").get(
-            pk=request.pk
+        return (
+            ErasureRequest.objects.select_for_update().select_related("subject").get(pk=request.pk)
         )
     except ErasureRequest.DoesNotExist as exc:
         raise NotFound("erasure request not found") from exc

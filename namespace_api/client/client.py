@@ -608,9 +608,7 @@ class _Batch:
         error: str,
         retryable: bool,
     ) -> None:
-        self.set_all(
-            ids, Outcome.FAILED, call_index, http_status, error=error, retryable=retryable
-        )
+        self.set_all(ids, Outcome.FAILED, call_index, http_status, error=error, retryable=retryable)
 
     def set_absent(
         self, ids: Iterable[str], call_index: int, http_status: int | None, *, ambiguous=False

@@ -1,15 +1,15 @@
 """Errors of the namespace API client.
 
-    NamespaceApiError
-    ├── TransportError          no answer (timeout, connection refused or dropped):
-    │                           the call may or may not have been applied
-    ├── UnexpectedResponse      a 2xx whose body we cannot read
-    └── ApiStatusError          an answer with an error status
-        ├── BadRequest              400: the request is invalid (not retryable)
-        ├── AuthenticationFailed    401/403: configuration error, stop all work
-        ├── NamespaceNotFound       404 on a namespace path (never read as "gone")
-        ├── RateLimited             429: rejected before processing; carries retry_after
-        └── ServerError             5xx: may have been applied (ambiguous)
+NamespaceApiError
+├── TransportError          no answer (timeout, connection refused or dropped):
+│                           the call may or may not have been applied
+├── UnexpectedResponse      a 2xx whose body we cannot read
+└── ApiStatusError          an answer with an error status
+    ├── BadRequest              400: the request is invalid (not retryable)
+    ├── AuthenticationFailed    401/403: configuration error, stop all work
+    ├── NamespaceNotFound       404 on a namespace path (never read as "gone")
+    ├── RateLimited             429: rejected before processing; carries retry_after
+    └── ServerError             5xx: may have been applied (ambiguous)
 """
 
 from __future__ import annotations

@@ -100,4 +100,3 @@ def test_officer_files_another_approves_and_the_request_completes(
     assert not {i for i in emulator.ids("demo-docs") if i.startswith("user_alice")}
     assert not {i for i in emulator.ids("demo-vectors") if i.startswith("user_alice")}
     assert {f"user_bob-doc-{n}" for n in range(1, 6)} <= emulator.ids("demo-docs")
-

@@ -25,7 +25,9 @@ def namespaces(emulator):
 
 
 def _items(n: int, namespace: str = "notes") -> list[dict[str, str]]:
-    return [{"subject": f"user-{i % 7}", "namespace": namespace, "item_id": f"i-{i}"} for i in range(n)]
+    return [
+        {"subject": f"user-{i % 7}", "namespace": namespace, "item_id": f"i-{i}"} for i in range(n)
+    ]
 
 
 def test_registration_learns_namespaces_from_the_api_and_is_idempotent(uploader, namespaces):
@@ -51,7 +53,11 @@ def test_unknown_namespace_is_400_and_nothing_is_written(uploader, namespaces):
     response = uploader.post("/api/v1/mappings", {"items": items}, format="json")
     assert response.status_code == 400
     assert "nope" in response.json()["error"]["message"]
-    assert (ItemMapping.objects.count(), Subject.objects.count(), AuditEvent.objects.count()) == before
+    assert (
+        ItemMapping.objects.count(),
+        Subject.objects.count(),
+        AuditEvent.objects.count(),
+    ) == before
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,7 @@ def test_create_defaults_to_gdpr_with_a_one_month_deadline(filer):
     body = filer.post("/api/v1/requests", {"subject": "user-1"}, format="json").json()
     assert body["regulation"] == "gdpr"
     received, due = body["received_at"][:10], body["due_at"][:10]
-    assert received != due  # one calendar month later; exact arithmetic in test_deadlines
+    assert received != due  # one calendar month later; exact arithmetic in test_models_constraints
 
 
 def test_duplicate_open_request_for_a_subject_returns_the_first(filer):
