@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, Self, cast
 from urllib.parse import unquote
 
 from namespace_api.emulator.store import (
@@ -71,6 +71,11 @@ type _Handler = Callable[[EmulatorStore, str, str, Any], Response]
 
 _REASONS: Final = {status.value: status.phrase for status in HTTPStatus}
 _NOT_FOUND: Final[Response] = (404, {"message": "Not Found"}, {})
+_EMULATOR_BUG: Final[Response] = (
+    500,
+    {"status": "failure", "message": "Internal Server Error (emulator bug)."},
+    {},
+)
 _CONTROL_PREFIX: Final = "/_emulator/"
 # Headers larger than this are refused with 431; bodies are bounded by Content-Length only,
 # because seeding sends hundreds of thousands of items in one request.
@@ -326,8 +331,8 @@ class EmulatorServer:
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        task = asyncio.current_task()
-        assert task is not None  # a stream callback always runs inside a task
+        # A stream callback always runs inside a task; the cast only narrows the Optional.
+        task = cast(asyncio.Task[None], asyncio.current_task())
         self._connections.add(task)
         try:
             while True:
@@ -403,20 +408,18 @@ class EmulatorServer:
         return _Request(method, path, headers, body, keep_alive)
 
     async def _answer(self, request: _Request) -> Response:
-        if request.path.startswith(_CONTROL_PREFIX):
-            return self._control(request)
+        """Answer one request; API calls (not control calls) are logged, then delayed."""
+        control = request.path.startswith(_CONTROL_PREFIX)
         try:
+            if control:
+                return self._control(request)
             response, body = self._api(request)
         except Exception:
+            # A bug here must not kill a keep-alive connection other requests share.
             logger.exception("emulator failure on %s %s", request.method, request.path)
-            response, body = (
-                (
-                    500,
-                    {"status": "failure", "message": "Internal Server Error (emulator bug)."},
-                    {},
-                ),
-                None,
-            )
+            response, body = _EMULATOR_BUG, None
+        if control:
+            return response
         self.store.record_call(
             method=request.method,
             path=request.path,

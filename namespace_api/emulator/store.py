@@ -171,7 +171,7 @@ class Namespace:
 
 @dataclass(slots=True)
 class QueuedFault:
-    """ "The next ``remaining`` delete calls to ``namespace`` (or ``*``) answer ``fault``"."""
+    """A queued fault: the next ``remaining`` delete calls to ``namespace`` (or ``*``) get it."""
 
     namespace: str
     fault: str
@@ -190,12 +190,13 @@ class EmulatorStore:
     Thread-safe: the server calls it from its event-loop thread while tests call it from
     theirs, so every public method holds ``lock``.
 
-    Switches (plain attributes, settable at any time):
+    Switches, settable at any time (also through ``POST /_emulator/config``):
 
     * ``wrong_kind_mode``: what documents/get, documents/delete and vectors/delete do on a
       namespace of the other kind (§2.1 ambiguity 7, §4.9): ``"404"`` (default, the upload
       page's "No text namespace found..." body), ``"400"``, or ``"agnostic"`` (act anyway).
-    * ``onprem_max_items``: the on-prem global item cap enforced on upload (§3.3).
+    * ``onprem_max_items`` (Python only): the on-prem global item cap enforced on upload
+      (§3.3).
     """
 
     def __init__(
