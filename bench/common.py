@@ -1,0 +1,69 @@
+"""Helpers shared by the benchmarks: an emulator in its own process, timing, a table."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "bench-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def emulator_process(*, flavor: str = "cloud", latency_ms: int = 0) -> Iterator[str]:
+    """An emulator in its own process (so it does not share our GIL); yields its root URL."""
+    port = free_port()
+    code = (
+        "from namespace_api.emulator import EmulatorServer; "
+        f"EmulatorServer(port={port}, flavor={flavor!r}, api_keys=[{KEY!r}], "
+        f"latency_ms={latency_ms}).serve_forever()"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the emulator did not start") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def seed(root: str, namespaces: list[dict]) -> None:
+    with httpx.Client(base_url=root, timeout=60) as http:
+        http.post("/_emulator/reset").raise_for_status()
+        http.post(
+            "/_emulator/seed", json={"api_key": KEY, "namespaces": namespaces}
+        ).raise_for_status()
+
+
+def api_calls(root: str) -> int:
+    with httpx.Client(base_url=root, timeout=60) as http:
+        return len(http.get("/_emulator/calls").json()["calls"])
+
+
+def table(rows: list[tuple], headers: tuple) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+    line = lambda r: "  ".join(str(v).rjust(w) for v, w in zip(r, widths, strict=True))  # noqa: E731
+    return "\n".join(
+        [line(headers), line(tuple("-" * w for w in widths))] + [line(r) for r in rows]
+    )
