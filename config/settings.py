@@ -153,8 +153,24 @@ ERASURE_DEADLINE_DAYS = {
 # first retry delay, doubled per try.
 ERASURE_MAX_ATTEMPTS = env_int("ERASURE_MAX_ATTEMPTS", 5, minimum=1)
 ERASURE_RETRY_BASE_SECONDS = env_float("ERASURE_RETRY_BASE_SECONDS", 2.0)
+# How long a worker holds claimed items before another may take them over (a dead worker
+# is noticed after this). Must exceed the longest batch: timeouts and Retry-After waits.
+ERASURE_LEASE_SECONDS = env_float("ERASURE_LEASE_SECONDS", 600.0, minimum=1.0)
+# Jobs that work on one request side by side (each claims its own dispatch-sized batches).
+ERASURE_JOBS_PER_REQUEST = env_int("ERASURE_JOBS_PER_REQUEST", 4, minimum=1)
+# The sweeper: a job is stalled when its worker's heartbeat is older than this; a request
+# re-queued this many times without finishing is flagged for an operator.
+ERASURE_STALLED_JOB_SECONDS = env_float("ERASURE_STALLED_JOB_SECONDS", 60.0, minimum=1.0)
+ERASURE_MAX_WAKEUPS = env_int("ERASURE_MAX_WAKEUPS", 20, minimum=1)
+# Shared throttle of the namespace API (all workers): calls in flight and calls per second
+# (0: no rate limit; Retry-After pauses apply regardless).
+NAMESPACE_API_MAX_IN_FLIGHT = env_int("NAMESPACE_API_MAX_IN_FLIGHT", 8, minimum=1)
+NAMESPACE_API_CALLS_PER_SECOND = env_float("NAMESPACE_API_CALLS_PER_SECOND", 0.0)
 
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "update_heartbeat_interval": env_float("ERASURE_WORKER_HEARTBEAT_SECONDS", 10.0, minimum=0.1),
+}
 
 LOGGING = {
     "version": 1,

@@ -170,6 +170,12 @@ class ErasureRequest(models.Model):
     last_error = models.TextField(
         blank=True, default="", help_text="Why work on this request is stopped, if it is."
     )
+    wakeups = models.PositiveIntegerField(
+        default=0, help_text="Times the sweeper found it without a job and re-queued it."
+    )
+    stuck_since = models.DateTimeField(
+        null=True, blank=True, help_text="Flagged for an operator: the sweeper gave up."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -269,6 +275,15 @@ class ErasureItem(models.Model):
     not_before = models.DateTimeField(
         null=True, blank=True, help_text="A pending item waiting for its retry backoff."
     )
+    # A claim: the worker that holds the item until it records an outcome, and until when.
+    # A worker that dies loses its claims when the lease runs out.
+    lease_owner = models.CharField(max_length=128, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    seen_present = models.BooleanField(
+        default=False,
+        help_text="A check of this erasure saw the item stored (exact mode): if it is gone "
+        "later, this erasure deleted it.",
+    )
 
     class Meta:
         ordering = ["namespace_id", "item_id"]
@@ -280,7 +295,14 @@ class ErasureItem(models.Model):
                 condition=Q(outcome__in=ItemOutcome.values), name="item_outcome_valid"
             ),
         ]
-        indexes = [models.Index(fields=["request", "outcome"])]
+        indexes = [
+            models.Index(fields=["request", "outcome"]),
+            models.Index(
+                fields=["request", "namespace", "id"],
+                condition=Q(outcome="pending"),
+                name="item_pending_claim_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.item_id} → {self.outcome}"
@@ -313,6 +335,18 @@ class ApiKey(models.Model):
     is_authenticated = True
 
 
+class ApiThrottle(models.Model):
+    """Shared pacing of calls to one namespace API, for every worker on every machine."""
+
+    name = models.CharField(max_length=500, unique=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    tokens = models.FloatField(default=0)
+    refilled_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class AuditEventType(models.TextChoices):
     """Stable event type names: exports and auditors rely on them, never rename one."""
 
@@ -321,6 +355,9 @@ class AuditEventType(models.TextChoices):
     REQUEST_STARTED = "request.started"
     REQUEST_COMPLETED = "request.completed"
     REQUEST_CANCELLED = "request.cancelled"
+    REQUEST_RETRIED = "request.retried"
+    REQUEST_REQUEUED = "request.requeued"
+    REQUEST_FLAGGED_STUCK = "request.flagged_stuck"
     ITEMS_EXPANDED = "items.expanded"
     DISPATCH_RECORDED = "dispatch.recorded"
     MAPPINGS_REGISTERED = "mappings.registered"

@@ -10,14 +10,24 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
+from procrastinate.contrib.django.models import ProcrastinateJob
 from procrastinate.exceptions import AlreadyEnqueued
 
+EXECUTE_TASK = "erasure.execute_request"
 
-def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) -> None:
-    """Wake a worker to carry out (or continue) a request. Harmless when one is queued."""
+
+def enqueue_execution(
+    *, request_id: uuid.UUID | str, delay_seconds: float = 0, slot: int = 0
+) -> None:
+    """Wake a worker to carry out (or continue) a request. Harmless when one is queued.
+
+    `slot` numbers the jobs that work on one request side by side; each slot has at most
+    one queued job (Procrastinate's queueing lock).
+    """
     from erasure.tasks import execute_request
 
-    options: dict = {"queueing_lock": f"execute-{request_id}"}
+    lock = f"execute-{request_id}" + (f"-{slot}" if slot else "")
+    options: dict = {"queueing_lock": lock}
     if delay_seconds > 0:
         options["schedule_in"] = {"seconds": delay_seconds}
     try:
@@ -27,3 +37,12 @@ def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) 
             execute_request.configure(**options).defer(request_id=str(request_id))
     except AlreadyEnqueued:
         pass
+
+
+def has_live_execution_job(request_id: uuid.UUID | str) -> bool:
+    """Whether a job for the request is queued or running (stalled ones included)."""
+    return ProcrastinateJob.objects.filter(
+        task_name=EXECUTE_TASK,
+        status__in=["todo", "doing"],
+        args__request_id=str(request_id),
+    ).exists()

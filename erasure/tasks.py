@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from django.db import close_old_connections
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from procrastinate.contrib.django import app
 
-from erasure.services import execution
+from erasure.services import execution, sweeper
 
 
 @app.task(name="erasure.execute_request", queue="erasure")
 def execute_request(request_id: str) -> None:
-    # Sync tasks run in worker threads; each thread keeps its own Django connection, which
-    # must not outlive a restart of the database.
-    close_old_connections()
-    try:
-        execution.request_execute(request_id=request_id)
-    finally:
-        close_old_connections()
+    execution.request_execute(request_id=request_id)
+
+
+@app.periodic(cron="* * * * *", periodic_id="sweep")
+@app.task(name="erasure.sweep", queue="erasure", queueing_lock="sweep")
+async def sweep(timestamp: int) -> None:
+    # Procrastinate's documented recipe for jobs of dead workers: find the stalled ones
+    # (no heartbeat for a while) and put them back in the queue.
+    stalled = await app.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=settings.ERASURE_STALLED_JOB_SECONDS
+    )
+    for job in stalled:
+        await app.job_manager.retry_job(job)
+    await sync_to_async(sweeper.requests_sweep, thread_sensitive=False)()

@@ -18,6 +18,11 @@ urlpatterns = [
         name="api-request-cancel",
     ),
     path(
+        "requests/<str:request_id>/retry",
+        views.RequestRetryApi.as_view(),
+        name="api-request-retry",
+    ),
+    path(
         "requests/<str:request_id>/items", views.RequestItemsApi.as_view(), name="api-request-items"
     ),
     path(

@@ -20,7 +20,12 @@ from erasure.errors import InvalidInput
 from erasure.models import ApiKey, ErasureRequest, ItemOutcome, Regulation, RequestSource
 from erasure.selectors.requests import request_get, request_items, request_outcome_counts
 from erasure.services.mappings import MAX_ITEMS_PER_CALL, MappingInput, mappings_register
-from erasure.services.requests import request_approve, request_cancel, request_file
+from erasure.services.requests import (
+    request_approve,
+    request_cancel,
+    request_file,
+    request_retry,
+)
 
 Scope = ApiKey.Scope
 READ_SCOPES = (Scope.REQUESTS_WRITE, Scope.REQUESTS_APPROVE, Scope.AUDIT_READ)
@@ -50,6 +55,7 @@ class RequestOutputSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
     auto_approved = serializers.BooleanField()
     last_error = serializers.CharField()
+    stuck_since = serializers.DateTimeField(allow_null=True)
     counts = serializers.DictField(child=serializers.IntegerField())
 
 
@@ -67,6 +73,7 @@ def request_output(request: ErasureRequest) -> dict[str, Any]:
         "completed_at": request.completed_at,
         "auto_approved": request.auto_approved,
         "last_error": request.last_error,
+        "stuck_since": request.stuck_since,
         "counts": request_outcome_counts(request=request),
     }
 
@@ -210,6 +217,25 @@ class RequestCancelApi(APIView):
             request=erasure_request, actor=Actor.for_api_key(request.auth), reason=data["reason"]
         )
         return _out(cancelled)
+
+
+class RequestRetryApi(APIView):
+    required_scopes = (Scope.REQUESTS_WRITE,)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: RequestOutputSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **ERRORS,
+        },
+        summary="Send the failed items of a request again (only those)",
+    )
+    def post(self, request: Request, request_id: str) -> Response:
+        erasure_request = request_get(request_id=request_id)
+        retried = request_retry(request=erasure_request, actor=Actor.for_api_key(request.auth))
+        return _out(retried)
 
 
 class RequestItemsApi(APIView):

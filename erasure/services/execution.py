@@ -1,20 +1,33 @@
 """Carrying out an approved request: expand, claim, dispatch, record, finish.
 
-The database is the truth and every step can be re-run:
+The database is the truth, and every step can be re-run by any worker:
 
-* items are claimed in dispatch-sized units with `FOR UPDATE SKIP LOCKED`, so several
-  workers share one request without sending the same items twice;
-* the claim, the HTTP calls, the outcomes, the dispatch rows and their audit event are one
-  transaction: a worker that dies mid-batch leaves the items pending (its lock vanishes with
-  its connection), and the next worker resends them. Deletes are idempotent; an item whose
-  earlier call got no answer or a 5xx is never reported `not_found` afterwards, only
-  `deleted_or_not_found`;
-* outcomes are written with one set-based UPDATE per batch.
+1. **Claim** (short transaction): up to one dispatch of pending items of one namespace,
+   taken with `FOR UPDATE SKIP LOCKED` and leased to this worker (`lease_owner`,
+   `lease_until`). The claim counts an attempt and clears the last status, so that a worker
+   dying before it records anything leaves a trace: "tried, no answer recorded".
+2. **Call** the namespace API, outside any transaction (no row stays locked while waiting
+   on the network). In `exact` mode, what the pre-check saw present is written down
+   (`seen_present`) before anything is deleted.
+3. **Record** (one transaction): the dispatch rows, every item's outcome in one set-based
+   UPDATE, and the audit event. Only items still leased to this worker are written: a
+   worker whose lease ran out (and whose items another worker took over) records nothing
+   for them, so no outcome is ever written twice.
+4. **Finish**: sweep in mappings registered meanwhile, complete the request when no item is
+   pending, or schedule a wake-up for the earliest retry.
+
+A crash anywhere loses nothing: claimed items come back when their lease ends (the
+sweeper, or any worker, takes them), deletes are idempotent, and an item whose earlier try
+may have been applied is never reported `not_found` afterwards: `deleted` when this erasure
+saw it present, else `deleted_or_not_found`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,11 +38,11 @@ from django.utils import timezone
 
 from erasure import queue
 from erasure.actors import Actor
+from erasure.failpoints import failpoint
 from erasure.models import (
     TERMINAL_OUTCOMES,
     AuditEventType,
     Dispatch,
-    ErasureItem,
     ErasureRequest,
     ItemOutcome,
     Namespace,
@@ -37,6 +50,7 @@ from erasure.models import (
     Subject,
 )
 from erasure.services.audit import audit_record
+from erasure.throttle import PgThrottle
 from namespace_api.client import BatchResult, NamespaceApiClient
 
 logger = logging.getLogger(__name__)
@@ -45,6 +59,7 @@ WORKER = Actor.system("worker")
 # After an authentication failure nothing is sent until an operator fixes the key; look
 # again after this delay.
 AUTH_FAILURE_RECHECK_SECONDS = 300
+SINGLE_MODE_BATCH = 100
 
 
 def make_client() -> NamespaceApiClient:
@@ -54,6 +69,7 @@ def make_client() -> NamespaceApiClient:
         api_key=settings.NAMESPACE_API_KEY,
         flavor=settings.NAMESPACE_API_FLAVOR,
         timeout=settings.NAMESPACE_API_TIMEOUT,
+        throttle=PgThrottle.from_settings(),
     )
 
 
@@ -67,8 +83,9 @@ def items_expand(*, request: ErasureRequest, actor: Actor) -> int:
         cursor.execute(
             """
             INSERT INTO erasure_erasureitem
-                (request_id, namespace_id, item_id, outcome, attempts, last_error)
-            SELECT %s, m.namespace_id, m.item_id, %s, 0, ''
+                (request_id, namespace_id, item_id, outcome, attempts, last_error,
+                 lease_owner, seen_present)
+            SELECT %s, m.namespace_id, m.item_id, %s, 0, '', '', false
             FROM erasure_itemmapping m
             WHERE m.subject_id = %s
             ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
@@ -95,29 +112,42 @@ class ExecutionSummary:
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
+def new_owner() -> str:
+    """A lease owner name: unique per call, readable in the admin (host, pid, thread)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
 def request_execute(
     *, request_id: uuid.UUID | str, client: NamespaceApiClient | None = None
 ) -> ExecutionSummary:
-    """Work on a request until it is finished, or until only backoff waits remain.
+    """Work on a request until nothing is claimable, then finish it or schedule a wake-up.
 
-    Safe to run twice and concurrently: whatever another worker holds is skipped.
+    Safe to run twice and concurrently: each run claims its own batches.
     """
     summary = ExecutionSummary()
     if not _start(request_id):
         return summary
+    owner = new_owner()
     own_client = client is None
     client = client or make_client()
     try:
         while True:
-            while _run_one_batch(request_id, client, summary):
-                if summary.stopped:
-                    return summary
+            for namespace in _namespaces_with_claimable_items(request_id):
+                while batch := _claim(request_id, namespace, owner, client):
+                    failpoint("execution.after_claim")
+                    result = _call(client, batch, owner)
+                    failpoint("execution.after_answer")
+                    _record(batch, result, owner, summary)
+                    if result.stop_reason:
+                        summary.stopped = result.stop_reason
+                        queue.enqueue_execution(
+                            request_id=request_id, delay_seconds=AUTH_FAILURE_RECHECK_SECONDS
+                        )
+                        return summary
             state = _finish_or_wait(request_id)
-            if state == "more":
-                continue
-            if state == "finished":
-                summary.finished = True
-            return summary
+            if state != "more":
+                summary.finished = state == "finished"
+                return summary
     finally:
         if own_client:
             client.close()
@@ -143,175 +173,251 @@ def _start(request_id: uuid.UUID | str) -> bool:
         request.started_at = timezone.now()
         request.save(update_fields=["status", "started_at", "updated_at"])
         audit_record(event_type=AuditEventType.REQUEST_STARTED, actor=WORKER, request=request)
+        # More hands on one request: each job claims its own batches.
+        for slot in range(1, settings.ERASURE_JOBS_PER_REQUEST):
+            queue.enqueue_execution(request_id=request.pk, slot=slot)
     return True
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    pk: int
-    item_id: str
-    ambiguous: bool
-
-
-def _claim(request_id: uuid.UUID | str, namespace_id: int, limit: int) -> list[_Claimed]:
-    # A previous try is "ambiguous" when it may have been applied without our knowing:
-    # no answer (NULL status), 429 after a resend, or a 5xx.
+def _namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespace]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT id, item_id,
-                   attempts > 0 AND (last_http_status IS NULL OR last_http_status >= 429)
-            FROM erasure_erasureitem
-            WHERE request_id = %s AND namespace_id = %s AND outcome = %s
-              AND (not_before IS NULL OR not_before <= now())
-            ORDER BY id
-            LIMIT %s
-            FOR UPDATE SKIP LOCKED
+            SELECT DISTINCT namespace_id FROM erasure_erasureitem
+            WHERE request_id = %s AND outcome = %s
             """,
-            [request_id, namespace_id, ItemOutcome.PENDING, limit],
+            [request_id, ItemOutcome.PENDING],
         )
-        return [_Claimed(pk, item_id, bool(amb)) for pk, item_id, amb in cursor.fetchall()]
+        ids = [row[0] for row in cursor.fetchall()]
+    return list(Namespace.objects.filter(pk__in=ids).order_by("name"))
 
 
-def _run_one_batch(
-    request_id: uuid.UUID | str, client: NamespaceApiClient, summary: ExecutionSummary
-) -> bool:
-    """Claim, dispatch and record one batch. False when nothing is claimable now."""
-    namespaces = list(
-        Namespace.objects.filter(
-            pk__in=ErasureItem.objects.filter(
-                request_id=request_id, outcome=ItemOutcome.PENDING
-            ).values("namespace_id")
+@dataclass(frozen=True)
+class _Item:
+    pk: int
+    item_id: str
+    ambiguous: bool
+    seen_present: bool
+
+
+@dataclass(frozen=True)
+class _Batch:
+    request: ErasureRequest
+    namespace: Namespace
+    items: list[_Item]
+
+
+def _claim(
+    request_id: uuid.UUID | str, namespace: Namespace, owner: str, client: NamespaceApiClient
+) -> _Batch | None:
+    """Lease one dispatch of claimable items to `owner` (committed before any call)."""
+    size = client.flavor.delete_max
+    if namespace.attribution_mode == "single":
+        size = SINGLE_MODE_BATCH
+    with transaction.atomic():
+        request = (
+            ErasureRequest.objects.select_related("subject")
+            .filter(pk=request_id, status=RequestStatus.RUNNING)
+            .first()
         )
-    )
-    for namespace in namespaces:
-        size = 100 if namespace.attribution_mode == "single" else client.flavor.delete_max
-        with transaction.atomic():
-            request = ErasureRequest.objects.select_related("subject").filter(pk=request_id).first()
-            if request is None or request.status != RequestStatus.RUNNING:
-                return False
-            claimed = _claim(request_id, namespace.pk, size)
-            if not claimed:
-                continue
-            result = client.erase(
-                namespace=namespace.name,
-                kind=namespace.kind,
-                ids=[c.item_id for c in claimed],
-                mode=namespace.attribution_mode,
-                prior_ambiguous=[c.item_id for c in claimed if c.ambiguous],
+        if request is None:
+            return None
+        with connection.cursor() as cursor:
+            # A previous try is "ambiguous" when it may have been applied without our
+            # knowing: no answer recorded (NULL status: no answer, or the worker died), a
+            # 429 after a resend, or a 5xx.
+            cursor.execute(
+                """
+                WITH c AS (
+                    SELECT id,
+                           attempts > 0 AND (last_http_status IS NULL
+                                             OR last_http_status >= 429) AS ambiguous
+                    FROM erasure_erasureitem
+                    WHERE request_id = %(request)s AND namespace_id = %(namespace)s
+                      AND outcome = 'pending'
+                      AND (not_before IS NULL OR not_before <= now())
+                      AND (lease_until IS NULL OR lease_until < now())
+                      AND attempts < %(max_attempts)s
+                    ORDER BY id
+                    LIMIT %(size)s
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE erasure_erasureitem i
+                SET lease_owner = %(owner)s,
+                    lease_until = now() + make_interval(secs => %(lease)s),
+                    attempts = i.attempts + 1,
+                    last_http_status = NULL,
+                    last_error = ''
+                FROM c WHERE i.id = c.id
+                RETURNING i.id, i.item_id, c.ambiguous, i.seen_present
+                """,
+                {
+                    "request": request.pk,
+                    "namespace": namespace.pk,
+                    "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
+                    "size": size,
+                    "owner": owner,
+                    "lease": settings.ERASURE_LEASE_SECONDS,
+                },
             )
-            _record(request, namespace, claimed, result, summary)
-        if result.stop_reason:
-            summary.stopped = result.stop_reason
-            queue.enqueue_execution(
-                request_id=request_id, delay_seconds=AUTH_FAILURE_RECHECK_SECONDS
-            )
-        return True
-    return False
+            rows = cursor.fetchall()
+    if not rows:
+        return None
+    items = sorted((_Item(*row) for row in rows), key=lambda item: item.pk)
+    return _Batch(request=request, namespace=namespace, items=items)
 
 
-def _record(
-    request: ErasureRequest,
-    namespace: Namespace,
-    claimed: list[_Claimed],
-    result: BatchResult,
-    summary: ExecutionSummary,
-) -> None:
-    """Dispatch rows, item outcomes and the audit event, in the caller's transaction."""
-    dispatches = Dispatch.objects.bulk_create(
-        [
-            Dispatch(
-                request=request,
-                namespace=namespace,
-                endpoint=call.endpoint,
-                ids_sent=call.ids_sent,
-                http_status=call.http_status,
-                requested_deletions=call.requested,
-                actual_deletions=call.actual,
-                unprocessed_count=call.unprocessed,
-                error=call.error,
-                latency_ms=call.latency_ms,
+def _call(client: NamespaceApiClient, batch: _Batch, owner: str) -> BatchResult:
+    by_item_id = {item.item_id: item.pk for item in batch.items}
+
+    def remember_present(present: set[str]) -> None:
+        # Evidence that outlives a crash: these items existed before this erasure's delete.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE erasure_erasureitem SET seen_present = true
+                WHERE id = ANY(%s) AND lease_owner = %s
+                """,
+                [[by_item_id[i] for i in present if i in by_item_id], owner],
             )
-            for call in result.calls
-        ]
+
+    return client.erase(
+        namespace=batch.namespace.name,
+        kind=batch.namespace.kind,
+        ids=[item.item_id for item in batch.items],
+        mode=batch.namespace.attribution_mode,
+        prior_ambiguous=[item.item_id for item in batch.items if item.ambiguous],
+        known_present=[item.item_id for item in batch.items if item.seen_present],
+        on_present=remember_present,
     )
+
+
+def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSummary) -> None:
+    """Dispatch rows, item outcomes and the audit event: one transaction."""
+    request, namespace = batch.request, batch.namespace
     pks, outcomes, statuses, errors, deciders, retryables = [], [], [], [], [], []
-    for item in claimed:
-        outcome = result.results.get(item.item_id)
-        if outcome is None:
-            continue  # not attempted: the batch stopped before it
-        pks.append(item.pk)
-        outcomes.append(str(outcome.outcome))
-        statuses.append(outcome.http_status)
-        errors.append(outcome.error)
-        deciders.append(dispatches[outcome.call_index].pk if outcome.call_index >= 0 else None)
-        retryables.append(outcome.retryable)
-    if pks:
+    untried = []
+    with transaction.atomic():
+        dispatches = Dispatch.objects.bulk_create(
+            [
+                Dispatch(
+                    request=request,
+                    namespace=namespace,
+                    endpoint=call.endpoint,
+                    ids_sent=call.ids_sent,
+                    http_status=call.http_status,
+                    requested_deletions=call.requested,
+                    actual_deletions=call.actual,
+                    unprocessed_count=call.unprocessed,
+                    error=call.error,
+                    latency_ms=call.latency_ms,
+                )
+                for call in result.calls
+            ]
+        )
+        for item in batch.items:
+            outcome = result.results.get(item.item_id)
+            if outcome is None:
+                untried.append(item.pk)  # the batch stopped before this item
+                continue
+            pks.append(item.pk)
+            outcomes.append(str(outcome.outcome))
+            statuses.append(outcome.http_status)
+            errors.append(outcome.error)
+            deciders.append(
+                dispatches[outcome.call_index].pk if outcome.call_index >= 0 else None
+            )
+            retryables.append(outcome.retryable)
         with connection.cursor() as cursor:
             cursor.execute(
                 """
                 WITH v AS (
                     SELECT * FROM unnest(
-                        %s::bigint[], %s::text[], %s::int[], %s::text[], %s::bigint[],
-                        %s::bool[]
+                        %(pks)s::bigint[], %(outcomes)s::text[], %(statuses)s::int[],
+                        %(errors)s::text[], %(deciders)s::bigint[], %(retryables)s::bool[]
                     ) AS v(id, outcome, http_status, error, dispatch_id, retryable)
                 ), d AS (
-                    SELECT v.*, i.attempts + 1 AS tries,
+                    SELECT v.*, i.attempts,
                            (v.outcome = 'failed' AND v.retryable
-                            AND i.attempts + 1 < %s) AS again
+                            AND i.attempts < %(max_attempts)s) AS again
                     FROM v JOIN erasure_erasureitem i ON i.id = v.id
+                    WHERE i.lease_owner = %(owner)s
                 )
                 UPDATE erasure_erasureitem AS i SET
-                    attempts = d.tries,
                     last_http_status = d.http_status,
                     last_error = d.error,
                     outcome = CASE WHEN d.again THEN 'pending' ELSE d.outcome END,
                     not_before = CASE WHEN d.again
-                        THEN now() + make_interval(secs => %s * power(2, d.tries - 1))
+                        THEN now() + make_interval(secs => %(base)s * power(2, d.attempts - 1))
                         ELSE NULL END,
                     decided_by_id = CASE WHEN d.again THEN NULL ELSE d.dispatch_id END,
-                    decided_at = CASE WHEN d.again THEN NULL ELSE now() END
+                    decided_at = CASE WHEN d.again THEN NULL ELSE now() END,
+                    lease_owner = '',
+                    lease_until = NULL
                 FROM d
                 WHERE i.id = d.id
                 """,
-                [
-                    pks,
-                    outcomes,
-                    statuses,
-                    errors,
-                    deciders,
-                    retryables,
-                    settings.ERASURE_MAX_ATTEMPTS,
-                    settings.ERASURE_RETRY_BASE_SECONDS,
-                ],
+                {
+                    "pks": pks,
+                    "outcomes": outcomes,
+                    "statuses": statuses,
+                    "errors": errors,
+                    "deciders": deciders,
+                    "retryables": retryables,
+                    "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
+                    "base": settings.ERASURE_RETRY_BASE_SECONDS,
+                    "owner": owner,
+                },
             )
-    counts = Counter(outcomes)
+            written = cursor.rowcount
+            if untried:
+                # Nothing was sent for these (authentication stopped the batch): give the
+                # attempt back and release them, marked as answered so not ambiguous.
+                cursor.execute(
+                    """
+                    UPDATE erasure_erasureitem
+                    SET attempts = attempts - 1, last_http_status = 401,
+                        lease_owner = '', lease_until = NULL
+                    WHERE id = ANY(%s) AND lease_owner = %s
+                    """,
+                    [untried, owner],
+                )
+        if written < len(pks):
+            logger.warning(
+                "request %s: %d items were taken over by another worker before this one "
+                "recorded them; their outcomes come from that worker",
+                request.pk,
+                len(pks) - written,
+            )
+        counts = Counter(outcomes)
+        if result.stop_reason:
+            ErasureRequest.objects.filter(pk=request.pk).update(last_error=result.stop_reason)
+        audit_record(
+            event_type=AuditEventType.DISPATCH_RECORDED,
+            actor=WORKER,
+            request=request,
+            details={
+                "namespace": namespace.name,
+                "dispatch_ids": [d.pk for d in dispatches],
+                "calls": [
+                    {"endpoint": c.endpoint, "ids": c.ids_sent, "status": c.http_status}
+                    for c in result.calls
+                ],
+                "items": len(batch.items),
+                "results": dict(counts),
+                "recorded": written,
+                "stopped": result.stop_reason,
+            },
+        )
+        failpoint("execution.before_commit")
     summary.batches += 1
     summary.calls += len(result.calls)
     summary.outcomes.update(counts)
-    if result.stop_reason:
-        ErasureRequest.objects.filter(pk=request.pk).update(last_error=result.stop_reason)
-    audit_record(
-        event_type=AuditEventType.DISPATCH_RECORDED,
-        actor=WORKER,
-        request=request,
-        details={
-            "namespace": namespace.name,
-            "dispatch_ids": [d.pk for d in dispatches],
-            "calls": [
-                {"endpoint": c.endpoint, "ids": c.ids_sent, "status": c.http_status}
-                for c in result.calls
-            ],
-            "items": len(claimed),
-            "results": dict(counts),
-            "stopped": result.stop_reason,
-        },
-    )
 
 
 def _finish_or_wait(request_id: uuid.UUID | str) -> str:
-    """ "finished", "more" (new work appeared), or "waiting" (retries are backing off or
-    other workers hold items)."""
+    """"finished", "more" (work is claimable again), or "waiting" (retries back off, or
+    other workers hold items; a wake-up job is scheduled)."""
     with transaction.atomic():
         request = (
             ErasureRequest.objects.select_for_update()
@@ -321,25 +427,56 @@ def _finish_or_wait(request_id: uuid.UUID | str) -> str:
         )
         if request is None or request.status != RequestStatus.RUNNING:
             return "finished"
+        _fail_exhausted(request)
         if items_expand(request=request, actor=WORKER):
             return "more"
-        pending = request.items.filter(outcome=ItemOutcome.PENDING)
-        next_retry = pending.order_by("not_before").values_list("not_before", flat=True).first()
-        if pending.exists():
-            if next_retry is None or next_retry <= timezone.now():
-                # Held by another worker right now; it finishes the request.
-                return "waiting"
-            delay = (next_retry - timezone.now()).total_seconds()
-            queue.enqueue_execution(request_id=request.pk, delay_seconds=max(delay, 0.5))
-            return "waiting"
-        _complete(request)
-        return "finished"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT count(*),
+                       count(*) FILTER (WHERE (not_before IS NULL OR not_before <= now())
+                                          AND (lease_until IS NULL OR lease_until < now())),
+                       min(greatest(coalesce(not_before, now()), coalesce(lease_until, now())))
+                FROM erasure_erasureitem
+                WHERE request_id = %s AND outcome = 'pending'
+                """,
+                [request.pk],
+            )
+            pending, claimable, next_at = cursor.fetchone()
+        if pending == 0:
+            _complete(request)
+            return "finished"
+        if claimable:
+            return "more"
+        delay = max((next_at - timezone.now()).total_seconds(), 0.5)
+        queue.enqueue_execution(request_id=request.pk, delay_seconds=delay)
+        return "waiting"
+
+
+def _fail_exhausted(request: ErasureRequest) -> None:
+    """Items whose every try ended without a recorded answer (their workers died) end
+    `failed`; an operator's retry sends them again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE erasure_erasureitem
+            SET outcome = 'failed', decided_at = now(), lease_owner = '', lease_until = NULL,
+                last_error = 'no answer recorded after ' || attempts || ' tries'
+            WHERE request_id = %s AND outcome = 'pending' AND attempts >= %s
+              AND (lease_until IS NULL OR lease_until < now())
+            """,
+            [request.pk, settings.ERASURE_MAX_ATTEMPTS],
+        )
 
 
 def _complete(request: ErasureRequest) -> None:
-    counts = dict(
-        Counter(request.items.values_list("outcome", flat=True).iterator(chunk_size=10_000))
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT outcome, count(*) FROM erasure_erasureitem WHERE request_id = %s "
+            "GROUP BY outcome",
+            [request.pk],
+        )
+        counts = dict(cursor.fetchall())
     failed = counts.get(ItemOutcome.FAILED, 0)
     request.status = RequestStatus.COMPLETED_WITH_FAILURES if failed else RequestStatus.COMPLETED
     request.completed_at = timezone.now()

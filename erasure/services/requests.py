@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from erasure import queue
@@ -234,3 +234,65 @@ def _lock(request: ErasureRequest) -> ErasureRequest:
         )
     except ErasureRequest.DoesNotExist as exc:
         raise NotFound("erasure request not found") from exc
+
+
+def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
+    """Send a request's failed items again (and only those); also resumes a request the
+    sweeper flagged as stuck.
+
+    An item whose last try may have been applied (no answer, 429 or 5xx) keeps that mark,
+    so that "absent now" is reported `deleted_or_not_found`, never `not_found`.
+    """
+    retryable = (RequestStatus.COMPLETED_WITH_FAILURES, RequestStatus.FAILED)
+    with transaction.atomic():
+        request = _lock(request)
+        stuck = request.status == RequestStatus.RUNNING and request.stuck_since is not None
+        if request.status not in retryable and not stuck:
+            raise InvalidTransition(
+                "only a request that ended with failures, or one flagged as stuck, can be "
+                f"retried; this one is {request.get_status_display().lower()}"
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE erasure_erasureitem
+                SET outcome = 'pending', not_before = NULL, decided_by_id = NULL,
+                    decided_at = NULL, lease_owner = '', lease_until = NULL,
+                    attempts = CASE WHEN last_http_status IS NULL OR last_http_status >= 429
+                                    THEN 1 ELSE 0 END
+                WHERE request_id = %s AND outcome = 'failed'
+                """,
+                [request.pk],
+            )
+            reopened = cursor.rowcount
+        previous = request.status
+        request.status = RequestStatus.RUNNING if stuck else RequestStatus.APPROVED
+        request.completed_at = None
+        request.stuck_since = None
+        request.wakeups = 0
+        request.last_error = ""
+        try:
+            with transaction.atomic():
+                request.save(
+                    update_fields=[
+                        "status",
+                        "completed_at",
+                        "stuck_since",
+                        "wakeups",
+                        "last_error",
+                        "updated_at",
+                    ]
+                )
+        except IntegrityError as exc:
+            raise InvalidTransition(
+                "the subject has another open request; finish or cancel it before retrying "
+                "this one"
+            ) from exc
+        audit_record(
+            event_type=AuditEventType.REQUEST_RETRIED,
+            actor=actor,
+            request=request,
+            details={"from": previous, "items_reopened": reopened},
+        )
+        queue.enqueue_execution(request_id=request.pk)
+    return request

@@ -22,9 +22,10 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -125,6 +126,27 @@ class RetryPolicy:
         return backoff * (0.5 + 0.5 * self.jitter())
 
 
+class Throttle(Protocol):
+    """Shared pacing of calls to one API, across threads, processes and machines.
+
+    `slot()` is held around every HTTP call: it waits for a permit (rate, calls in flight,
+    and any pause the API asked for). `pause(seconds)` tells every user of the throttle that
+    the API asked to wait (a 429's `Retry-After`).
+    """
+
+    def slot(self) -> AbstractContextManager[None]: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+
+class NoThrottle:
+    def slot(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def pause(self, seconds: float) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class PresenceCheck:
     present: set[str]
@@ -175,12 +197,14 @@ class NamespaceApiClient:
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        throttle: Throttle | None = None,
     ) -> None:
         if flavor not in FLAVORS:
             raise ValueError(f"unknown flavor {flavor!r}; expected one of {sorted(FLAVORS)}")
         self.flavor = FLAVORS[flavor]
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        self.throttle: Throttle = throttle or NoThrottle()
         headers = {"Accept": "application/json", "User-Agent": "erasure-service"}
         if api_key and self.flavor.name == "cloud":
             headers["x-api-key"] = api_key
@@ -209,9 +233,10 @@ class NamespaceApiClient:
 
         The raised error carries the record as `.call` so that callers can store it.
         """
-        started = time.perf_counter()
         try:
-            response = self._http.request(method, path, json=payload)
+            with self.throttle.slot():
+                started = time.perf_counter()
+                response = self._http.request(method, path, json=payload)
         except httpx.TimeoutException as exc:
             record = CallRecord(endpoint, ids_sent, None, _ms(started), error=f"timeout: {exc}")
             raise _with_call(TransportError(f"timeout: {exc}"), record) from exc
@@ -244,6 +269,8 @@ class NamespaceApiClient:
         elif status == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             error = RateLimited(status, message, body, retry_after=retry_after)
+            # Everyone sharing the throttle waits, not only this caller.
+            self.throttle.pause(self.retry.delay(0, retry_after))
         elif status >= 500:
             error = ServerError(status, message, body)
         else:
@@ -400,15 +427,25 @@ class NamespaceApiClient:
         ids: Iterable[object],
         mode: str = Mode.FAST,
         prior_ambiguous: Iterable[str] = (),
+        known_present: Iterable[str] = (),
+        on_present: Callable[[set[str]], None] | None = None,
     ) -> BatchResult:
         """Delete `ids` from `namespace` and attribute an outcome to each.
 
         `prior_ambiguous` names IDs that an earlier call may already have deleted (it got no
         answer or a 5xx): for them "absent now" can only mean `deleted_or_not_found`.
+        `known_present` names IDs an earlier check of this same erasure saw present: absent
+        now, they were deleted by it. `on_present` receives the IDs the `exact` pre-check
+        found, before anything is deleted, so that the caller can persist that evidence.
         Authentication errors stop the batch (`stop_reason`); IDs not attempted have no
         result.
         """
-        batch = _Batch(ids=normalize_ids(ids), prior=frozenset(prior_ambiguous))
+        batch = _Batch(
+            ids=normalize_ids(ids),
+            prior=frozenset(prior_ambiguous),
+            known_present=frozenset(known_present),
+            on_present=on_present,
+        )
         try:
             if self.flavor.name == "onprem":
                 self._erase_listed(batch, namespace=namespace, kind=kind)
@@ -520,6 +557,8 @@ class NamespaceApiClient:
             batch.fail(batch.ids, indexes[-1] if indexes else -1, status, reason, retryable)
             return
         present = check.present
+        if batch.on_present is not None and present:
+            batch.on_present(present)
         first = len(batch.result.calls)
         for call in check.calls:
             batch.record(call)
@@ -587,6 +626,8 @@ class _Batch:
 
     ids: list[str]
     prior: frozenset[str]
+    known_present: frozenset[str] = frozenset()
+    on_present: Callable[[set[str]], None] | None = None
 
     def __post_init__(self) -> None:
         self.result = BatchResult()
@@ -624,11 +665,12 @@ class _Batch:
     ) -> None:
         """Absent now: `not_found`, unless a call of ours may have deleted it already."""
         for item_id in ids:
-            outcome = (
-                Outcome.DELETED_OR_NOT_FOUND
-                if ambiguous or item_id in self.prior
-                else Outcome.NOT_FOUND
-            )
+            if item_id in self.known_present:
+                outcome = Outcome.DELETED  # seen present by this erasure, gone now
+            elif ambiguous or item_id in self.prior:
+                outcome = Outcome.DELETED_OR_NOT_FOUND
+            else:
+                outcome = Outcome.NOT_FOUND
             self.set_all([item_id], outcome, call_index, http_status)
 
     def apply_listed(

@@ -227,6 +227,26 @@ def test_prior_ambiguous_ids_found_absent_are_deleted_or_not_found(cloud):
     assert _outcomes(result) == {"a": "deleted", "gone": "deleted_or_not_found"}
 
 
+def test_exact_reports_the_pre_check_before_deleting_and_trusts_it_on_a_rerun(cloud):
+    cloud.seed("notes", "text", ["a", "b"])
+    seen: list[tuple[set[str], set[str]]] = []
+    client = cloud.client()
+    client.erase(
+        namespace="notes",
+        kind="text",
+        ids=["a", "b", "c"],
+        mode="exact",
+        on_present=lambda present: seen.append((present, cloud.ids("notes"))),
+    )
+    # The callback ran with the present IDs while they were still stored.
+    assert seen == [({"a", "b"}, {"a", "b"})]
+    # A rerun after a crash: "a" was seen present by this erasure and is gone now.
+    result = client.erase(
+        namespace="notes", kind="text", ids=["a", "c"], mode="exact", known_present=["a"]
+    )
+    assert _outcomes(result) == {"a": "deleted", "c": "not_found"}
+
+
 # -- fast and single modes, vector namespaces (section 5.2) -------------------------------
 
 

@@ -1,0 +1,74 @@
+"""The sweeper: no request is left without a worker, and none loops forever.
+
+Runs every minute (erasure.tasks.sweep) and can be run by hand. Unfinished requests
+(approved or running) without a queued or running job get one; a request woken up more than
+ERASURE_MAX_WAKEUPS times is flagged for an operator (`stuck_since`) and left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from erasure import queue
+from erasure.actors import Actor
+from erasure.failpoints import failpoint
+from erasure.models import AuditEventType, ErasureRequest, RequestStatus
+from erasure.services.audit import audit_record
+
+SWEEPER = Actor.system("sweeper")
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    flagged: int = 0
+
+
+def requests_sweep() -> SweepResult:
+    result = SweepResult()
+    candidates = ErasureRequest.objects.filter(
+        status__in=[RequestStatus.APPROVED, RequestStatus.RUNNING], stuck_since__isnull=True
+    ).values_list("pk", flat=True)
+    for request_id in candidates:
+        if queue.has_live_execution_job(request_id):
+            continue
+        failpoint("sweeper.before_requeue")
+        with transaction.atomic():
+            request = (
+                ErasureRequest.objects.select_for_update()
+                .select_related("subject")
+                .filter(pk=request_id, stuck_since__isnull=True)
+                .first()
+            )
+            if request is None or queue.has_live_execution_job(request_id):
+                continue
+            if request.wakeups >= settings.ERASURE_MAX_WAKEUPS:
+                request.stuck_since = timezone.now()
+                request.last_error = (
+                    f"re-queued {request.wakeups} times without finishing; an operator "
+                    "must look at it (retry to resume)"
+                )
+                request.save(update_fields=["stuck_since", "last_error", "updated_at"])
+                audit_record(
+                    event_type=AuditEventType.REQUEST_FLAGGED_STUCK,
+                    actor=SWEEPER,
+                    request=request,
+                    details={"wakeups": request.wakeups},
+                )
+                result.flagged += 1
+                continue
+            request.wakeups += 1
+            request.save(update_fields=["wakeups", "updated_at"])
+            audit_record(
+                event_type=AuditEventType.REQUEST_REQUEUED,
+                actor=SWEEPER,
+                request=request,
+                details={"wakeups": request.wakeups, "status": request.status},
+            )
+            queue.enqueue_execution(request_id=request.pk)
+            result.requeued += 1
+    return result

@@ -1,0 +1,139 @@
+"""The shared throttle of a namespace API, kept in PostgreSQL.
+
+Every worker, on every machine, asks the same row before each call, so that a 429's
+`Retry-After` slows all of them, and the configured rate and calls in flight hold overall:
+
+* rate: a token bucket in `erasure_apithrottle` (refilled by elapsed time, one token a call);
+* pause: `not_before`, pushed forward by a 429;
+* calls in flight: N session-level advisory locks, one held around each call; PostgreSQL
+  releases them when a worker's connection dies, so a killed worker never leaks a slot.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection
+
+_POLL_SECONDS = 0.01
+
+
+class PgThrottle:
+    def __init__(
+        self,
+        *,
+        name: str,
+        max_in_flight: int,
+        calls_per_second: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = name
+        self.max_in_flight = max_in_flight
+        self.rate = calls_per_second
+        # A second's worth of calls may go at once after a quiet spell.
+        self.burst = max(1.0, calls_per_second)
+        self._sleep = sleep
+        # Advisory-lock keys of this API's in-flight slots: (per-API class, slot number).
+        self._lock_class = zlib.crc32(name.encode()) & 0x7FFFFFFF
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO erasure_apithrottle (name, tokens, refilled_at)
+                VALUES (%s, %s, now()) ON CONFLICT (name) DO NOTHING
+                """,
+                [name, self.burst],
+            )
+
+    @classmethod
+    def from_settings(cls) -> PgThrottle:
+        return cls(
+            name=settings.NAMESPACE_API_URL,
+            max_in_flight=settings.NAMESPACE_API_MAX_IN_FLIGHT,
+            calls_per_second=settings.NAMESPACE_API_CALLS_PER_SECOND,
+        )
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        self._wait_for_permit()
+        held = self._take_in_flight_slot()
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [self._lock_class, held])
+
+    def pause(self, seconds: float) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE erasure_apithrottle
+                SET not_before = greatest(coalesce(not_before, now()),
+                                          now() + make_interval(secs => %s))
+                WHERE name = %s
+                """,
+                [seconds, self.name],
+            )
+
+    def _wait_for_permit(self) -> None:
+        while True:
+            wait = self._try_permit()
+            if wait <= 0:
+                return
+            self._sleep(min(wait, 1.0))
+
+    def _try_permit(self) -> float:
+        """Take a permit; 0 when granted, else the seconds to wait before asking again."""
+        with connection.cursor() as cursor:
+            if self.rate <= 0:
+                cursor.execute(
+                    "SELECT extract(epoch FROM not_before - now()) FROM erasure_apithrottle "
+                    "WHERE name = %s",
+                    [self.name],
+                )
+                row = cursor.fetchone()
+                return float(row[0]) if row and row[0] is not None else 0.0
+            cursor.execute(
+                """
+                WITH t AS (
+                    SELECT id, not_before,
+                           least(%(burst)s, tokens + %(rate)s *
+                                 extract(epoch FROM now() - refilled_at)) AS available
+                    FROM erasure_apithrottle WHERE name = %(name)s FOR UPDATE
+                )
+                UPDATE erasure_apithrottle a
+                SET tokens = CASE WHEN t.available >= 1
+                                   AND (t.not_before IS NULL OR t.not_before <= now())
+                             THEN t.available - 1 ELSE t.available END,
+                    refilled_at = now()
+                FROM t WHERE a.id = t.id
+                RETURNING
+                    greatest(extract(epoch FROM t.not_before - now()), 0),
+                    t.available
+                """,
+                {"burst": self.burst, "rate": self.rate, "name": self.name},
+            )
+            paused, available = cursor.fetchone()
+            if paused and paused > 0:
+                return float(paused)
+            if available >= 1:
+                return 0.0
+            return (1 - float(available)) / self.rate
+
+    def _take_in_flight_slot(self) -> int:
+        # Start at a random slot so that workers do not all contend for slot 0.
+        offset = random.randrange(self.max_in_flight)  # noqa: S311 - spreading, not security
+        while True:
+            with connection.cursor() as cursor:
+                for k in range(self.max_in_flight):
+                    candidate = (offset + k) % self.max_in_flight
+                    cursor.execute(
+                        "SELECT pg_try_advisory_lock(%s, %s)", [self._lock_class, candidate]
+                    )
+                    if cursor.fetchone()[0]:
+                        return candidate
+            self._sleep(_POLL_SECONDS)
