@@ -8,8 +8,12 @@ commits.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 from procrastinate.exceptions import AlreadyEnqueued
 
@@ -46,3 +50,21 @@ def has_live_execution_job(request_id: uuid.UUID | str) -> bool:
         status__in=["todo", "doing"],
         args__request_id=str(request_id),
     ).exists()
+
+
+def requeue_stalled_jobs(*, seconds_since_heartbeat: float) -> int:
+    """Put back in the queue the running jobs of workers that stopped sending heartbeats.
+
+    Procrastinate leaves a dead worker's job in "doing" and documents this recipe (find the
+    stalled jobs, retry them) for a periodic task of ours. The same test as its
+    `select_stalled_jobs_by_heartbeat` query: no worker, or a heartbeat older than the limit.
+    """
+    limit = timezone.now() - timedelta(seconds=seconds_since_heartbeat)
+    stalled = ProcrastinateJob.objects.filter(status="doing").filter(
+        Q(worker__isnull=True) | Q(worker__last_heartbeat__lt=limit)
+    )
+    count = 0
+    for job_id in stalled.values_list("id", flat=True):
+        app.job_manager.retry_job_by_id(job_id=job_id, retry_at=timezone.now())
+        count += 1
+    return count

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
-from django.conf import settings
 from procrastinate.contrib.django import app
 
 from erasure.services import execution, sweeper
@@ -16,12 +14,5 @@ def execute_request(request_id: str) -> None:
 
 @app.periodic(cron="* * * * *", periodic_id="sweep")
 @app.task(name="erasure.sweep", queue="erasure", queueing_lock="sweep")
-async def sweep(timestamp: int) -> None:
-    # Procrastinate's documented recipe for jobs of dead workers: find the stalled ones
-    # (no heartbeat for a while) and put them back in the queue.
-    stalled = await app.job_manager.get_stalled_jobs(
-        seconds_since_heartbeat=settings.ERASURE_STALLED_JOB_SECONDS
-    )
-    for job in stalled:
-        await app.job_manager.retry_job(job)
-    await sync_to_async(sweeper.requests_sweep, thread_sensitive=False)()
+def sweep(timestamp: int) -> None:
+    sweeper.sweep()

@@ -96,11 +96,12 @@ def database_url_of(database_name: str) -> str:
     return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{database_name}"
 
 
-def run_worker_once(database_name: str, emulator: Emulator, timeout: float = 120) -> str:
-    """Run a real Procrastinate worker process until the queue is empty; return its output."""
+def worker_env(database_name: str, emulator: Emulator, **extra: str) -> dict[str, str]:
+    """The environment of a worker process of the test database and emulator."""
     from django.conf import settings
 
     env = dict(os.environ)
+    env.pop("ERASURE_FAILPOINTS", None)
     env.update(
         DATABASE_URL=database_url_of(database_name),
         NAMESPACE_API_URL=emulator.url,
@@ -110,14 +111,30 @@ def run_worker_once(database_name: str, emulator: Emulator, timeout: float = 120
         SUBJECT_HASH_KEY=settings.SUBJECT_HASH_KEY,
         ERASURE_RETRY_BASE_SECONDS="0.2",
     )
-    completed = subprocess.run(
-        [sys.executable, "manage.py", "procrastinate", "worker", "--one-shot"],
+    env.update(extra)
+    return env
+
+
+def manage_py(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def run_worker_once(database_name: str, emulator: Emulator, timeout: float = 120) -> str:
+    """Run a real Procrastinate worker process until the queue is empty; return its output."""
+    completed = manage_py(
+        "procrastinate",
+        "worker",
+        "--one-shot",
+        env=worker_env(database_name, emulator),
+        timeout=timeout,
     )
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output

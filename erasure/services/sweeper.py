@@ -24,8 +24,20 @@ SWEEPER = Actor.system("sweeper")
 
 @dataclass
 class SweepResult:
+    stalled_jobs: int = 0
     requeued: int = 0
     flagged: int = 0
+
+
+def sweep() -> SweepResult:
+    """Re-queue the jobs of dead workers, then give every unfinished request a job."""
+    stalled = queue.requeue_stalled_jobs(
+        seconds_since_heartbeat=settings.ERASURE_STALLED_JOB_SECONDS
+    )
+    failpoint("sweeper.midway")
+    result = requests_sweep()
+    result.stalled_jobs = stalled
+    return result
 
 
 def requests_sweep() -> SweepResult:
