@@ -248,6 +248,9 @@ class Dispatch(models.Model):
     unprocessed_count = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     latency_ms = models.PositiveIntegerField()
+    worker = models.CharField(
+        max_length=128, blank=True, default="", help_text="host:pid:thread:claim that sent it"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

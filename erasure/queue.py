@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,27 +21,25 @@ from procrastinate.exceptions import AlreadyEnqueued
 EXECUTE_TASK = "erasure.execute_request"
 
 
-def enqueue_execution(
-    *, request_id: uuid.UUID | str, delay_seconds: float = 0, slot: int = 0
-) -> None:
-    """Wake a worker to carry out (or continue) a request. Harmless when one is queued.
+def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) -> None:
+    """Wake workers to carry out (or continue) a request. Harmless when jobs are queued.
 
-    `slot` numbers the jobs that work on one request side by side; each slot has at most
-    one queued job (Procrastinate's queueing lock).
+    ERASURE_JOBS_PER_REQUEST jobs ("slots") work on one request side by side, each claiming
+    its own batches; each slot has at most one queued job (Procrastinate's queueing lock).
     """
     from erasure.tasks import execute_request
 
-    lock = f"execute-{request_id}" + (f"-{slot}" if slot else "")
-    options: dict = {"queueing_lock": lock}
-    if delay_seconds > 0:
-        options["schedule_in"] = {"seconds": delay_seconds}
-    try:
-        # A savepoint: the queueing lock is a unique index, and its violation would
-        # otherwise abort the caller's transaction.
-        with transaction.atomic():
-            execute_request.configure(**options).defer(request_id=str(request_id))
-    except AlreadyEnqueued:
-        pass
+    for slot in range(settings.ERASURE_JOBS_PER_REQUEST):
+        options: dict = {"queueing_lock": f"execute-{request_id}-{slot}"}
+        if delay_seconds > 0:
+            options["schedule_in"] = {"seconds": delay_seconds}
+        try:
+            # A savepoint: the queueing lock is a unique index, and its violation would
+            # otherwise abort the caller's transaction.
+            with transaction.atomic():
+                execute_request.configure(**options).defer(request_id=str(request_id))
+        except AlreadyEnqueued:
+            pass
 
 
 def has_live_execution_job(request_id: uuid.UUID | str) -> bool:

@@ -4,54 +4,86 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('erasure', '0003_dispatch_plural'),
+        ("erasure", "0003_dispatch_plural"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiThrottle',
+            name="ApiThrottle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=500, unique=True)),
-                ('not_before', models.DateTimeField(blank=True, null=True)),
-                ('tokens', models.FloatField(default=0)),
-                ('refilled_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=500, unique=True)),
+                ("not_before", models.DateTimeField(blank=True, null=True)),
+                ("tokens", models.FloatField(default=0)),
+                ("refilled_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.AddField(
-            model_name='erasureitem',
-            name='lease_owner',
-            field=models.CharField(blank=True, default='', max_length=128),
+            model_name="erasureitem",
+            name="lease_owner",
+            field=models.CharField(blank=True, default="", max_length=128),
         ),
         migrations.AddField(
-            model_name='erasureitem',
-            name='lease_until',
+            model_name="erasureitem",
+            name="lease_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='erasureitem',
-            name='seen_present',
-            field=models.BooleanField(default=False, help_text='A check of this erasure saw the item stored (exact mode): if it is gone later, this erasure deleted it.'),
+            model_name="erasureitem",
+            name="seen_present",
+            field=models.BooleanField(
+                default=False,
+                help_text="A check of this erasure saw the item stored (exact mode): if it is gone later, this erasure deleted it.",
+            ),
         ),
         migrations.AddField(
-            model_name='erasurerequest',
-            name='stuck_since',
-            field=models.DateTimeField(blank=True, help_text='Flagged for an operator: the sweeper gave up.', null=True),
+            model_name="erasurerequest",
+            name="stuck_since",
+            field=models.DateTimeField(
+                blank=True, help_text="Flagged for an operator: the sweeper gave up.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='erasurerequest',
-            name='wakeups',
-            field=models.PositiveIntegerField(default=0, help_text='Times the sweeper found it without a job and re-queued it.'),
+            model_name="erasurerequest",
+            name="wakeups",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Times the sweeper found it without a job and re-queued it."
+            ),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='event_type',
-            field=models.CharField(choices=[('request.filed', 'Request Filed'), ('request.approved', 'Request Approved'), ('request.started', 'Request Started'), ('request.completed', 'Request Completed'), ('request.cancelled', 'Request Cancelled'), ('request.retried', 'Request Retried'), ('request.requeued', 'Request Requeued'), ('request.flagged_stuck', 'Request Flagged Stuck'), ('items.expanded', 'Items Expanded'), ('dispatch.recorded', 'Dispatch Recorded'), ('mappings.registered', 'Mappings Registered'), ('api_key.created', 'Api Key Created'), ('subject.purged', 'Subject Purged')], max_length=64),
+            model_name="auditevent",
+            name="event_type",
+            field=models.CharField(
+                choices=[
+                    ("request.filed", "Request Filed"),
+                    ("request.approved", "Request Approved"),
+                    ("request.started", "Request Started"),
+                    ("request.completed", "Request Completed"),
+                    ("request.cancelled", "Request Cancelled"),
+                    ("request.retried", "Request Retried"),
+                    ("request.requeued", "Request Requeued"),
+                    ("request.flagged_stuck", "Request Flagged Stuck"),
+                    ("items.expanded", "Items Expanded"),
+                    ("dispatch.recorded", "Dispatch Recorded"),
+                    ("mappings.registered", "Mappings Registered"),
+                    ("api_key.created", "Api Key Created"),
+                    ("subject.purged", "Subject Purged"),
+                ],
+                max_length=64,
+            ),
         ),
         migrations.AddIndex(
-            model_name='erasureitem',
-            index=models.Index(condition=models.Q(('outcome', 'pending')), fields=['request', 'namespace', 'id'], name='item_pending_claim_idx'),
+            model_name="erasureitem",
+            index=models.Index(
+                condition=models.Q(("outcome", "pending")),
+                fields=["request", "namespace", "id"],
+                name="item_pending_claim_idx",
+            ),
         ),
     ]

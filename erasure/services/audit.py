@@ -4,7 +4,11 @@ Each event stores the hash of the previous one, so that altering or removing any
 breaks every hash after it. Appends are serialised with a transaction-scoped advisory lock:
 two concurrent writers would otherwise both read the same "previous" hash and fork the chain.
 The lock is held until the caller's transaction commits, which is why events must be written
-inside the transaction of the change they record (and as late in it as practical).
+inside the transaction of the change they record, and after every row lock that
+transaction takes: the lock order is "rows, then the chain", everywhere. Requests are
+locked FOR NO KEY UPDATE (`select_for_update(no_key=True)`), which does not block the
+KEY SHARE locks that inserting an event or a dispatch takes on the request it references;
+a plain FOR UPDATE there deadlocks against a writer that holds the chain.
 """
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ def _start(request_id: uuid.UUID | str) -> bool:
     """approved → running (once, with its audit event). True when there is work to do."""
     with transaction.atomic():
         request = (
-            ErasureRequest.objects.select_for_update()
+            ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
             .select_related("subject")
             .filter(pk=request_id)
             .first()
@@ -173,9 +173,6 @@ def _start(request_id: uuid.UUID | str) -> bool:
         request.started_at = timezone.now()
         request.save(update_fields=["status", "started_at", "updated_at"])
         audit_record(event_type=AuditEventType.REQUEST_STARTED, actor=WORKER, request=request)
-        # More hands on one request: each job claims its own batches.
-        for slot in range(1, settings.ERASURE_JOBS_PER_REQUEST):
-            queue.enqueue_execution(request_id=request.pk, slot=slot)
     return True
 
 
@@ -311,6 +308,7 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                     unprocessed_count=call.unprocessed,
                     error=call.error,
                     latency_ms=call.latency_ms,
+                    worker=owner,
                 )
                 for call in result.calls
             ]
@@ -324,9 +322,7 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
             outcomes.append(str(outcome.outcome))
             statuses.append(outcome.http_status)
             errors.append(outcome.error)
-            deciders.append(
-                dispatches[outcome.call_index].pk if outcome.call_index >= 0 else None
-            )
+            deciders.append(dispatches[outcome.call_index].pk if outcome.call_index >= 0 else None)
             retryables.append(outcome.retryable)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -416,11 +412,11 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
 
 
 def _finish_or_wait(request_id: uuid.UUID | str) -> str:
-    """"finished", "more" (work is claimable again), or "waiting" (retries back off, or
+    """ "finished", "more" (work is claimable again), or "waiting" (retries back off, or
     other workers hold items; a wake-up job is scheduled)."""
     with transaction.atomic():
         request = (
-            ErasureRequest.objects.select_for_update()
+            ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
             .select_related("subject")
             .filter(pk=request_id)
             .first()

@@ -230,7 +230,9 @@ def request_cancel(*, request: ErasureRequest, actor: Actor, reason: str = "") -
 def _lock(request: ErasureRequest) -> ErasureRequest:
     try:
         return (
-            ErasureRequest.objects.select_for_update().select_related("subject").get(pk=request.pk)
+            ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("subject")
+            .get(pk=request.pk)
         )
     except ErasureRequest.DoesNotExist as exc:
         raise NotFound("erasure request not found") from exc
@@ -285,8 +287,7 @@ def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
                 )
         except IntegrityError as exc:
             raise InvalidTransition(
-                "the subject has another open request; finish or cancel it before retrying "
-                "this one"
+                "the subject has another open request; finish or cancel it before retrying this one"
             ) from exc
         audit_record(
             event_type=AuditEventType.REQUEST_RETRIED,

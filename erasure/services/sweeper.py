@@ -51,7 +51,7 @@ def requests_sweep() -> SweepResult:
         failpoint("sweeper.before_requeue")
         with transaction.atomic():
             request = (
-                ErasureRequest.objects.select_for_update()
+                ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
                 .select_related("subject")
                 .filter(pk=request_id, stuck_since__isnull=True)
                 .first()

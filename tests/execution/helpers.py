@@ -71,10 +71,18 @@ def env(emulator: Emulator, **extra: str) -> dict[str, str]:
     return worker_env(connection.settings_dict["NAME"], emulator, **base)
 
 
-def worker(emulator: Emulator, **extra: str) -> subprocess.Popen:
+def worker(emulator: Emulator, *, concurrency: int = 2, **extra: str) -> subprocess.Popen:
     """A real worker process that exits when the queue has nothing ready."""
     return subprocess.Popen(
-        [sys.executable, "manage.py", "procrastinate", "worker", "--one-shot", "-c", "2"],
+        [
+            sys.executable,
+            "manage.py",
+            "procrastinate",
+            "worker",
+            "--one-shot",
+            "--concurrency",
+            str(concurrency),
+        ],
         cwd=ROOT,
         env=env(emulator, **extra),
         stdout=subprocess.PIPE,

@@ -17,8 +17,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TEXTS, VECTORS = 40, 30
 
 
+@pytest.fixture(autouse=True)
+def one_job_at_a_time(settings):
+    # The failpoints count hits per process: one job, one thread, so that "the second
+    # batch" means the same batch on every run.
+    settings.ERASURE_JOBS_PER_REQUEST = 1
+
+
 def _crash(emulator, request, failpoint: str) -> None:
-    process = worker(emulator, ERASURE_FAILPOINTS=failpoint, ERASURE_JOBS_PER_REQUEST="1")
+    process = worker(
+        emulator, concurrency=1, ERASURE_FAILPOINTS=failpoint, ERASURE_JOBS_PER_REQUEST="1"
+    )
     output, _ = process.communicate(timeout=60)
     assert process.returncode == -9, f"the worker was meant to die at {failpoint}:\n{output}"
 
@@ -70,9 +79,7 @@ def test_a_sweeper_killed_midway_is_harmless_and_the_next_sweep_finishes_the_job
     request = prepare(emulator, texts=TEXTS, vectors=VECTORS)
     _crash(emulator, request, "execution.after_answer")
     time.sleep(2.2)
-    killed = manage_py(
-        "erasure_sweep", env=env(emulator, ERASURE_FAILPOINTS="sweeper.midway")
-    )
+    killed = manage_py("erasure_sweep", env=env(emulator, ERASURE_FAILPOINTS="sweeper.midway"))
     assert killed.returncode == -9
     # The stalled job was put back before the sweeper died: the queue holds it again.
     from erasure import queue

@@ -1,0 +1,87 @@
+"""Several worker processes on one large request; a soak with mixed faults."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from erasure.models import Dispatch, ErasureItem
+from tests.execution.helpers import assert_consistent, drive_to_completion, prepare, worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_workers_share_one_request_without_sending_any_item_twice(emulator, workers):
+    request = prepare(emulator, texts=1500, vectors=6000)
+    emulator.control("calls/clear", {})
+    processes = [worker(emulator, ERASURE_JOBS_PER_REQUEST="4") for _ in range(workers)]
+    outputs = [p.communicate(timeout=300)[0] for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    final = drive_to_completion(emulator, request.pk)
+
+    outcomes = assert_consistent(final, emulator)
+    assert outcomes == {"deleted": 7500}
+    # Every item was sent to a delete endpoint exactly once.
+    deletes = [c for c in emulator.calls() if c["path"].endswith("/delete")]
+    assert sum(c["ids_count"] for c in deletes) == 7500
+    assert Dispatch.objects.filter(request=request, endpoint__endswith="delete").count() == len(
+        deletes
+    )
+    # The work was spread: dispatches name the worker (host:pid:thread:claim) that sent them.
+    pids = {
+        w.split(":")[1]
+        for w in Dispatch.objects.filter(request=request).values_list("worker", flat=True)
+    }
+    assert len(pids) >= 2
+
+
+SOAK_ITEMS = int(os.environ.get("ERASURE_SOAK_ITEMS", "1500"))
+
+
+def test_soak_with_mixed_faults_ends_with_every_item_correctly_attributed(emulator):
+    """A short soak (CI); `make soak` runs it with ERASURE_SOAK_ITEMS=50000."""
+    request = prepare(emulator, texts=SOAK_ITEMS, vectors=SOAK_ITEMS, absent=SOAK_ITEMS // 10)
+    emulator.control(
+        "faults",
+        {
+            "namespace": "*",
+            "probabilities": {
+                "partial": 0.15,
+                "rate_limit": 0.1,
+                "server_error": 0.1,
+                "delete_then_error": 0.1,
+                "drop": 0.05,
+                "delete_then_drop": 0.05,
+            },
+        },
+    )
+    final = drive_to_completion(
+        emulator,
+        request.pk,
+        deadline_s=600,
+        ERASURE_MAX_ATTEMPTS="12",
+        ERASURE_JOBS_PER_REQUEST="2",
+    )
+    emulator.control("faults/clear", {})
+    outcomes = assert_consistent(final, emulator)
+    items = ErasureItem.objects.filter(request=request)
+    absent = SOAK_ITEMS // 10
+    # An item that existed is never reported not_found; one that never existed is never
+    # reported deleted.
+    existed_text = {f"t{n}" for n in range(SOAK_ITEMS)}
+    existed_vec = {f"v{n}" for n in range(SOAK_ITEMS)}
+    text = dict(items.filter(namespace__name="notes").values_list("item_id", "outcome"))
+    vec = dict(items.filter(namespace__name="vecs").values_list("item_id", "outcome"))
+    assert all(text[i] in ("deleted", "failed") for i in existed_text)
+    assert all(
+        text[i] in ("not_found", "deleted_or_not_found", "failed") for i in set(text) - existed_text
+    )
+    assert all(vec[i] in ("deleted", "deleted_or_not_found", "failed") for i in existed_vec)
+    assert all(
+        vec[i] in ("deleted_or_not_found", "not_found", "failed") for i in set(vec) - existed_vec
+    )
+    assert sum(outcomes.values()) == 2 * (SOAK_ITEMS + absent)
+    # The faults did happen: some calls failed and were retried.
+    assert Dispatch.objects.filter(request=request, http_status__in=[207, 429, 500]).exists()
