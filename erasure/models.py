@@ -282,6 +282,11 @@ class ErasureItem(models.Model):
     # A worker that dies loses its claims when the lease runs out.
     lease_owner = models.CharField(max_length=128, blank=True, default="")
     lease_until = models.DateTimeField(null=True, blank=True)
+    maybe_applied = models.BooleanField(
+        default=False,
+        help_text="An earlier try may have deleted it unseen (no answer, 429 resend, 5xx, "
+        "or a worker that died): 'absent now' cannot mean not_found.",
+    )
     seen_present = models.BooleanField(
         default=False,
         help_text="A check of this erasure saw the item stored (exact mode): if it is gone "

@@ -125,15 +125,17 @@ class PgThrottle:
             return (1 - float(available)) / self.rate
 
     def _take_in_flight_slot(self) -> int:
+        while (slot := self._take_in_flight_slot_or_none()) is None:
+            self._sleep(_POLL_SECONDS)
+        return slot
+
+    def _take_in_flight_slot_or_none(self) -> int | None:
         # Start at a random slot so that workers do not all contend for slot 0.
         offset = random.randrange(self.max_in_flight)  # noqa: S311 - spreading, not security
-        while True:
-            with connection.cursor() as cursor:
-                for k in range(self.max_in_flight):
-                    candidate = (offset + k) % self.max_in_flight
-                    cursor.execute(
-                        "SELECT pg_try_advisory_lock(%s, %s)", [self._lock_class, candidate]
-                    )
-                    if cursor.fetchone()[0]:
-                        return candidate
-            self._sleep(_POLL_SECONDS)
+        with connection.cursor() as cursor:
+            for k in range(self.max_in_flight):
+                candidate = (offset + k) % self.max_in_flight
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [self._lock_class, candidate])
+                if cursor.fetchone()[0]:
+                    return candidate
+        return None

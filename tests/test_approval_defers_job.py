@@ -24,11 +24,17 @@ def user_factory(django_user_model):
     return lambda name: django_user_model.objects.create(username=name)
 
 
-def test_approval_defers_exactly_one_job(user_factory):
+def test_approval_defers_one_job_per_slot(user_factory, settings):
+    settings.ERASURE_JOBS_PER_REQUEST = 3
     request = _file(user_factory)
     request_approve(request=request, actor=Actor.for_user(user_factory("approver")))
     jobs = ProcrastinateJob.objects.filter(task_name="erasure.execute_request")
-    assert [job.args for job in jobs] == [{"request_id": str(request.pk)}]
+    assert [job.args for job in jobs] == [{"request_id": str(request.pk)}] * 3
+    # Waking the request again while those are queued adds nothing.
+    from erasure import queue
+
+    queue.enqueue_execution(request_id=request.pk)
+    assert jobs.count() == 3
 
 
 def test_a_rolled_back_approval_leaves_no_job(user_factory):

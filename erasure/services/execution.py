@@ -84,8 +84,8 @@ def items_expand(*, request: ErasureRequest, actor: Actor) -> int:
             """
             INSERT INTO erasure_erasureitem
                 (request_id, namespace_id, item_id, outcome, attempts, last_error,
-                 lease_owner, seen_present)
-            SELECT %s, m.namespace_id, m.item_id, %s, 0, '', '', false
+                 lease_owner, seen_present, maybe_applied)
+            SELECT %s, m.namespace_id, m.item_id, %s, 0, '', '', false, false
             FROM erasure_itemmapping m
             WHERE m.subject_id = %s
             ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
@@ -193,7 +193,7 @@ def _namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namesp
 class _Item:
     pk: int
     item_id: str
-    ambiguous: bool
+    maybe_applied: bool
     seen_present: bool
 
 
@@ -220,16 +220,13 @@ def _claim(
         if request is None:
             return None
         with connection.cursor() as cursor:
-            # A previous try is "ambiguous" when it may have been applied without our
-            # knowing: no answer recorded (NULL status: no answer, or the worker died), a
-            # 429 after a resend, or a 5xx.
+            # The claim counts an attempt and clears the last status: a worker that dies
+            # before recording leaves "tried, no answer", which the next claim turns into
+            # `maybe_applied` (the call may have gone out and been applied).
             cursor.execute(
                 """
                 WITH c AS (
-                    SELECT id,
-                           attempts > 0 AND (last_http_status IS NULL
-                                             OR last_http_status >= 429) AS ambiguous
-                    FROM erasure_erasureitem
+                    SELECT id FROM erasure_erasureitem
                     WHERE request_id = %(request)s AND namespace_id = %(namespace)s
                       AND outcome = 'pending'
                       AND (not_before IS NULL OR not_before <= now())
@@ -242,11 +239,13 @@ def _claim(
                 UPDATE erasure_erasureitem i
                 SET lease_owner = %(owner)s,
                     lease_until = now() + make_interval(secs => %(lease)s),
+                    maybe_applied = i.maybe_applied
+                        OR (i.attempts > 0 AND i.last_http_status IS NULL),
                     attempts = i.attempts + 1,
                     last_http_status = NULL,
                     last_error = ''
                 FROM c WHERE i.id = c.id
-                RETURNING i.id, i.item_id, c.ambiguous, i.seen_present
+                RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present
                 """,
                 {
                     "request": request.pk,
@@ -283,7 +282,7 @@ def _call(client: NamespaceApiClient, batch: _Batch, owner: str) -> BatchResult:
         kind=batch.namespace.kind,
         ids=[item.item_id for item in batch.items],
         mode=batch.namespace.attribution_mode,
-        prior_ambiguous=[item.item_id for item in batch.items if item.ambiguous],
+        prior_ambiguous=[item.item_id for item in batch.items if item.maybe_applied],
         known_present=[item.item_id for item in batch.items if item.seen_present],
         on_present=remember_present,
     )
@@ -292,7 +291,7 @@ def _call(client: NamespaceApiClient, batch: _Batch, owner: str) -> BatchResult:
 def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSummary) -> None:
     """Dispatch rows, item outcomes and the audit event: one transaction."""
     request, namespace = batch.request, batch.namespace
-    pks, outcomes, statuses, errors, deciders, retryables = [], [], [], [], [], []
+    pks, outcomes, statuses, errors, deciders, retryables, applied = [], [], [], [], [], [], []
     untried = []
     with transaction.atomic():
         dispatches = Dispatch.objects.bulk_create(
@@ -324,14 +323,17 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
             errors.append(outcome.error)
             deciders.append(dispatches[outcome.call_index].pk if outcome.call_index >= 0 else None)
             retryables.append(outcome.retryable)
+            applied.append(outcome.maybe_applied)
         with connection.cursor() as cursor:
             cursor.execute(
                 """
                 WITH v AS (
                     SELECT * FROM unnest(
                         %(pks)s::bigint[], %(outcomes)s::text[], %(statuses)s::int[],
-                        %(errors)s::text[], %(deciders)s::bigint[], %(retryables)s::bool[]
-                    ) AS v(id, outcome, http_status, error, dispatch_id, retryable)
+                        %(errors)s::text[], %(deciders)s::bigint[], %(retryables)s::bool[],
+                        %(applied)s::bool[]
+                    ) AS v(id, outcome, http_status, error, dispatch_id, retryable,
+                           maybe_applied)
                 ), d AS (
                     SELECT v.*, i.attempts,
                            (v.outcome = 'failed' AND v.retryable
@@ -342,6 +344,7 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                 UPDATE erasure_erasureitem AS i SET
                     last_http_status = d.http_status,
                     last_error = d.error,
+                    maybe_applied = i.maybe_applied OR d.maybe_applied,
                     outcome = CASE WHEN d.again THEN 'pending' ELSE d.outcome END,
                     not_before = CASE WHEN d.again
                         THEN now() + make_interval(secs => %(base)s * power(2, d.attempts - 1))
@@ -360,6 +363,7 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                     "errors": errors,
                     "deciders": deciders,
                     "retryables": retryables,
+                    "applied": applied,
                     "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
                     "base": settings.ERASURE_RETRY_BASE_SECONDS,
                     "owner": owner,

@@ -259,9 +259,8 @@ def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
                 """
                 UPDATE erasure_erasureitem
                 SET outcome = 'pending', not_before = NULL, decided_by_id = NULL,
-                    decided_at = NULL, lease_owner = '', lease_until = NULL,
-                    attempts = CASE WHEN last_http_status IS NULL OR last_http_status >= 429
-                                    THEN 1 ELSE 0 END
+                    decided_at = NULL, lease_owner = '', lease_until = NULL, attempts = 0,
+                    maybe_applied = maybe_applied OR last_http_status IS NULL
                 WHERE request_id = %s AND outcome = 'failed'
                 """,
                 [request.pk],

@@ -485,14 +485,14 @@ class NamespaceApiClient:
                         retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
                         self._sleep(self.retry.delay(attempt, retry_after))
                         continue
-                    batch.fail(chunk, index, exc.status, exc.message, retryable=True)
+                    batch.fail(chunk, index, exc.status, exc.message, True, maybe_applied=ambiguous)
                     return None, ambiguous
                 reason = (
                     f"namespace_not_found: {exc.message}"
                     if isinstance(exc, NamespaceNotFound)
                     else exc.message
                 )
-                batch.fail(chunk, index, exc.status, reason, retryable=False)
+                batch.fail(chunk, index, exc.status, reason, False, maybe_applied=ambiguous)
                 return None, ambiguous
             except (TransportError, UnexpectedResponse) as exc:
                 index = batch.record(exc.call)  # type: ignore[attr-defined]
@@ -500,7 +500,7 @@ class NamespaceApiClient:
                 if attempt < self.retry.max_retries:
                     self._sleep(self.retry.delay(attempt))
                     continue
-                batch.fail(chunk, index, None, str(exc), retryable=True)
+                batch.fail(chunk, index, None, str(exc), True, maybe_applied=True)
                 return None, ambiguous
             batch.record(record)
             return answer, ambiguous
@@ -597,7 +597,10 @@ class NamespaceApiClient:
         except NamespaceApiError as exc:
             indexes = [batch.record(c) for c in getattr(exc, "calls", [])]
             status = exc.status if isinstance(exc, ApiStatusError) else None
-            batch.fail(ids, indexes[-1] if indexes else -1, status, str(exc), True)
+            # The delete before this check may have been applied.
+            batch.fail(
+                ids, indexes[-1] if indexes else -1, status, str(exc), True, maybe_applied=True
+            )
             return
         first = len(batch.result.calls)
         for call in check.calls:
@@ -645,8 +648,9 @@ class _Batch:
         *,
         error: str = "",
         retryable: bool = False,
+        maybe_applied: bool = False,
     ) -> None:
-        result = IdResult(outcome, call_index, http_status, error, retryable)
+        result = IdResult(outcome, call_index, http_status, error, retryable, maybe_applied)
         for item_id in ids:
             self.result.results[item_id] = result
 
@@ -657,8 +661,18 @@ class _Batch:
         http_status: int | None,
         error: str,
         retryable: bool,
+        *,
+        maybe_applied: bool = False,
     ) -> None:
-        self.set_all(ids, Outcome.FAILED, call_index, http_status, error=error, retryable=retryable)
+        self.set_all(
+            ids,
+            Outcome.FAILED,
+            call_index,
+            http_status,
+            error=error,
+            retryable=retryable,
+            maybe_applied=maybe_applied,
+        )
 
     def set_absent(
         self, ids: Iterable[str], call_index: int, http_status: int | None, *, ambiguous=False
@@ -679,7 +693,14 @@ class _Batch:
         """Apply what the answer lists by ID; return the IDs it leaves to the counts."""
         status = answer.http_status
         unprocessed = answer.unprocessed & set(chunk)
-        self.fail(unprocessed, index, status, "unprocessed by the API (207)", retryable=True)
+        self.fail(
+            unprocessed,
+            index,
+            status,
+            "unprocessed by the API (207)",
+            retryable=True,
+            maybe_applied=ambiguous,
+        )
         rest = [i for i in chunk if i not in unprocessed]
         if answer.deleted is not None:
             # SDK-mock 207 shape: `deleted_ids` and `errors[]` name every ID.

@@ -65,6 +65,9 @@ class IdResult:
     http_status: int | None = None
     error: str = ""
     retryable: bool = False
+    maybe_applied: bool = False
+    """For a failure: a try of this batch may have deleted it without our knowing (no
+    answer, a 5xx, a resend after 429). A later "absent" must not become `not_found`."""
 
 
 @dataclass

@@ -5,6 +5,23 @@ HTTP. See store.py for what is emulated and server.py for the routes and control
 """
 
 from namespace_api.emulator.server import EmulatorServer
-from namespace_api.emulator.store import EmulatorStore
+from namespace_api.emulator.store import (
+    DEFAULT_RETRY_AFTER,
+    FAULT_ENDPOINTS,
+    FAULTS,
+    ONPREM_FAULTS,
+    SWITCHES,
+    EmulatorStore,
+    parse_fault_spec,
+)
 
-__all__ = ["EmulatorServer", "EmulatorStore"]
+__all__ = [
+    "DEFAULT_RETRY_AFTER",
+    "FAULTS",
+    "FAULT_ENDPOINTS",
+    "ONPREM_FAULTS",
+    "SWITCHES",
+    "EmulatorServer",
+    "EmulatorStore",
+    "parse_fault_spec",
+]

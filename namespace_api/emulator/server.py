@@ -1,40 +1,60 @@
 """HTTP/1.1 front of the namespace API emulator, on asyncio streams, stdlib only.
 
-The server parses HTTP, authenticates (cloud flavour), routes, applies latency, logs each API
-call and serialises JSON; everything the contract says about bodies and statuses lives in
-store.py. Section numbers refer to /work/shared/docs/namespace-api.md.
+The server parses HTTP, authenticates (cloud flavour), routes, applies latency and the
+transport effects of faults (a dropped connection, a late answer), logs each API call and
+serialises JSON; everything the contract says about bodies and statuses lives in store.py.
+Section numbers refer to /work/shared/docs/namespace-api.md.
 
 Routes, cloud flavour (§2, §4.1), ``x-api-key`` required (§4.2)::
 
-    GET    /v1/namespaces                          list (§2.4)
-    POST   /v1/namespaces                          create (§2.5)
-    DELETE /v1/namespaces/{ns}                     delete, 202 (§2.6)
-    POST   /v1/namespaces/{ns}/documents           upload text, 202 (§2.7)
-    POST   /v1/namespaces/{ns}/vectors             upload vectors, 201 (§2.7)
-    POST   /v1/namespaces/{ns}/documents/get       200 / 207 (§2.2)
-    POST   /v1/namespaces/{ns}/documents/delete    200 / 207 / faults (§2.1)
-    POST   /v1/namespaces/{ns}/vectors/delete      200 / 207 / faults (§2.1)
+    GET    /v1/namespaces                                   list (§2.4)
+    POST   /v1/namespaces                                   create (§2.5)
+    DELETE /v1/namespaces/{ns}                              delete, 202 (§2.6)
+    POST   /v1/namespaces/{ns}/documents                    upload text, 202 (§2.7)
+    POST   /v1/namespaces/{ns}/vectors                      upload vectors, 201 (§2.7)
+    POST   /v1/namespaces/{ns}/documents/get                200 / 207 (§2.2)
+    GET    /v1/namespaces/{ns}/documents/fetch-text-data    ?limit=&next_token= (§2.3)
+    POST   /v1/namespaces/{ns}/documents/delete             200 / 207 / faults (§2.1)
+    POST   /v1/namespaces/{ns}/vectors/delete               200 / 207 / faults (§2.1)
 
 On-prem flavour (§3), no prefix, no auth::
 
-    GET  /health, GET /namespaces, POST /namespaces,
-    POST /namespaces/{ns}/documents, POST /namespaces/{ns}/vectors,
-    POST /namespaces/{ns}/items/delete, POST /namespaces/{ns}/items/get
+    GET    /health, GET /namespaces, POST /namespaces, DELETE /namespaces/{ns} (202, job),
+    GET    /namespaces/{ns}/delete-jobs/{job_id}, GET /namespaces/{ns}/upload-jobs/{job_id},
+    POST   /namespaces/{ns}/documents, POST /namespaces/{ns}/vectors (202, job),
+    POST   /namespaces/{ns}/items/delete, POST /namespaces/{ns}/items/get,
+    GET    /namespaces/{ns}/documents/fetch-text-data
 
 Control, both flavours, no auth, never delayed and never logged; a path the real API does
 not use::
 
     GET  /_emulator/state          {"namespaces": {name: {type, owner_key, vector_dimension, ids}}}
-    GET  /_emulator/calls          {"calls": [{method, path, status, ids_count}]}
+    GET  /_emulator/calls          {"calls": [{method, path, status, ids_count, fault}]}
+                                   (status null: the connection was dropped)
     POST /_emulator/calls/clear
-    POST /_emulator/faults         {"namespace": "*"|name, "probabilities": {fault: p}}
-    POST /_emulator/faults/next    {"namespace": "*"|name, "fault": ..., "count": N,
-                                    "retry_after"?: seconds | HTTP-date | null}
+    GET  /_emulator/faults         {"queued": [...], "probabilities": [...]}
+    POST /_emulator/faults         {"namespace": "*"|name, "probabilities": {fault: p},
+                                    "endpoint"?, "retry_after"?, "retry_after_style"?,
+                                    "slow_seconds"?}   ({} probabilities removes the entry)
+    POST /_emulator/faults/next    {"namespace": "*"|name, "fault": ..., "count"?: N,
+                                    "endpoint"?: "delete"|"get"|"any",
+                                    "retry_after"?: seconds | HTTP-date | null,
+                                    "retry_after_style"?: "seconds"|"http-date",
+                                    "slow_seconds"?: seconds}
     POST /_emulator/faults/clear
-    POST /_emulator/reset
+    POST /_emulator/reset          back to the start-up state (settings and faults included)
     POST /_emulator/seed           {"api_key"?,
                                     "namespaces": [{name, type, vector_dimension?, items}]}
-    GET  /_emulator/config, POST /_emulator/config   {"wrong_kind_mode"?, "latency_ms"?}
+    GET  /_emulator/config, POST /_emulator/config   {"latency_ms"?, and any store setting:
+                                    wrong_kind_mode, partial_shape, get_items_key,
+                                    get_missing, list_casing, duplicates, auth_error_style,
+                                    slow_seconds, ingestion_delay_seconds, onprem_max_items,
+                                    api_keys, disabled_api_keys}
+
+Faults (store.py ``FAULTS``) are "partial", "rate_limit", "subscription_expired",
+"forbidden", "server_error", "delete_then_error", "drop" (close without answering, nothing
+applied), "delete_then_drop" (applied, then closed) and "slow" (applied, answered after
+``slow_seconds``; the wait is an ``asyncio.sleep``, so other connections go on).
 
 HTTP support is deliberately minimal: keep-alive (HTTP/1.1 default, ``Connection: close``
 honoured), ``Content-Length`` request bodies, ``Expect: 100-continue``. Chunked request
@@ -55,9 +75,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final, Literal, Self, cast
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from namespace_api.emulator.store import (
+    DEFAULT_RETRY_AFTER,
+    CallEffects,
     EmulatorStore,
     JSONDict,
     Response,
@@ -66,8 +88,6 @@ from namespace_api.emulator.store import (
 )
 
 logger = logging.getLogger(__name__)
-
-type _Handler = Callable[[EmulatorStore, str, str, Any], Response]
 
 _REASONS: Final = {status.value: status.phrase for status in HTTPStatus}
 _NOT_FOUND: Final[Response] = (404, {"message": "Not Found"}, {})
@@ -83,6 +103,20 @@ _HEADER_LIMIT: Final = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
+class _Call:
+    """One routed API call: the path's placeholders and the decoded request."""
+
+    api_key: str
+    namespace: str
+    job_id: str
+    body: Any
+    query: dict[str, str]
+
+
+type _Handler = Callable[[EmulatorStore, _Call], Response]
+
+
+@dataclass(frozen=True, slots=True)
 class _Route:
     method: str
     pattern: re.Pattern[str]
@@ -91,72 +125,110 @@ class _Route:
 
 
 def _route(method: str, path: str, handler: _Handler, *, has_body: bool = True) -> _Route:
-    """A route whose ``{ns}`` placeholder matches one percent-encoded path segment."""
-    pattern = re.compile(re.escape(path).replace(re.escape("{ns}"), "(?P<ns>[^/]+)"))
-    return _Route(method, pattern, handler, has_body)
+    """A route whose ``{ns}``/``{job}`` placeholders match one percent-encoded path segment."""
+    pattern = re.escape(path)
+    for name in ("ns", "job"):
+        pattern = pattern.replace(re.escape(f"{{{name}}}"), f"(?P<{name}>[^/]+)")
+    return _Route(method, re.compile(pattern), handler, has_body)
 
 
 _CLOUD_ROUTES: Final = (
     _route(
-        "GET", "/v1/namespaces", lambda s, k, n, b: s.list_namespaces(api_key=k), has_body=False
+        "GET", "/v1/namespaces", lambda s, c: s.list_namespaces(api_key=c.api_key), has_body=False
     ),
-    _route("POST", "/v1/namespaces", lambda s, k, n, b: s.create_namespace(api_key=k, body=b)),
+    _route(
+        "POST", "/v1/namespaces", lambda s, c: s.create_namespace(api_key=c.api_key, body=c.body)
+    ),
     _route(
         "DELETE",
         "/v1/namespaces/{ns}",
-        lambda s, k, n, b: s.delete_namespace(api_key=k, namespace=n),
+        lambda s, c: s.delete_namespace(api_key=c.api_key, namespace=c.namespace),
         has_body=False,
     ),
     _route(
         "POST",
         "/v1/namespaces/{ns}/documents",
-        lambda s, k, n, b: s.upload_documents(api_key=k, namespace=n, body=b),
+        lambda s, c: s.upload_documents(api_key=c.api_key, namespace=c.namespace, body=c.body),
     ),
     _route(
         "POST",
         "/v1/namespaces/{ns}/vectors",
-        lambda s, k, n, b: s.upload_vectors(api_key=k, namespace=n, body=b),
+        lambda s, c: s.upload_vectors(api_key=c.api_key, namespace=c.namespace, body=c.body),
     ),
     _route(
         "POST",
         "/v1/namespaces/{ns}/documents/get",
-        lambda s, k, n, b: s.get_documents(api_key=k, namespace=n, body=b),
+        lambda s, c: s.get_documents(api_key=c.api_key, namespace=c.namespace, body=c.body),
+    ),
+    _route(
+        "GET",
+        "/v1/namespaces/{ns}/documents/fetch-text-data",
+        lambda s, c: s.fetch_text_data(api_key=c.api_key, namespace=c.namespace, query=c.query),
+        has_body=False,
     ),
     _route(
         "POST",
         "/v1/namespaces/{ns}/documents/delete",
-        lambda s, k, n, b: s.delete_items(api_key=k, namespace=n, body=b, kind="text"),
+        lambda s, c: s.delete_items(
+            api_key=c.api_key, namespace=c.namespace, body=c.body, kind="text"
+        ),
     ),
     _route(
         "POST",
         "/v1/namespaces/{ns}/vectors/delete",
-        lambda s, k, n, b: s.delete_items(api_key=k, namespace=n, body=b, kind="vector"),
+        lambda s, c: s.delete_items(
+            api_key=c.api_key, namespace=c.namespace, body=c.body, kind="vector"
+        ),
     ),
 )
 
 _ONPREM_ROUTES: Final = (
-    _route("GET", "/health", lambda s, k, n, b: s.onprem_health(), has_body=False),
-    _route("GET", "/namespaces", lambda s, k, n, b: s.onprem_list_namespaces(), has_body=False),
-    _route("POST", "/namespaces", lambda s, k, n, b: s.onprem_create_namespace(body=b)),
+    _route("GET", "/health", lambda s, c: s.onprem_health(), has_body=False),
+    _route("GET", "/namespaces", lambda s, c: s.onprem_list_namespaces(), has_body=False),
+    _route("POST", "/namespaces", lambda s, c: s.onprem_create_namespace(body=c.body)),
+    _route(
+        "DELETE",
+        "/namespaces/{ns}",
+        lambda s, c: s.onprem_delete_namespace(namespace=c.namespace),
+        has_body=False,
+    ),
+    _route(
+        "GET",
+        "/namespaces/{ns}/delete-jobs/{job}",
+        lambda s, c: s.onprem_delete_job(namespace=c.namespace, job_id=c.job_id),
+        has_body=False,
+    ),
+    _route(
+        "GET",
+        "/namespaces/{ns}/upload-jobs/{job}",
+        lambda s, c: s.onprem_upload_job(namespace=c.namespace, job_id=c.job_id),
+        has_body=False,
+    ),
     _route(
         "POST",
         "/namespaces/{ns}/documents",
-        lambda s, k, n, b: s.onprem_upload(namespace=n, body=b, kind="text"),
+        lambda s, c: s.onprem_upload(namespace=c.namespace, body=c.body, kind="text"),
     ),
     _route(
         "POST",
         "/namespaces/{ns}/vectors",
-        lambda s, k, n, b: s.onprem_upload(namespace=n, body=b, kind="vector"),
+        lambda s, c: s.onprem_upload(namespace=c.namespace, body=c.body, kind="vector"),
+    ),
+    _route(
+        "GET",
+        "/namespaces/{ns}/documents/fetch-text-data",
+        lambda s, c: s.onprem_fetch_text_data(namespace=c.namespace, query=c.query),
+        has_body=False,
     ),
     _route(
         "POST",
         "/namespaces/{ns}/items/delete",
-        lambda s, k, n, b: s.onprem_delete_items(namespace=n, body=b),
+        lambda s, c: s.onprem_delete_items(namespace=c.namespace, body=c.body),
     ),
     _route(
         "POST",
         "/namespaces/{ns}/items/get",
-        lambda s, k, n, b: s.onprem_get_items(namespace=n, body=b),
+        lambda s, c: s.onprem_get_items(namespace=c.namespace, body=c.body),
     ),
 )
 
@@ -176,6 +248,7 @@ class _Request:
     headers: dict[str, str]
     body: bytes
     keep_alive: bool
+    query: str = ""
 
 
 class EmulatorServer:
@@ -185,6 +258,12 @@ class EmulatorServer:
     the calling thread (the management command). ``latency_ms`` delays every API answer,
     after the store has acted, without blocking other connections; it can be changed at any
     time. ``url`` is the base URL a client uses and is valid once listening.
+
+    Keyword arguments beyond the transport's go to ``EmulatorStore``: ``disabled_api_keys``,
+    ``faults`` (``NAMESPACE:FAULT[@ENDPOINT]=PROBABILITY`` specs), the response-shape
+    switches (``wrong_kind_mode``, ``partial_shape``, ``get_items_key``, ``get_missing``,
+    ``list_casing``, ``duplicates``, ``auth_error_style``), ``slow_seconds``,
+    ``ingestion_delay_seconds`` and ``onprem_max_items``. A bad value raises ValueError here.
     """
 
     def __init__(
@@ -196,11 +275,13 @@ class EmulatorServer:
         api_keys: Iterable[str] = ("emulator-key",),
         latency_ms: int = 0,
         seed: int = 0,
+        **store_settings: Any,
     ) -> None:
-        self.store = EmulatorStore(flavor=flavor, api_keys=api_keys, seed=seed)
+        self.store = EmulatorStore(flavor=flavor, api_keys=api_keys, seed=seed, **store_settings)
         self.host = host
         self.flavor = flavor
-        self.latency_ms = latency_ms
+        self.latency_ms = _latency(latency_ms)
+        self._startup_latency_ms = self.latency_ms
         self._requested_port = port
         self._port: int | None = None
         self._routes = _CLOUD_ROUTES if flavor == "cloud" else _ONPREM_ROUTES
@@ -345,7 +426,11 @@ class EmulatorServer:
                     return
                 if request is None:
                     return
-                status, body, headers = await self._answer(request)
+                response = await self._answer(request)
+                if response is None:
+                    # A "drop" fault: close without a byte of answer (finally below).
+                    return
+                status, body, headers = response
                 writer.write(_encode_response(status, body, headers, keep_alive=request.keep_alive))
                 await writer.drain()
                 if not request.keep_alive:
@@ -404,55 +489,77 @@ class EmulatorServer:
             keep_alive = "close" not in connection
         else:
             keep_alive = "keep-alive" in connection
-        path = target.partition("?")[0]
-        return _Request(method, path, headers, body, keep_alive)
+        path, _, query = target.partition("?")
+        return _Request(method, path, headers, body, keep_alive, query)
 
-    async def _answer(self, request: _Request) -> Response:
-        """Answer one request; API calls (not control calls) are logged, then delayed."""
-        control = request.path.startswith(_CONTROL_PREFIX)
-        try:
-            if control:
+    async def _answer(self, request: _Request) -> Response | None:
+        """Answer one request, None to drop the connection. API calls (not control calls)
+        are logged, then delayed by ``latency_ms`` plus a "slow" fault's delay."""
+        if request.path.startswith(_CONTROL_PREFIX):
+            try:
                 return self._control(request)
-            response, body = self._api(request)
+            except Exception:
+                logger.exception("emulator failure on %s %s", request.method, request.path)
+                return _EMULATOR_BUG
+        try:
+            response, body, effects = self._api(request)
         except Exception:
             # A bug here must not kill a keep-alive connection other requests share.
             logger.exception("emulator failure on %s %s", request.method, request.path)
-            response, body = _EMULATOR_BUG, None
-        if control:
-            return response
+            response, body, effects = _EMULATOR_BUG, None, CallEffects()
         self.store.record_call(
             method=request.method,
             path=request.path,
-            status=response[0],
+            status=None if effects.drop else response[0],
             ids_count=count_request_ids(body),
+            fault=effects.fault,
         )
-        if self.latency_ms > 0:
-            await asyncio.sleep(self.latency_ms / 1000)
-        return response
+        delay = self.latency_ms / 1000 + effects.delay
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return None if effects.drop else response
 
-    def _api(self, request: _Request) -> tuple[Response, Any]:
-        """Route, authenticate, decode the body, call the store. Returns the body for the log."""
+    def _api(self, request: _Request) -> tuple[Response, Any, CallEffects]:
+        """Route, authenticate, decode the body, call the store.
+
+        Returns the response, the decoded body (for the log) and the call's transport effects.
+        """
         for route in self._routes:
+            if route.method != request.method:
+                continue
             match = route.pattern.fullmatch(request.path)
-            if match is not None and route.method == request.method:
+            if match is not None:
                 break
         else:
-            return _NOT_FOUND, None
+            return _NOT_FOUND, None, CallEffects()
+        store = self.store
         api_key = ""
         if self.flavor == "cloud":
             # Auth before body validation and namespace lookup, as a gateway does (§4.2).
             presented = request.headers.get("x-api-key")
-            rejection = self.store.authenticate(presented)
+            rejection = store.authenticate(presented)
             if rejection is not None:
-                return rejection, None
+                return rejection, None, CallEffects()
             api_key = presented or ""
         body: Any = None
         if route.has_body:
             body, error = parse_json_body(request.body)
             if error is not None:
-                return error, None
-        namespace = unquote(match.group("ns")) if "ns" in route.pattern.groupindex else ""
-        return route.handler(self.store, api_key, namespace, body), body
+                return error, None, CallEffects()
+        groups = match.groupdict()
+        call = _Call(
+            api_key=api_key,
+            namespace=unquote(groups.get("ns") or ""),
+            job_id=unquote(groups.get("job") or ""),
+            body=body,
+            # The last value of a repeated parameter wins, as in Express (GUESS).
+            query=dict(parse_qsl(request.query, keep_blank_values=True)) if request.query else {},
+        )
+        # One lock hold for the call and its effects: no other thread's call in between.
+        with store.lock:
+            response = route.handler(store, call)
+            effects = store.last_effects
+        return response, body, effects
 
     # -- control --------------------------------------------------------------------------
 
@@ -475,19 +582,24 @@ class EmulatorServer:
                     return 200, {"calls": store.calls()}, {}
                 case ("POST", "calls/clear"):
                     store.clear_calls()
+                case ("GET", "faults"):
+                    return 200, store.faults(), {}
                 case ("POST", "faults"):
-                    store.set_fault_probabilities(body["namespace"], body["probabilities"])
+                    store.set_fault_probabilities(
+                        body["namespace"], body["probabilities"], **_fault_options(body)
+                    )
                 case ("POST", "faults/next"):
                     store.add_fault_next(
                         body["namespace"],
                         body["fault"],
                         body.get("count", 1),
-                        retry_after=body.get("retry_after", 1),
+                        **_fault_options(body),
                     )
                 case ("POST", "faults/clear"):
                     store.clear_faults()
                 case ("POST", "reset"):
                     store.reset()
+                    self.latency_ms = self._startup_latency_ms
                 case ("POST", "seed"):
                     seeded = store.seed(namespaces=body["namespaces"], api_key=body.get("api_key"))
                     return 200, {"status": "ok", "seeded": seeded}, {}
@@ -505,20 +617,33 @@ class EmulatorServer:
         return 200, {"status": "ok"}, {}
 
     def _configure(self, body: JSONDict) -> None:
-        if "wrong_kind_mode" in body:
-            self.store.wrong_kind_mode = body["wrong_kind_mode"]
-        if "latency_ms" in body:
-            latency = body["latency_ms"]
-            if isinstance(latency, bool) or not isinstance(latency, int) or latency < 0:
-                raise ValueError(f"latency_ms must be a non-negative integer, got {latency!r}")
-            self.latency_ms = latency
+        """Apply ``latency_ms`` and store settings; nothing changes if any value is bad."""
+        settings = dict(body)
+        # GET config reports the flavour; posting that document back must work.
+        if settings.get("flavor", self.flavor) != self.flavor:
+            raise ValueError("the flavor is fixed at start-up")
+        settings.pop("flavor", None)
+        latency = _latency(settings.pop("latency_ms", self.latency_ms))
+        self.store.configure(settings)
+        self.latency_ms = latency
 
     def _config(self) -> JSONDict:
-        return {
-            "flavor": self.flavor,
-            "wrong_kind_mode": self.store.wrong_kind_mode,
-            "latency_ms": self.latency_ms,
-        }
+        return {"flavor": self.flavor, "latency_ms": self.latency_ms, **self.store.config()}
+
+
+def _latency(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"latency_ms must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _fault_options(body: JSONDict) -> JSONDict:
+    """The optional fault fields of a control body, as keyword arguments for the store."""
+    options: JSONDict = {"retry_after": body.get("retry_after", DEFAULT_RETRY_AFTER)}
+    for name in ("endpoint", "retry_after_style", "slow_seconds"):
+        if name in body:
+            options[name] = body[name]
+    return options
 
 
 def _encode_response(

@@ -313,6 +313,29 @@ def test_fast_commit_then_500_never_reports_not_found(cloud):
     assert set(_outcomes(result).values()) == {"deleted_or_not_found"}
 
 
+def test_failures_after_an_ambiguous_try_are_marked_maybe_applied(cloud):
+    cloud.seed("vecs", "vector", ["v1", "v2", "v3"])
+    # The first try deletes everything and answers 500; the resend is answered 207 listing
+    # IDs that the first try had in fact deleted.
+    cloud.fault("delete_then_error", namespace="vecs")
+    cloud.fault("partial", namespace="vecs")
+    result = cloud.client().erase(
+        namespace="vecs", kind="vector", ids=["v1", "v2", "v3"], mode="fast"
+    )
+    failed = [r for r in result.results.values() if r.outcome == Outcome.FAILED]
+    assert failed and all(r.maybe_applied and r.retryable for r in failed)
+    assert cloud.ids("vecs") == set()
+    # A later try of those IDs reports them deleted_or_not_found, never not_found.
+    again = cloud.client().erase(
+        namespace="vecs",
+        kind="vector",
+        ids=[i for i, r in result.results.items() if r.outcome == Outcome.FAILED],
+        mode="fast",
+        prior_ambiguous=[i for i, r in result.results.items() if r.maybe_applied],
+    )
+    assert {str(r.outcome) for r in again.results.values()} == {"deleted_or_not_found"}
+
+
 def test_single_mode_attributes_each_vector_exactly(cloud):
     cloud.seed("vecs", "vector", ["v1", "v3"])
     result = cloud.client().erase(

@@ -7,15 +7,24 @@ EmulatorServer and httpx clients.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from namespace_api.emulator import EmulatorServer, EmulatorStore
+from namespace_api.emulator import EmulatorServer, EmulatorStore, parse_fault_spec
+
+ROOT = Path(__file__).resolve().parents[2]
 
 API_KEY = "key-a"
 OTHER_KEY = "key-b"
@@ -114,6 +123,22 @@ def test_auth_is_checked_before_the_body_is_parsed(emulator: EmulatorServer) -> 
     assert response.status_code == 401
 
 
+def test_disabled_api_key_is_401_with_the_disabled_message() -> None:
+    with EmulatorServer(api_keys=[API_KEY], disabled_api_keys=["old-key"]) as server:
+        response = httpx.get(f"{server.url}/namespaces", headers={"x-api-key": "old-key"})
+    assert response.status_code == 401
+    assert response.json() == {"message": "Unauthorized: API key is disabled"}
+
+
+def test_auth_error_style_failure_adds_the_status_field(
+    emulator: EmulatorServer, control: httpx.Client
+) -> None:
+    assert control.post("/config", json={"auth_error_style": "failure"}).status_code == 200
+    response = httpx.get(f"{emulator.url}/namespaces")
+    assert response.status_code == 401
+    assert response.json() == {"status": "failure", "message": "Unauthorized: Missing API key"}
+
+
 # -- namespaces (§2.4-2.6, §4.3, §4.13-4.15) ------------------------------------------------
 
 
@@ -196,6 +221,36 @@ def test_namespaces_are_scoped_to_the_api_key(
         assert other.post("/namespaces/mine/documents/get", json={"ids": ["a"]}).status_code == 404
         assert other.delete("/namespaces/mine").status_code == 404
     assert emulator.store.ids("mine") == ["a"]
+
+
+def test_camel_case_create_keys_are_accepted_with_deprecation_headers(
+    client: httpx.Client,
+) -> None:
+    camel = client.post(
+        "/namespaces", json={"namespaceName": "vecs", "type": "vector", "vectorDimension": 3}
+    )
+    assert camel.status_code == 201
+    assert camel.headers["Deprecation"] == "true"
+    assert camel.headers["Sunset"] == "Fri, 01 May 2026 00:00:00 GMT"
+    assert camel.headers["Warning"].startswith("299 - ")
+    listed = client.get("/namespaces").json()["namespaces"]
+    assert [(n["namespace_name"], n["vector_dimension"]) for n in listed] == [("vecs", 3)]
+    snake = client.post("/namespaces", json={"namespace_name": "docs", "type": "text"})
+    assert snake.status_code == 201
+    assert "Deprecation" not in snake.headers
+
+
+def test_list_casing_snake_gives_item_count_created_at_and_execution_time(
+    emulator: EmulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a", "b"])
+    control.post("/config", json={"list_casing": "snake"})
+    body = client.get("/namespaces").json()
+    assert isinstance(body["execution_time"], float)
+    [listed] = body["namespaces"]
+    assert listed["item_count"] == 2
+    assert {"created_at"} <= listed.keys()
+    assert not {"itemCount", "createdAt"} & listed.keys()
 
 
 # -- uploads (§2.7) -------------------------------------------------------------------------
@@ -291,6 +346,142 @@ def test_get_documents_on_a_missing_namespace_is_404(client: httpx.Client) -> No
     response = client.post("/namespaces/nope/documents/get", json={"ids": ["a"]})
     assert response.status_code == 404
     assert response.json() == {"status": "failure", "message": "Namespace 'nope' not found."}
+
+
+def test_get_items_key_documents_renames_the_items_list(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a"])
+    emulator.store.get_items_key = "documents"
+    body = client.post("/namespaces/docs/documents/get", json={"ids": ["a"]}).json()
+    assert body["documents"] == [{"id": "a", "metadata": {}, "text": "ta"}]
+    assert "items" not in body
+
+
+def test_get_missing_200_answers_fewer_items_without_not_found_ids(
+    emulator: EmulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a"])
+    control.post("/config", json={"get_missing": "200"})
+    response = client.post("/namespaces/docs/documents/get", json={"ids": ["a", "gone"]})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["requested_ids"], body["found_items"]) == ("success", 2, 1)
+    assert [item["id"] for item in body["items"]] == ["a"]
+    assert "not_found_ids" not in body
+
+
+# -- fetch-text-data (§2.3, §4.16) ----------------------------------------------------------
+
+
+def _fetch(client: httpx.Client, namespace: str, **params: Any) -> httpx.Response:
+    return client.get(f"/namespaces/{namespace}/documents/fetch-text-data", params=params)
+
+
+def test_fetch_text_data_pages_through_every_item_with_an_opaque_token(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    emulator.store.seed(
+        api_key=API_KEY,
+        namespaces=[
+            {
+                "name": "docs",
+                "type": "text",
+                "items": [
+                    {"id": f"d{i}", "text": f"text {i}", "metadata": {"n": i}} for i in range(7)
+                ],
+            }
+        ],
+    )
+    first = _fetch(client, "docs", limit=3)
+    assert first.status_code == 200
+    body = first.json()
+    assert {"status", "message", "namespace", "statistics", "items", "pagination"} <= body.keys()
+    assert isinstance(body["execution_time"], float)
+    assert body["message"] == "Fetched 3 text items from namespace 'docs'."
+    assert [item["id"] for item in body["items"]] == ["d0", "d1", "d2"]
+    assert body["items"][0] == {
+        "id": "d0",
+        "text": "text 0",
+        "metadata": {"n": 0},
+        "created_at": body["items"][0]["created_at"],
+        "is_summary": False,
+    }
+    assert body["statistics"]["total_items"] == 3
+    assert body["statistics"]["source_counts"] == {"docs": 3}
+    assert body["pagination"]["limit"] == 3
+    assert body["pagination"]["has_more"] is True
+    token = body["pagination"]["next_token"]
+
+    # An item of the next page deleted in between is skipped, not a reason to lose others.
+    delete(client, "docs", ["d3"])
+    second = _fetch(client, "docs", limit=3, next_token=token).json()
+    assert [item["id"] for item in second["items"]] == ["d4", "d5", "d6"]
+    assert second["pagination"] == {"limit": 3, "has_more": False, "next_token": None}
+
+    everything = _fetch(client, "docs").json()
+    assert everything["pagination"]["limit"] == 100
+    assert len(everything["items"]) == 6
+
+
+def test_fetch_text_data_token_is_bound_to_its_key_and_namespace(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a", "b"])
+    seed_text(emulator, "other", ["c", "d"])
+    seed_text(emulator, "theirs", ["e", "f"], key=OTHER_KEY)
+    token = _fetch(client, "docs", limit=1).json()["pagination"]["next_token"]
+    assert _fetch(client, "docs", limit=1, next_token=token).status_code == 200
+    foreign = _fetch(client, "other", limit=1, next_token=token)
+    assert foreign.status_code == 400
+    assert foreign.json()["status"] == "failure"
+    with httpx.Client(base_url=emulator.url, headers={"x-api-key": OTHER_KEY}) as other:
+        assert _fetch(other, "theirs", limit=1, next_token=token).status_code == 400
+    assert _fetch(client, "docs", next_token="not-a-token").status_code == 400
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "ten", "-1"])
+def test_fetch_text_data_limit_outside_1_to_100_is_400(
+    emulator: EmulatorServer, client: httpx.Client, limit: str
+) -> None:
+    seed_text(emulator, "docs", ["a"])
+    response = _fetch(client, "docs", limit=limit)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Bad Request: ")
+
+
+def test_fetch_text_data_on_a_vector_namespace_is_400_and_unknown_is_404(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    seed_vectors(emulator, "vecs", ["v"])
+    assert _fetch(client, "vecs").status_code == 400
+    missing = _fetch(client, "nope")
+    assert missing.status_code == 404
+    assert missing.json() == {"status": "failure", "message": "Namespace 'nope' not found."}
+
+
+# -- pending ingestion (§4.12) --------------------------------------------------------------
+
+
+def test_uploaded_text_is_invisible_to_reads_until_ingested_but_deletable(
+    emulator: EmulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    control.post("/config", json={"ingestion_delay_seconds": 0.4})
+    client.post("/namespaces", json={"namespace_name": "docs", "type": "text"})
+    client.post(
+        "/namespaces/docs/documents",
+        json={"documents": [{"id": "new", "text": "fresh"}, {"id": "gone", "text": "soon"}]},
+    )
+    pending = client.post("/namespaces/docs/documents/get", json={"ids": ["new"]})
+    assert pending.status_code == 207
+    assert pending.json()["not_found_ids"] == ["new"]
+    assert _fetch(client, "docs").json()["items"] == []
+    assert client.get("/namespaces").json()["namespaces"][0]["itemCount"] == 2
+    assert delete(client, "docs", ["gone"]).json()["actual_deletions"] == 1
+    time.sleep(0.45)
+    ingested = client.post("/namespaces/docs/documents/get", json={"ids": ["new"]})
+    assert ingested.status_code == 200
+    assert [item["id"] for item in _fetch(client, "docs").json()["items"]] == ["new"]
 
 
 # -- delete (§2.1, §4.4-4.7) ----------------------------------------------------------------
@@ -397,6 +588,17 @@ def test_unknown_route_is_404(client: httpx.Client, method: str, path: str) -> N
     response = client.request(method, path)
     assert response.status_code == 404
     assert response.json() == {"message": "Not Found"}
+
+
+def test_duplicates_count_twice_counts_repeats_in_requested_deletions(
+    emulator: EmulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["1", "2"])
+    control.post("/config", json={"duplicates": "count_twice"})
+    body = delete(client, "docs", [1, "1", "2"]).json()
+    assert body["requested_deletions"] == 3
+    assert body["requested_ids"] == ["1", "1", "2"]
+    assert body["actual_deletions"] == 2
 
 
 # -- wrong namespace kind (§2.1 ambiguity 7, §4.9) ------------------------------------------
@@ -592,6 +794,205 @@ def test_invalid_fault_settings_are_400(control: httpx.Client) -> None:
     assert control.post("/faults/next", json={"fault": "partial"}).status_code == 400
 
 
+def test_partial_shape_sdk_answers_deleted_ids_and_errors(
+    emulator: EmulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    ids = [f"id{i}" for i in range(6)]
+    seed_text(emulator, "docs", ids)
+    control.post("/config", json={"partial_shape": "sdk"})
+    emulator.store.add_fault_next("docs", "partial")
+    response = delete(client, "docs", ids)
+    body = response.json()
+    assert response.status_code == 207
+    assert set(body) == {"status", "deleted_ids", "errors", "actual_deletions"}
+    assert body["status"] == "partial"
+    failed = [error["id"] for error in body["errors"]]
+    assert failed and all(error["error"] for error in body["errors"])
+    assert sorted(body["deleted_ids"] + failed) == ids
+    assert body["actual_deletions"] == len(body["deleted_ids"])
+    assert emulator.store.ids("docs") == sorted(failed)
+
+
+def test_subscription_expired_fault_is_429_with_the_expired_body(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a"])
+    emulator.store.add_fault_next("docs", "subscription_expired", retry_after=None)
+    response = delete(client, "docs", ["a"])
+    assert response.status_code == 429
+    assert "Retry-After" not in response.headers
+    assert response.json()["message"].startswith("Your Community subscription expired on ")
+    assert set(response.json()) == {"status", "message"}
+
+
+def test_rate_limit_retry_after_http_date_style_is_that_many_seconds_ahead(
+    emulator: EmulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a"])
+    control.post(
+        "/faults/next",
+        json={
+            "namespace": "*",
+            "fault": "rate_limit",
+            "retry_after": 120,
+            "retry_after_style": "http-date",
+        },
+    )
+    response = delete(client, "docs", ["a"])
+    ahead = parsedate_to_datetime(response.headers["Retry-After"]) - datetime.now(UTC)
+    assert 100 < ahead.total_seconds() <= 121
+
+
+def test_server_error_has_retry_after_only_when_asked(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a"])
+    emulator.store.add_fault_next("docs", "server_error")
+    emulator.store.add_fault_next("docs", "server_error", retry_after=0.5)
+    assert "Retry-After" not in delete(client, "docs", ["a"]).headers
+    assert delete(client, "docs", ["a"]).headers["Retry-After"] == "0.5"
+
+
+def test_forbidden_fault_is_403_and_deletes_nothing(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a"])
+    emulator.store.add_fault_next("docs", "forbidden")
+    response = delete(client, "docs", ["a"])
+    assert response.status_code == 403
+    assert response.json() == {"status": "failure", "message": "Forbidden"}
+    assert emulator.store.ids("docs") == ["a"]
+
+
+def test_drop_fault_closes_the_connection_unanswered_and_applies_nothing(
+    emulator: EmulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a"])
+    control.post("/faults/next", json={"namespace": "docs", "fault": "drop"})
+    with pytest.raises(httpx.RemoteProtocolError):
+        delete(client, "docs", ["a"])
+    assert emulator.store.ids("docs") == ["a"]
+    assert control.get("/calls").json()["calls"][-1] == {
+        "method": "POST",
+        "path": "/v1/namespaces/docs/documents/delete",
+        "status": None,
+        "ids_count": 1,
+        "fault": "drop",
+    }
+    assert delete(client, "docs", ["a"]).status_code == 200
+
+
+def test_delete_then_drop_applies_then_closes_unanswered(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a", "b"])
+    emulator.store.add_fault_next("docs", "delete_then_drop")
+    with pytest.raises(httpx.RemoteProtocolError):
+        delete(client, "docs", ["a"])
+    assert emulator.store.ids("docs") == ["b"]
+    assert emulator.store.calls()[-1]["status"] is None
+
+
+def test_slow_fault_applies_but_answers_late_without_blocking_others(
+    emulator: EmulatorServer, control: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a", "b"])
+    control.post("/faults/next", json={"namespace": "docs", "fault": "slow", "slow_seconds": 1.0})
+    headers = {"x-api-key": API_KEY}
+    with httpx.Client(base_url=emulator.url, headers=headers, timeout=0.3) as impatient:
+        with pytest.raises(httpx.ReadTimeout):
+            delete(impatient, "docs", ["a"])
+        # The slow answer is still pending on the server; another connection is served now.
+        started = time.perf_counter()
+        assert delete(impatient, "docs", ["b"]).status_code == 200
+        assert time.perf_counter() - started < 0.25
+    assert emulator.store.ids("docs") == []
+    assert [call["fault"] for call in emulator.store.calls()] == ["slow", None]
+
+
+def test_slow_fault_without_its_own_delay_uses_the_configured_slow_seconds(
+    emulator: EmulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a"])
+    assert control.get("/config").json()["slow_seconds"] == 35.0
+    control.post("/config", json={"slow_seconds": 0.4})
+    emulator.store.add_fault_next("docs", "slow")
+    started = time.perf_counter()
+    assert delete(client, "docs", ["a"]).status_code == 200
+    assert time.perf_counter() - started >= 0.4
+
+
+def test_fault_endpoint_filter_defaults_to_delete_and_can_target_get_or_any(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a", "b"])
+    store = emulator.store
+    store.add_fault_next("docs", "server_error")
+    assert client.post("/namespaces/docs/documents/get", json={"ids": ["a"]}).status_code == 200
+    assert delete(client, "docs", ["a"]).status_code == 500
+    store.add_fault_next("docs", "server_error", endpoint="get")
+    assert delete(client, "docs", ["a"]).status_code == 200
+    get = client.post("/namespaces/docs/documents/get", json={"ids": ["b"]})
+    assert get.status_code == 500
+    assert get.json()["message"] == "Internal Server Error fetching documents."
+    store.add_fault_next("*", "rate_limit", endpoint="any")
+    assert client.get("/namespaces").status_code == 429
+
+
+def test_partial_fault_on_get_withholds_found_items_as_not_found(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    ids = [f"id{i}" for i in range(5)]
+    seed_text(emulator, "docs", ids)
+    emulator.store.add_fault_next("docs", "partial", endpoint="get")
+    response = client.post("/namespaces/docs/documents/get", json={"ids": ids})
+    body = response.json()
+    assert response.status_code == 207
+    found = [item["id"] for item in body["items"]]
+    assert 1 <= len(body["not_found_ids"]) < 5
+    assert sorted(found + body["not_found_ids"]) == ids
+    assert emulator.store.ids("docs") == ids
+
+
+def test_probabilities_can_be_set_for_new_fault_types_and_endpoints(
+    emulator: EmulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    seed_text(emulator, "docs", ["a"])
+    response = control.post(
+        "/faults",
+        json={"namespace": "docs", "endpoint": "get", "probabilities": {"forbidden": 1.0}},
+    )
+    assert response.status_code == 200
+    assert client.post("/namespaces/docs/documents/get", json={"ids": ["a"]}).status_code == 403
+    assert delete(client, "docs", ["a"]).status_code == 200
+    assert control.get("/faults").json()["probabilities"] == [
+        {
+            "namespace": "docs",
+            "endpoint": "get",
+            "probabilities": {"forbidden": 1.0},
+            "retry_after": "default",
+            "retry_after_style": "seconds",
+            "slow_seconds": None,
+        }
+    ]
+
+
+def test_drawn_drops_are_reproducible_for_a_seed() -> None:
+    def outcomes(seed: int) -> list[str]:
+        with EmulatorServer(seed=seed, faults=["docs:drop=0.3", "docs:slow=0.2"]) as server:
+            server.store.slow_seconds = 0.0
+            seed_text(server, "docs", list(range(30)), key="emulator-key")
+            with httpx.Client(base_url=server.url, headers={"x-api-key": "emulator-key"}) as c:
+                for i in range(30):
+                    with contextlib.suppress(httpx.RemoteProtocolError):
+                        delete(c, "docs", [i])
+            return [str(call["fault"]) for call in server.store.calls()]
+
+    first = outcomes(5)
+    assert {"drop", "slow", "None"} == set(first)
+    assert first == outcomes(5)
+
+
 # -- control endpoints (§4.19) --------------------------------------------------------------
 
 
@@ -633,8 +1034,15 @@ def test_seed_state_calls_and_reset_over_http(client: httpx.Client, control: htt
                 "path": "/v1/namespaces/docs/documents/delete",
                 "status": 200,
                 "ids_count": 2,
+                "fault": None,
             },
-            {"method": "GET", "path": "/v1/namespaces", "status": 401, "ids_count": 0},
+            {
+                "method": "GET",
+                "path": "/v1/namespaces",
+                "status": 401,
+                "ids_count": 0,
+                "fault": None,
+            },
         ]
     }
     control.post("/calls/clear")
@@ -793,3 +1201,216 @@ def test_onprem_routes_have_no_v1_prefix_and_health_reports_items(
         onprem_client.post("/namespaces/nope/items/delete", json={"ids": ["a"]}).status_code == 404
     )
     assert onprem_client.get("/v1/namespaces").status_code == 404
+
+
+def test_onprem_namespace_delete_is_a_202_job_that_can_be_polled(
+    onprem: EmulatorServer, onprem_client: httpx.Client
+) -> None:
+    onprem.store.seed(
+        namespaces=[{"name": "docs", "type": "text", "items": [{"id": "a"}, {"id": "b"}]}]
+    )
+    response = onprem_client.delete("/namespaces/docs")
+    assert response.status_code == 202
+    job_id = response.json()["job_id"]
+    assert response.json()["namespace_name"] == "docs"
+    job = onprem_client.get(f"/namespaces/docs/delete-jobs/{job_id}").json()
+    assert job["status"] == "completed"
+    assert (job["job_id"], job["total_items"], job["deleted_items"]) == (job_id, 2, 2)
+    assert {"last_error", "started_at", "updated_at", "finished_at"} <= job.keys()
+    assert not onprem.store.has_namespace("docs")
+    assert onprem_client.get("/namespaces/docs/delete-jobs/job_999").status_code == 404
+    assert onprem_client.delete("/namespaces/docs").status_code == 404
+
+
+def test_onprem_upload_job_runs_until_the_text_is_ingested(
+    onprem: EmulatorServer, onprem_client: httpx.Client
+) -> None:
+    onprem.store.ingestion_delay_seconds = 0.3
+    onprem_client.post("/namespaces", json={"namespace_name": "docs", "type": "text"})
+    upload = onprem_client.post(
+        "/namespaces/docs/documents", json={"documents": [{"id": "a", "text": "hello"}]}
+    )
+    assert upload.status_code == 202
+    path = f"/namespaces/docs/upload-jobs/{upload.json()['job_id']}"
+    assert onprem_client.get(path).json()["status"] == "running"
+    assert (
+        onprem_client.post("/namespaces/docs/items/get", json={"ids": ["a"]}).json()["items"] == []
+    )
+    time.sleep(0.35)
+    job = onprem_client.get(path).json()
+    assert (job["status"], job["total_items"], job["processed_items"]) == ("completed", 1, 1)
+    assert (
+        onprem_client.post("/namespaces/docs/items/get", json={"ids": ["a"]}).json()["found_items"]
+        == 1
+    )
+
+
+def test_onprem_upload_beyond_the_global_cap_is_409() -> None:
+    with EmulatorServer(flavor="onprem", onprem_max_items=2) as server:
+        server.store.seed(namespaces=[{"name": "docs", "type": "text", "items": [{"id": "a"}]}])
+        with httpx.Client(base_url=server.url) as c:
+            documents = [{"id": i, "text": "some text"} for i in ("a", "b", "c")]
+            response = c.post("/namespaces/docs/documents", json={"documents": documents})
+    assert response.status_code == 409
+    assert response.json() == {
+        "status": "failure",
+        "message": "Item limit exceeded.",
+        "items": 1,
+        "max_items": 2,
+        "requested_new": 2,
+    }
+
+
+def test_onprem_fetch_text_data_pages_without_auth(
+    onprem: EmulatorServer, onprem_client: httpx.Client
+) -> None:
+    onprem.store.seed(
+        namespaces=[
+            {"name": "docs", "type": "text", "items": [{"id": i, "text": i} for i in "abc"]},
+            {"name": "more", "type": "text", "items": [{"id": "d", "text": "d"}]},
+        ]
+    )
+    first = _fetch(onprem_client, "docs", limit=2).json()
+    token = first["pagination"]["next_token"]
+    rest = _fetch(onprem_client, "docs", limit=2, next_token=token).json()
+    assert [i["id"] for i in first["items"] + rest["items"]] == ["a", "b", "c"]
+    assert _fetch(onprem_client, "more", next_token=token).status_code == 400
+
+
+def test_onprem_takes_transport_faults_but_refuses_207_and_429(
+    onprem: EmulatorServer, onprem_client: httpx.Client
+) -> None:
+    onprem.store.seed(namespaces=[{"name": "docs", "type": "text", "items": [{"id": "a"}]}])
+    with httpx.Client(base_url=f"{onprem.base_url}/_emulator") as control:
+        for fault in ("partial", "rate_limit", "subscription_expired", "forbidden"):
+            refused = control.post("/faults/next", json={"namespace": "*", "fault": fault})
+            assert refused.status_code == 400
+        control.post("/faults/next", json={"namespace": "docs", "fault": "delete_then_error"})
+        control.post("/faults/next", json={"namespace": "docs", "fault": "drop", "endpoint": "get"})
+    items = "/namespaces/docs/items"
+    assert onprem_client.post(f"{items}/delete", json={"ids": ["a"]}).status_code == 500
+    assert onprem.store.ids("docs") == []
+    with pytest.raises(httpx.RemoteProtocolError):
+        onprem_client.post(f"{items}/get", json={"ids": ["a"]})
+
+
+# -- start-up configuration and the command line -------------------------------------------
+
+
+def test_startup_settings_and_faults_apply_and_survive_reset() -> None:
+    with (
+        EmulatorServer(
+            api_keys=[API_KEY],
+            faults=["docs:server_error=1.0", "*:forbidden@get=1"],
+            partial_shape="sdk",
+            list_casing="snake",
+            latency_ms=1,
+        ) as server,
+        httpx.Client(base_url=f"{server.base_url}/_emulator") as control,
+    ):
+        control.post("/config", json={"list_casing": "camel", "latency_ms": 0})
+        control.post("/faults/clear")
+        control.post("/reset")
+        config = control.get("/config").json()
+        faults = control.get("/faults").json()["probabilities"]
+    assert (config["partial_shape"], config["list_casing"], config["latency_ms"]) == (
+        "sdk",
+        "snake",
+        1,
+    )
+    assert [(f["namespace"], f["endpoint"], f["probabilities"]) for f in faults] == [
+        ("docs", "delete", {"server_error": 1.0}),
+        ("*", "get", {"forbidden": 1.0}),
+    ]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"list_casing": "kebab"},
+        {"nonsense": 1},
+        {"slow_seconds": -1},
+        {"latency_ms": "fast"},
+        {"disabled_api_keys": "one-key"},
+        {"flavor": "onprem"},
+    ],
+)
+def test_bad_config_is_400_and_changes_nothing(
+    control: httpx.Client, settings: dict[str, Any]
+) -> None:
+    before = control.get("/config").json()
+    response = control.post("/config", json={"list_casing": "snake", **settings})
+    assert response.status_code == 400
+    assert control.get("/config").json() == before
+
+
+@pytest.mark.parametrize(
+    ("spec", "parsed"),
+    [
+        ("docs:partial=0.25", ("docs", "partial", "delete", 0.25)),
+        ("*:forbidden@get=1", ("*", "forbidden", "get", 1.0)),
+    ],
+)
+def test_fault_specs_parse(spec: str, parsed: tuple[str, str, str, float]) -> None:
+    assert parse_fault_spec(spec) == parsed
+
+
+@pytest.mark.parametrize("spec", ["docs=0.1", ":partial=0.1", "docs:partial", "docs:partial=x"])
+def test_malformed_fault_specs_are_refused(spec: str) -> None:
+    with pytest.raises(ValueError, match="NAMESPACE:FAULT"):
+        EmulatorStore(faults=[spec])
+
+
+def test_management_command_passes_its_options_to_the_emulator() -> None:
+    command = [
+        sys.executable,
+        "manage.py",
+        "namespace_emulator",
+        "--port=0",
+        "--api-key=cli-key",
+        "--disabled-api-key=old-key",
+        "--fault=*:drop@any=0.5",
+        "--fault=docs:partial=0.25",
+        "--partial-shape=sdk",
+        "--get-missing=200",
+        "--list-casing=snake",
+        "--wrong-kind-mode=agnostic",
+        "--slow-seconds=2.5",
+        "--seed=9",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        # Django and procrastinate may log first; the banner names the bound port.
+        url = None
+        for line in process.stderr:
+            if url := re.search(r"on (http://\S+/v1);", line):
+                break
+        assert url, "no banner before the command ended"
+        root = url.group(1).removesuffix("/v1")
+        config = httpx.get(f"{root}/_emulator/config").json()
+        faults = httpx.get(f"{root}/_emulator/faults").json()["probabilities"]
+        disabled = httpx.get(f"{url.group(1)}/namespaces", headers={"x-api-key": "old-key"})
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    assert config["api_keys"] == ["cli-key"]
+    assert config["disabled_api_keys"] == ["old-key"]
+    assert (config["partial_shape"], config["get_missing"]) == ("sdk", "200")
+    assert (config["list_casing"], config["wrong_kind_mode"]) == ("snake", "agnostic")
+    assert config["slow_seconds"] == 2.5
+    assert {(f["namespace"], f["endpoint"]) for f in faults} == {("*", "any"), ("docs", "delete")}
+    assert disabled.json() == {"message": "Unauthorized: API key is disabled"}
+
+
+def test_management_command_refuses_a_malformed_fault() -> None:
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "namespace_emulator", "--port=0", "--fault=oops"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "NAMESPACE:FAULT" in completed.stderr

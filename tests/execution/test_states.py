@@ -1,0 +1,139 @@
+"""Refused transitions, operator retry of failed items only, and mappings swept in while a
+request runs."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from erasure.actors import Actor
+from erasure.errors import InvalidTransition
+from erasure.models import Dispatch, ErasureItem, ErasureRequest, ItemMapping
+from erasure.services.execution import request_execute
+from erasure.services.mappings import MappingInput, mappings_register
+from erasure.services.requests import request_approve, request_cancel, request_retry
+from tests.execution.helpers import SUBJECT, prepare
+
+pytestmark = pytest.mark.django_db(transaction=True)
+OPERATOR = Actor.system("operator")
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "message"),
+    [
+        ("completed", request_approve, "only a request awaiting approval can be approved"),
+        ("running", request_retry, "only a request that ended with failures"),
+        ("awaiting_approval", request_retry, "only a request that ended with failures"),
+        ("running", request_cancel, "a running request cannot be cancelled"),
+        ("completed", request_cancel, "a completed request cannot be cancelled"),
+        ("cancelled", request_approve, "this one is cancelled"),
+    ],
+)
+def test_bad_transitions_are_refused_with_a_clear_error(emulator, status, action, message):
+    request = prepare(emulator, texts=1, vectors=0)
+    ErasureRequest.objects.filter(pk=request.pk).update(status=status)
+    before = (ErasureRequest.objects.get(pk=request.pk).status, Dispatch.objects.count())
+    with pytest.raises(InvalidTransition, match=message):
+        action(request=request, actor=OPERATOR)
+    assert (ErasureRequest.objects.get(pk=request.pk).status, Dispatch.objects.count()) == before
+
+
+def test_retry_sends_the_failed_items_again_and_nothing_else(emulator, settings):
+    settings.ERASURE_MAX_ATTEMPTS = 1
+    request = prepare(emulator, texts=0, vectors=20)
+    # Every delete of the first run is answered 500: the items end failed (budget 1).
+    emulator.control("faults/next", {"namespace": "vecs", "fault": "server_error", "count": 4})
+    # A second namespace's items succeed on the first run.
+    emulator.seed(
+        [
+            {
+                "name": "more",
+                "type": "vector",
+                "vector_dimension": 2,
+                "items": [{"id": "m1", "vector": [0, 1]}],
+            }
+        ]
+    )
+    mappings_register(items=[MappingInput(SUBJECT, "more", "m1")], actor=OPERATOR)
+    request_execute(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.status == "completed_with_failures"
+    items = ErasureItem.objects.filter(request=request)
+    assert items.filter(outcome="failed").count() == 20
+    assert items.get(item_id="m1").outcome == "deleted"
+    # Failed items keep their mappings (to be retried); the erased one's mapping is gone.
+    assert ItemMapping.objects.filter(item_id="m1").count() == 0
+    assert ItemMapping.objects.filter(item_id__startswith="v").count() == 20
+
+    emulator.control("calls/clear", {})
+    retried = request_retry(request=request, actor=OPERATOR)
+    assert retried.status == "approved"
+    request_execute(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.status == "completed"
+    # Only the 20 failed vectors were sent again; m1 was not.
+    deletes = [c for c in emulator.calls() if c["path"].endswith("/delete")]
+    assert [c["path"] for c in deletes] == ["/v1/namespaces/vecs/vectors/delete"]
+    assert deletes[0]["ids_count"] == 20
+    # The 500 may have been applied: absent now is all the counts can say... but these
+    # were never deleted (500 without applying), so the resend's counts prove "deleted".
+    assert set(items.filter(namespace__name="vecs").values_list("outcome", flat=True)) == {
+        "deleted"
+    }
+    assert items.get(item_id="m1").outcome == "deleted"
+
+
+def test_mappings_registered_while_the_request_runs_are_swept_in(emulator):
+    request = prepare(emulator, texts=2, vectors=0)
+    emulator.seed(
+        [
+            {
+                "name": "notes",
+                "type": "text",
+                "items": [{"id": "late-1", "text": "uploaded while erasing"}],
+            }
+        ]
+    )
+    # Registered through the service while the request is approved: added at once.
+    result = mappings_register(items=[MappingInput(SUBJECT, "notes", "late-1")], actor=OPERATOR)
+    assert result.added_to_open_requests == 1
+    # Written behind the service's back (another process, a bulk import): swept in before
+    # the request may complete.
+    emulator.seed(
+        [
+            {
+                "name": "notes",
+                "type": "text",
+                "items": [{"id": "late-2", "text": "uploaded while erasing"}],
+            }
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO erasure_itemmapping (subject_id, namespace_id, item_id, registered_at,
+                                             registered_by)
+            SELECT m.subject_id, m.namespace_id, 'late-2', now(), 'bulk'
+            FROM erasure_itemmapping m WHERE m.item_id = 'late-1'
+            """
+        )
+    request_execute(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.status == "completed"
+    outcomes = dict(ErasureItem.objects.filter(request=request).values_list("item_id", "outcome"))
+    assert outcomes == {"t0": "deleted", "t1": "deleted", "late-1": "deleted", "late-2": "deleted"}
+    assert "late-2" not in emulator.ids("notes")
+
+
+def test_retry_through_the_api(emulator, api_key_factory, settings):
+    settings.ERASURE_MAX_ATTEMPTS = 1
+    request = prepare(emulator, texts=0, vectors=3)
+    emulator.control("faults/next", {"namespace": "vecs", "fault": "server_error", "count": 4})
+    request_execute(request_id=request.pk)
+    client = api_key_factory("ops", "requests:write")
+    response = client.post(f"/api/v1/requests/{request.pk}/retry")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "approved"
+    assert response.json()["counts"]["pending"] == 3
+    again = client.post(f"/api/v1/requests/{request.pk}/retry")
+    assert again.status_code == 409

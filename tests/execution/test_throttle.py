@@ -1,0 +1,105 @@
+"""The shared throttle in PostgreSQL: a 429 slows every worker; rate and calls in flight hold
+across connections (each thread here is a worker with its own connection)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from erasure.throttle import PgThrottle
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _throttle(**kwargs) -> tuple[PgThrottle, list[float]]:
+    sleeps: list[float] = []
+    options = {"name": "http://api.test/v1", "max_in_flight": 4, "calls_per_second": 0.0}
+    options.update(kwargs)
+    return PgThrottle(sleep=sleeps.append, **options), sleeps
+
+
+def test_a_pause_asked_by_one_worker_holds_the_others():
+    first, _ = _throttle()
+    second, _ = _throttle()
+    assert second._try_permit() == 0
+    first.pause(5)
+    wait = second._try_permit()
+    assert 4.5 < wait <= 5
+    # A shorter pause never shortens a longer one.
+    first.pause(1)
+    assert second._try_permit() > 4
+
+
+def test_the_rate_is_shared_and_refills_with_time():
+    throttle, _ = _throttle(calls_per_second=20.0)
+    other, _ = _throttle(calls_per_second=20.0)
+    granted = 0
+    while throttle._try_permit() == 0:
+        granted += 1
+    # The burst is one second's worth of calls, shared by both throttles of the same API.
+    assert 19 <= granted <= 21
+    assert other._try_permit() > 0
+    time.sleep(0.2)
+    assert other._try_permit() == 0  # about 4 tokens came back
+
+
+def test_calls_in_flight_are_capped_across_workers_and_freed_when_a_worker_dies():
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_one_slot() -> None:
+        throttle, _ = _throttle(max_in_flight=1)
+        with throttle.slot():
+            holding.set()
+            release.wait(5)
+        connection.close()
+
+    thread = threading.Thread(target=hold_one_slot)
+    thread.start()
+    holding.wait(5)
+    waiting, sleeps = _throttle(max_in_flight=1)
+    assert waiting._take_in_flight_slot_or_none() is None
+    release.set()
+    thread.join(5)
+    with waiting.slot():
+        pass
+    # A connection that dies with a slot held gives it back (session advisory lock).
+    from django.db import connections
+
+    other = connections.create_connection("default")
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, 0)", [waiting._lock_class])
+    assert waiting._take_in_flight_slot_or_none() is None
+    other.close()
+    # The server ends the dead session's backend (and its locks) a moment later.
+    deadline = time.monotonic() + 5
+    while (slot := waiting._take_in_flight_slot_or_none()) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert slot == 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock_all()")
+
+
+def test_a_429_seen_by_one_client_pauses_every_client_of_the_api(emulator):
+    from namespace_api.client import NamespaceApiClient, RetryPolicy
+
+    emulator.seed([{"name": "vecs", "type": "vector", "vector_dimension": 2, "items": []}])
+    emulator.control("faults/next", {"namespace": "*", "fault": "rate_limit", "retry_after": 3})
+    throttle, _ = _throttle(name=emulator.url)
+    slept: list[float] = []
+    client = NamespaceApiClient(
+        base_url=emulator.url,
+        api_key="test-emulator-key",
+        throttle=throttle,
+        sleep=slept.append,
+        retry=RetryPolicy(max_retries=0, jitter=lambda: 0.0),
+    )
+    with client:
+        result = client.erase(namespace="vecs", kind="vector", ids=["a"], mode="fast")
+    assert result.results["a"].http_status == 429
+    # Another worker's throttle of the same API now waits the rest of those 3 seconds.
+    other, _ = _throttle(name=emulator.url)
+    assert 2 < other._try_permit() <= 3
