@@ -461,3 +461,94 @@ def test_onprem_unknown_namespace_fails(onprem):
     result = onprem.client().erase(namespace="nope", kind="text", ids=["a"], mode="exact")
     assert result.results["a"].outcome == Outcome.FAILED
     assert result.results["a"].error.startswith("namespace_not_found")
+
+
+# -- every documented answer shape (section 6), transport failures, 403 ------------------
+
+
+def test_sdk_shaped_207_with_deleted_ids_and_errors_is_read(cloud):
+    cloud.seed("vecs", "vector", [f"v{n}" for n in range(6)])
+    cloud.post("config", {"partial_shape": "sdk"})
+    cloud.fault("partial")
+    result = cloud.client().erase(
+        namespace="vecs", kind="vector", ids=[f"v{n}" for n in range(6)], mode="fast"
+    )
+    failed = {i for i, r in result.results.items() if r.outcome == Outcome.FAILED}
+    assert failed and failed == cloud.ids("vecs")
+    assert {str(r.outcome) for i, r in result.results.items() if i not in failed} == {"deleted"}
+
+
+@pytest.mark.parametrize(
+    "switches",
+    [{"get_items_key": "documents"}, {"get_missing": "200"}, {"get_missing": "207"}],
+)
+def test_exact_reads_every_documented_get_shape(cloud, switches):
+    cloud.seed("notes", "text", ["a", "b"])
+    cloud.post("config", switches)
+    result = cloud.client().erase(
+        namespace="notes", kind="text", ids=["a", "b", "zz"], mode="exact"
+    )
+    assert _outcomes(result) == {"a": "deleted", "b": "deleted", "zz": "not_found"}
+
+
+def test_list_reads_snake_case_counts(cloud):
+    cloud.seed("notes", "text", ["a"])
+    cloud.post("config", {"list_casing": "snake"})
+    listed = {n.name: n for n in cloud.client().list_namespaces()}
+    assert listed["notes"].item_count == 1
+
+
+def test_a_timeout_in_exact_mode_is_settled_by_the_post_check(cloud):
+    cloud.seed("notes", "text", ["a", "b"])
+    # The delete is applied but answered after the client gave up, every time.
+    cloud.fault("slow", count=4, slow_seconds=1.0)
+    result = cloud.client(timeout=0.3).erase(
+        namespace="notes", kind="text", ids=["a", "b"], mode="exact"
+    )
+    assert _outcomes(result) == {"a": "deleted", "b": "deleted"}
+    assert any(c.http_status is None and "timeout" in c.error for c in result.calls)
+    assert result.calls[-1].endpoint == "documents/get"
+
+
+@pytest.mark.parametrize("fault", ["drop", "delete_then_drop"])
+def test_a_dropped_connection_in_fast_mode_never_claims_not_found(cloud, fault):
+    cloud.seed("vecs", "vector", ["v1", "v2"])
+    cloud.fault(fault)
+    result = cloud.client().erase(namespace="vecs", kind="vector", ids=["v1", "v2"], mode="fast")
+    expected = "deleted" if fault == "drop" else "deleted_or_not_found"
+    # drop: nothing applied, the resend deletes both (counts prove it); delete_then_drop:
+    # applied unseen, the resend finds nothing, and nothing more can be said.
+    assert set(_outcomes(result).values()) == {expected}
+    assert cloud.ids("vecs") == set()
+
+
+def test_no_answer_after_every_try_fails_retryably_and_maybe_applied(cloud):
+    cloud.seed("vecs", "vector", ["v1"])
+    cloud.fault("drop", count=10)
+    result = cloud.client(retries=2).erase(namespace="vecs", kind="vector", ids=["v1"], mode="fast")
+    r = result.results["v1"]
+    assert (r.outcome, r.retryable, r.maybe_applied, r.http_status) == (
+        Outcome.FAILED,
+        True,
+        True,
+        None,
+    )
+
+
+@pytest.mark.parametrize("setup", ["forbidden", "disabled"])
+def test_403_and_a_disabled_key_stop_all_work(cloud_server, setup):
+    harness = Harness(cloud_server, "cloud")
+    harness.post("reset", {})
+    harness.seed("vecs", "vector", ["v1"])
+    try:
+        if setup == "forbidden":
+            harness.fault("forbidden")
+            client = harness.client()
+        else:
+            harness.post("config", {"disabled_api_keys": ["disabled-key"]})
+            client = harness.client(api_key="disabled-key")
+        result = client.erase(namespace="vecs", kind="vector", ids=["v1"], mode="fast")
+    finally:
+        harness.close()
+    assert result.stop_reason.startswith("authentication failed (HTTP 40")
+    assert result.results == {}
