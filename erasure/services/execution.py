@@ -24,6 +24,7 @@ saw it present, else `deleted_or_not_found`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -85,12 +86,16 @@ def items_expand(*, request: ErasureRequest, actor: Actor) -> int:
             INSERT INTO erasure_erasureitem
                 (request_id, namespace_id, item_id, outcome, attempts, last_error,
                  lease_owner, seen_present, maybe_applied)
-            SELECT %s, m.namespace_id, m.item_id, %s, 0, '', '', false, false
+            SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false, false
             FROM erasure_itemmapping m
-            WHERE m.subject_id = %s
+            WHERE m.subject_id = %(subject)s
+              AND NOT EXISTS (
+                  SELECT 1 FROM erasure_erasureitem i
+                  WHERE i.request_id = %(request)s AND i.namespace_id = m.namespace_id
+                    AND i.item_id = m.item_id)
             ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
             """,
-            [request.pk, ItemOutcome.PENDING, request.subject_id],
+            {"request": request.pk, "pending": ItemOutcome.PENDING, "subject": request.subject_id},
         )
         added = cursor.rowcount
     if added:
@@ -133,7 +138,10 @@ def request_execute(
     try:
         while True:
             for namespace in _namespaces_with_claimable_items(request_id):
-                while batch := _claim(request_id, namespace, owner, client):
+                after = ""
+                while batch := _claim(request_id, namespace, owner, client, after=after):
+                    # Next claim starts past this batch: no rescan of finished items.
+                    after = batch.items[-1].item_id
                     failpoint("execution.after_claim")
                     result = _call(client, batch, owner)
                     failpoint("execution.after_answer")
@@ -205,9 +213,33 @@ class _Batch:
 
 
 def _claim(
-    request_id: uuid.UUID | str, namespace: Namespace, owner: str, client: NamespaceApiClient
+    request_id: uuid.UUID | str,
+    namespace: Namespace,
+    owner: str,
+    client: NamespaceApiClient,
+    *,
+    after: str = "",
 ) -> _Batch | None:
-    """Lease one dispatch of claimable items to `owner` (committed before any call)."""
+    """Lease one dispatch of claimable items to `owner` (committed before any call).
+
+    Items are taken in `item_id` order from `after` on (the unique index's order); when
+    nothing is left past `after`, the namespace is scanned again from its start once, for
+    retries that came due behind the cursor.
+    """
+    batch = _claim_from(request_id, namespace, owner, client, after=after)
+    if batch is None and after:
+        batch = _claim_from(request_id, namespace, owner, client, after="")
+    return batch
+
+
+def _claim_from(
+    request_id: uuid.UUID | str,
+    namespace: Namespace,
+    owner: str,
+    client: NamespaceApiClient,
+    *,
+    after: str,
+) -> _Batch | None:
     size = client.flavor.delete_max
     if namespace.attribution_mode == "single":
         size = SINGLE_MODE_BATCH
@@ -225,17 +257,6 @@ def _claim(
             # `maybe_applied` (the call may have gone out and been applied).
             cursor.execute(
                 """
-                WITH c AS (
-                    SELECT id FROM erasure_erasureitem
-                    WHERE request_id = %(request)s AND namespace_id = %(namespace)s
-                      AND outcome = 'pending'
-                      AND (not_before IS NULL OR not_before <= now())
-                      AND (lease_until IS NULL OR lease_until < now())
-                      AND attempts < %(max_attempts)s
-                    ORDER BY id
-                    LIMIT %(size)s
-                    FOR UPDATE SKIP LOCKED
-                )
                 UPDATE erasure_erasureitem i
                 SET lease_owner = %(owner)s,
                     lease_until = now() + make_interval(secs => %(lease)s),
@@ -244,7 +265,19 @@ def _claim(
                     attempts = i.attempts + 1,
                     last_http_status = NULL,
                     last_error = ''
-                FROM c WHERE i.id = c.id
+                -- ARRAY(...) makes the outer update an index lookup by primary key.
+                WHERE i.id = ANY(ARRAY(
+                    SELECT id FROM erasure_erasureitem
+                    WHERE request_id = %(request)s AND namespace_id = %(namespace)s
+                      AND item_id > %(after)s
+                      AND outcome = 'pending'
+                      AND (not_before IS NULL OR not_before <= now())
+                      AND (lease_until IS NULL OR lease_until < now())
+                      AND attempts < %(max_attempts)s
+                    ORDER BY item_id
+                    LIMIT %(size)s
+                    FOR UPDATE SKIP LOCKED
+                ))
                 RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present
                 """,
                 {
@@ -254,12 +287,13 @@ def _claim(
                     "size": size,
                     "owner": owner,
                     "lease": settings.ERASURE_LEASE_SECONDS,
+                    "after": after,
                 },
             )
             rows = cursor.fetchall()
     if not rows:
         return None
-    items = sorted((_Item(*row) for row in rows), key=lambda item: item.pk)
+    items = sorted((_Item(*row) for row in rows), key=lambda item: item.item_id)
     return _Batch(request=request, namespace=namespace, items=items)
 
 
@@ -272,9 +306,9 @@ def _call(client: NamespaceApiClient, batch: _Batch, owner: str) -> BatchResult:
             cursor.execute(
                 """
                 UPDATE erasure_erasureitem SET seen_present = true
-                WHERE id = ANY(%s) AND lease_owner = %s
+                WHERE id = ANY(string_to_array(%s, ',')::bigint[]) AND lease_owner = %s
                 """,
-                [[by_item_id[i] for i in present if i in by_item_id], owner],
+                [",".join(str(by_item_id[i]) for i in present if i in by_item_id), owner],
             )
 
     return client.erase(
@@ -291,7 +325,7 @@ def _call(client: NamespaceApiClient, batch: _Batch, owner: str) -> BatchResult:
 def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSummary) -> None:
     """Dispatch rows, item outcomes and the audit event: one transaction."""
     request, namespace = batch.request, batch.namespace
-    pks, outcomes, statuses, errors, deciders, retryables, applied = [], [], [], [], [], [], []
+    rows: list[dict] = []
     untried = []
     with transaction.atomic():
         dispatches = Dispatch.objects.bulk_create(
@@ -317,23 +351,28 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
             if outcome is None:
                 untried.append(item.pk)  # the batch stopped before this item
                 continue
-            pks.append(item.pk)
-            outcomes.append(str(outcome.outcome))
-            statuses.append(outcome.http_status)
-            errors.append(outcome.error)
-            deciders.append(dispatches[outcome.call_index].pk if outcome.call_index >= 0 else None)
-            retryables.append(outcome.retryable)
-            applied.append(outcome.maybe_applied)
+            rows.append(
+                {
+                    "id": item.pk,
+                    "outcome": str(outcome.outcome),
+                    "http_status": outcome.http_status,
+                    "error": outcome.error,
+                    "dispatch_id": (
+                        dispatches[outcome.call_index].pk if outcome.call_index >= 0 else None
+                    ),
+                    "retryable": outcome.retryable,
+                    "maybe_applied": outcome.maybe_applied,
+                }
+            )
         with connection.cursor() as cursor:
+            # One JSON document carries the batch's outcomes: one parameter to bind instead
+            # of seven arrays of a thousand values.
             cursor.execute(
                 """
                 WITH v AS (
-                    SELECT * FROM unnest(
-                        %(pks)s::bigint[], %(outcomes)s::text[], %(statuses)s::int[],
-                        %(errors)s::text[], %(deciders)s::bigint[], %(retryables)s::bool[],
-                        %(applied)s::bool[]
-                    ) AS v(id, outcome, http_status, error, dispatch_id, retryable,
-                           maybe_applied)
+                    SELECT * FROM json_to_recordset(%(rows)s::json) AS v(
+                        id bigint, outcome text, http_status int, error text,
+                        dispatch_id bigint, retryable bool, maybe_applied bool)
                 ), d AS (
                     SELECT v.*, i.attempts,
                            (v.outcome = 'failed' AND v.retryable
@@ -357,13 +396,7 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                 WHERE i.id = d.id
                 """,
                 {
-                    "pks": pks,
-                    "outcomes": outcomes,
-                    "statuses": statuses,
-                    "errors": errors,
-                    "deciders": deciders,
-                    "retryables": retryables,
-                    "applied": applied,
+                    "rows": json.dumps(rows),
                     "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
                     "base": settings.ERASURE_RETRY_BASE_SECONDS,
                     "owner": owner,
@@ -382,12 +415,13 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                     """,
                     [untried, owner],
                 )
-        if written < len(pks):
+        outcomes = [row["outcome"] for row in rows]
+        if written < len(rows):
             logger.warning(
                 "request %s: %d items were taken over by another worker before this one "
                 "recorded them; their outcomes come from that worker",
                 request.pk,
-                len(pks) - written,
+                len(rows) - written,
             )
         counts = Counter(outcomes)
         if result.stop_reason:
@@ -428,8 +462,6 @@ def _finish_or_wait(request_id: uuid.UUID | str) -> str:
         if request is None or request.status != RequestStatus.RUNNING:
             return "finished"
         _fail_exhausted(request)
-        if items_expand(request=request, actor=WORKER):
-            return "more"
         with connection.cursor() as cursor:
             cursor.execute(
                 """
@@ -443,14 +475,19 @@ def _finish_or_wait(request_id: uuid.UUID | str) -> str:
                 [request.pk],
             )
             pending, claimable, next_at = cursor.fetchone()
-        if pending == 0:
-            _complete(request)
-            return "finished"
         if claimable:
             return "more"
-        delay = max((next_at - timezone.now()).total_seconds(), 0.5)
-        queue.enqueue_execution(request_id=request.pk, delay_seconds=delay)
-        return "waiting"
+        if pending:
+            # Retries back off, or other workers hold the rest (they finish the request).
+            delay = max((next_at - timezone.now()).total_seconds(), 0.5)
+            queue.enqueue_execution(request_id=request.pk, delay_seconds=delay)
+            return "waiting"
+        # About to complete: sweep in mappings registered while the request ran, which
+        # mappings_register may have missed (it raced with the approval).
+        if items_expand(request=request, actor=WORKER):
+            return "more"
+        _complete(request)
+        return "finished"
 
 
 def _fail_exhausted(request: ErasureRequest) -> None:

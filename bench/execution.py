@@ -1,0 +1,278 @@
+"""Execution engine: 100,000 items of one subject, approval to completion.
+
+    .venv/bin/python -m bench.execution [--items 100000] [--latency-ms 20] [--workers 2]
+                                        [--concurrency 4] [--modes default,fast]
+
+Seeds the emulator (its own process, fixed latency per call) with the items across four
+namespaces (two text, two vector), registers their mappings, files and approves a request,
+starts real worker processes, and measures until the request completes. Reports, in the
+same run:
+
+* calls made / the floor (ceil(n/1000) per namespace in `fast`; the exact-mode count for
+  text namespaces in `exact`: ceil(n/100) checks + ceil(n/1000) deletes);
+* wall time / (calls x latency / concurrency): 1.0 means the API latency is all there is;
+* our time (wall minus the calls' share of latency at that concurrency) spent in our code
+  and the database;
+* the naive baseline on the same emulator: the official moorcheh-sdk deleting 1,000 IDs per
+  call, one call at a time, recording nothing.
+
+Uses a database of its own (`erasure_bench`, recreated) on the server of DATABASE_URL, or on
+127.0.0.1:5432.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from bench.common import KEY, ROOT, api_calls, emulator_process, seed, table
+
+BENCH_DB = "erasure_bench"
+SUBJECT = "bench|subject-1"
+NAMESPACES = (("docs-a", "text"), ("docs-b", "text"), ("vecs-a", "vector"), ("vecs-b", "vector"))
+
+
+def bench_database_url() -> str:
+    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    parts = urlsplit(base)
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+
+
+def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> dict:
+    import django
+    from django.conf import settings
+
+    per_ns = args.items // len(NAMESPACES)
+    namespaces = []
+    for name, kind in NAMESPACES:
+        item = (lambda i: {"id": i, "text": "t"}) if kind == "text" else (
+            lambda i: {"id": i, "vector": [0.1, 0.2]}
+        )
+        entry = {"name": name, "type": kind, "items": [item(f"{name}-{n}") for n in range(per_ns)]}
+        if kind == "vector":
+            entry["vector_dimension"] = 2
+        namespaces.append(entry)
+    seed(root, namespaces)
+
+    os.environ["NAMESPACE_API_URL"] = f"{root}/v1"
+    os.environ["NAMESPACE_API_KEY"] = KEY
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from erasure.actors import Actor
+    from erasure.models import ErasureRequest, Namespace
+    from erasure.services.mappings import MappingInput, mappings_register
+    from erasure.services.requests import request_approve, request_file
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE erasure_erasureitem, erasure_dispatch, erasure_itemmapping, "
+            "erasure_auditevent, erasure_erasurerequest, erasure_subject, "
+            "procrastinate_jobs CASCADE"
+        )
+    mappings = [
+        MappingInput(SUBJECT, name, f"{name}-{n}") for name, _ in NAMESPACES for n in range(per_ns)
+    ]
+    for start in range(0, len(mappings), 10_000):
+        mappings_register(items=mappings[start : start + 10_000], actor=Actor.system("bench"))
+    if fast_everywhere:
+        Namespace.objects.update(attribution_mode="fast")
+    modes = dict(Namespace.objects.values_list("name", "attribution_mode"))
+    users = get_user_model().objects
+    filer = users.get_or_create(username="bench-filer")[0]
+    approver = users.get_or_create(username="bench-approver")[0]
+    request = request_file(subject_key=SUBJECT, actor=Actor.for_user(filer), source="admin")
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        NAMESPACE_API_URL=f"{root}/v1",
+        NAMESPACE_API_KEY=KEY,
+        ERASURE_JOBS_PER_REQUEST=str(args.workers * args.concurrency),
+        NAMESPACE_API_MAX_IN_FLIGHT=str(args.workers * args.concurrency),
+        SECRET_KEY=settings.SECRET_KEY,
+        LOG_LEVEL="WARNING",
+    )
+    workers = [
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, "manage.py", "procrastinate", "worker", "-c", str(args.concurrency)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(args.workers)
+    ]
+    time.sleep(2)  # the workers are up and listening before the clock starts
+    with httpx_client(root) as http:
+        http.post("/_emulator/calls/clear").raise_for_status()
+    settings.ERASURE_JOBS_PER_REQUEST = args.workers * args.concurrency
+    started = time.perf_counter()
+    request_approve(request=request.request, actor=Actor.for_user(approver))
+    approved = time.perf_counter() - started
+    while True:
+        status = ErasureRequest.objects.values_list("status", flat=True).get(pk=request.request.pk)
+        if status not in ("approved", "running"):
+            break
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait(timeout=30)
+    calls = api_calls(root)
+    floor = 0
+    for name, kind in NAMESPACES:
+        floor += math.ceil(per_ns / 1000)
+        if kind == "text" and modes[name] == "exact":
+            floor += math.ceil(per_ns / 100)
+    counts = dict(
+        ErasureRequest.objects.get(pk=request.request.pk)
+        .items.values_list("outcome")
+        .annotate(n=django.db.models.Count("id"))
+    )
+    from django.db.models import Max, Min
+
+    from erasure.models import Dispatch
+
+    done = ErasureRequest.objects.get(pk=request.request.pk)
+    span = Dispatch.objects.filter(request=done).aggregate(first=Min("created_at"),
+                                                            last=Max("created_at"))
+    phases = {
+        "approve (expand items, defer jobs)": approved,
+        "approved -> first dispatch recorded": (span["first"] - done.approved_at).total_seconds(),
+        "first -> last dispatch recorded": (span["last"] - span["first"]).total_seconds(),
+        "last dispatch -> completed": (done.completed_at - span["last"]).total_seconds(),
+    }
+    return {
+        "status": status,
+        "wall": wall,
+        "calls": calls,
+        "floor": floor,
+        "counts": counts,
+        "phases": phases,
+    }
+
+
+def httpx_client(root: str):
+    import httpx
+
+    return httpx.Client(base_url=root, timeout=60)
+
+
+def naive_sdk_loop(root: str, n: int) -> tuple[float, int]:
+    """The official SDK, 1,000 IDs per call, one call at a time, recording nothing."""
+    from moorcheh_sdk import MoorchehClient
+
+    ids = [f"vecs-a-{i}" for i in range(n)]
+    seed(
+        root,
+        [
+            {
+                "name": "vecs-a",
+                "type": "vector",
+                "vector_dimension": 2,
+                "items": [{"id": i, "vector": [0.1, 0.2]} for i in ids],
+            }
+        ],
+    )
+    with httpx_client(root) as http:
+        http.post("/_emulator/calls/clear").raise_for_status()
+    client = MoorchehClient(api_key=KEY, base_url=f"{root}/v1")
+    started = time.perf_counter()
+    for start in range(0, n, 1000):
+        client.vectors.delete(namespace_name="vecs-a", ids=ids[start : start + 1000])
+    elapsed = time.perf_counter() - started
+    client.close()
+    return elapsed, api_calls(root)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--modes", default="default,fast")
+    args = parser.parse_args()
+    database_url = bench_database_url()
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("SECRET_KEY", "bench-secret")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "migrate", "-v", "0"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        check=True,
+    )
+    latency = args.latency_ms / 1000
+    concurrency = args.workers * args.concurrency
+    rows = []
+    with emulator_process(latency_ms=args.latency_ms) as root:
+        for mode in args.modes.split(","):
+            result = run_engine(args, root, database_url, fast_everywhere=mode == "fast")
+            floor_time = result["calls"] * latency / concurrency
+            ours = max(result["wall"] - floor_time, 0)
+            rows.append(
+                (
+                    mode,
+                    args.items,
+                    result["status"],
+                    result["calls"],
+                    result["floor"],
+                    f"{result['calls'] / result['floor']:.2f}",
+                    f"{result['wall']:.2f}",
+                    f"{floor_time:.2f}",
+                    f"{result['wall'] / floor_time:.2f}",
+                    f"{ours:.2f}",
+                )
+            )
+            print(f"[{mode}] outcomes: {result['counts']}", flush=True)
+            for phase, seconds in result["phases"].items():
+                print(f"    {phase}: {seconds:.2f} s")
+        naive_time, naive_calls = naive_sdk_loop(root, args.items)
+    print()
+    print(
+        f"{args.items:,} items, 4 namespaces, {args.latency_ms} ms per call, "
+        f"{args.workers} workers x {args.concurrency} = {concurrency} calls in flight"
+    )
+    print(
+        table(
+            rows,
+            (
+                "modes",
+                "items",
+                "status",
+                "calls",
+                "floor",
+                "calls/floor",
+                "wall s",
+                "latency floor s",
+                "wall/floor",
+                "our time s",
+            ),
+        )
+    )
+    print()
+    print(
+        f"naive moorcheh-sdk loop (1,000 IDs per call, sequential, records nothing): "
+        f"{naive_calls} calls, {naive_time:.2f} s"
+    )
+    for row in rows:
+        print(f"  {row[0]}: naive / ours = {naive_time / float(row[6]):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
