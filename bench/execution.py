@@ -1,7 +1,8 @@
 """Execution engine: 100,000 items of one subject, approval to completion.
 
     .venv/bin/python -m bench.execution [--items 100000] [--latency-ms 20] [--workers 2]
-                                        [--concurrency 4] [--modes default,fast]
+                                        [--concurrency 8] [--in-flight 8]
+                                        [--modes default,fast]
 
 Seeds the emulator (its own process, fixed latency per call) with the items across four
 namespaces (two text, two vector), registers their mappings, files and approves a request,
@@ -30,6 +31,7 @@ import sys
 import time
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 import psycopg
 
 from bench.common import KEY, ROOT, api_calls, emulator_process, seed, table
@@ -45,6 +47,8 @@ def bench_database_url() -> str:
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        if os.environ.get("BENCH_LOG_SQL"):
+            conn.execute(f"ALTER DATABASE {BENCH_DB} SET log_min_duration_statement = 0")
     return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
 
 
@@ -100,7 +104,7 @@ def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> 
         NAMESPACE_API_URL=f"{root}/v1",
         NAMESPACE_API_KEY=KEY,
         ERASURE_JOBS_PER_REQUEST=str(args.workers * args.concurrency),
-        NAMESPACE_API_MAX_IN_FLIGHT=str(args.workers * args.concurrency),
+        NAMESPACE_API_MAX_IN_FLIGHT=str(args.in_flight),
         SECRET_KEY=settings.SECRET_KEY,
         LOG_LEVEL="WARNING",
     )
@@ -118,6 +122,9 @@ def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> 
     with httpx_client(root) as http:
         http.post("/_emulator/calls/clear").raise_for_status()
     settings.ERASURE_JOBS_PER_REQUEST = args.workers * args.concurrency
+    workers_cpu_before = sum(_cpu(psutil.Process(w.pid)) for w in workers)
+    postgres_cpu_before = _postgres_cpu()
+    emulator_cpu_before = _cpu(emulator_proc())
     started = time.perf_counter()
     request_approve(request=request.request, actor=Actor.for_user(approver))
     approved = time.perf_counter() - started
@@ -127,6 +134,11 @@ def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> 
             break
         time.sleep(0.02)
     wall = time.perf_counter() - started
+    cpu = {
+        "workers": sum(_cpu(psutil.Process(w.pid)) for w in workers) - workers_cpu_before,
+        "postgres": _postgres_cpu() - postgres_cpu_before,
+        "emulator": _cpu(emulator_proc()) - emulator_cpu_before,
+    }
     for worker in workers:
         worker.terminate()
     for worker in workers:
@@ -162,7 +174,32 @@ def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> 
         "floor": floor,
         "counts": counts,
         "phases": phases,
+        "cpu": cpu,
     }
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def _postgres_cpu() -> float:
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] and process.info["name"].startswith("postgres"):
+            try:
+                total += _cpu(process)
+            except psutil.NoSuchProcess:
+                continue
+    return total
+
+
+def emulator_proc() -> psutil.Process:
+    me = psutil.Process()
+    for child in me.children():
+        if "EmulatorServer" in " ".join(child.cmdline()):
+            return child
+    raise RuntimeError("no emulator process")
 
 
 def httpx_client(root: str):
@@ -203,7 +240,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=8, help="jobs per worker process")
+    parser.add_argument("--in-flight", type=int, default=8, help="API calls in flight, in all")
     parser.add_argument("--modes", default="default,fast")
     args = parser.parse_args()
     database_url = bench_database_url()
@@ -218,7 +256,7 @@ def main() -> None:
         check=True,
     )
     latency = args.latency_ms / 1000
-    concurrency = args.workers * args.concurrency
+    concurrency = args.in_flight
     rows = []
     with emulator_process(latency_ms=args.latency_ms) as root:
         for mode in args.modes.split(","):
@@ -242,11 +280,15 @@ def main() -> None:
             print(f"[{mode}] outcomes: {result['counts']}", flush=True)
             for phase, seconds in result["phases"].items():
                 print(f"    {phase}: {seconds:.2f} s")
+            print(
+                "    CPU seconds during the run: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in result["cpu"].items())
+            )
         naive_time, naive_calls = naive_sdk_loop(root, args.items)
     print()
     print(
         f"{args.items:,} items, 4 namespaces, {args.latency_ms} ms per call, "
-        f"{args.workers} workers x {args.concurrency} = {concurrency} calls in flight"
+        f"{args.workers} workers x {args.concurrency} jobs, {concurrency} calls in flight"
     )
     print(
         table(

@@ -24,13 +24,13 @@ saw it present, else `deleted_or_not_found`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import random
 import socket
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -138,7 +138,7 @@ def request_execute(
     try:
         while True:
             for namespace in _namespaces_with_claimable_items(request_id):
-                after = ""
+                after = _random_start(request_id, namespace, client.flavor.delete_max)
                 while batch := _claim(request_id, namespace, owner, client, after=after):
                     # Next claim starts past this batch: no rescan of finished items.
                     after = batch.items[-1].item_id
@@ -195,6 +195,29 @@ def _namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namesp
         )
         ids = [row[0] for row in cursor.fetchall()]
     return list(Namespace.objects.filter(pk__in=ids).order_by("name"))
+
+
+def _random_start(request_id: uuid.UUID | str, namespace: Namespace, batch_size: int) -> str:
+    """Where a job starts sweeping a namespace: a random item, so that the jobs of one
+    request spread over it instead of all scanning past each other's claims."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM erasure_erasureitem WHERE request_id = %s AND namespace_id = %s",
+            [request_id, namespace.pk],
+        )
+        total = cursor.fetchone()[0]
+        if total <= batch_size:
+            return ""
+        cursor.execute(
+            """
+            SELECT item_id FROM erasure_erasureitem
+            WHERE request_id = %s AND namespace_id = %s
+            ORDER BY item_id OFFSET %s LIMIT 1
+            """,
+            [request_id, namespace.pk, random.randrange(total)],  # noqa: S311 - spreading
+        )
+        row = cursor.fetchone()
+    return row[0] if row else ""
 
 
 @dataclass(frozen=True)
@@ -325,7 +348,7 @@ def _call(client: NamespaceApiClient, batch: _Batch, owner: str) -> BatchResult:
 def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSummary) -> None:
     """Dispatch rows, item outcomes and the audit event: one transaction."""
     request, namespace = batch.request, batch.namespace
-    rows: list[dict] = []
+    outcomes: list[str] = []
     untried = []
     with transaction.atomic():
         dispatches = Dispatch.objects.bulk_create(
@@ -346,63 +369,63 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                 for call in result.calls
             ]
         )
+        # Items sharing an outcome (usually the whole batch) are written by one UPDATE
+        # whose only per-item parameter is the list of their ids.
+        groups: dict[tuple, list[int]] = defaultdict(list)
         for item in batch.items:
             outcome = result.results.get(item.item_id)
             if outcome is None:
                 untried.append(item.pk)  # the batch stopped before this item
                 continue
-            rows.append(
-                {
-                    "id": item.pk,
-                    "outcome": str(outcome.outcome),
-                    "http_status": outcome.http_status,
-                    "error": outcome.error,
-                    "dispatch_id": (
-                        dispatches[outcome.call_index].pk if outcome.call_index >= 0 else None
-                    ),
-                    "retryable": outcome.retryable,
-                    "maybe_applied": outcome.maybe_applied,
-                }
+            dispatch_id = dispatches[outcome.call_index].pk if outcome.call_index >= 0 else None
+            key = (
+                str(outcome.outcome),
+                outcome.http_status,
+                outcome.error,
+                dispatch_id,
+                outcome.retryable,
+                outcome.maybe_applied,
             )
+            groups[key].append(item.pk)
+        written = 0
         with connection.cursor() as cursor:
-            # One JSON document carries the batch's outcomes: one parameter to bind instead
-            # of seven arrays of a thousand values.
-            cursor.execute(
-                """
-                WITH v AS (
-                    SELECT * FROM json_to_recordset(%(rows)s::json) AS v(
-                        id bigint, outcome text, http_status int, error text,
-                        dispatch_id bigint, retryable bool, maybe_applied bool)
-                ), d AS (
-                    SELECT v.*, i.attempts,
-                           (v.outcome = 'failed' AND v.retryable
-                            AND i.attempts < %(max_attempts)s) AS again
-                    FROM v JOIN erasure_erasureitem i ON i.id = v.id
-                    WHERE i.lease_owner = %(owner)s
+            for (outcome, status, error, dispatch_id, retryable, applied), pks in groups.items():
+                again = outcome == ItemOutcome.FAILED and retryable
+                cursor.execute(
+                    """
+                    UPDATE erasure_erasureitem SET
+                        last_http_status = %(status)s,
+                        last_error = %(error)s,
+                        maybe_applied = maybe_applied OR %(applied)s,
+                        outcome = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                       THEN 'pending' ELSE %(outcome)s END,
+                        not_before = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                            THEN now() + make_interval(secs => %(base)s * power(2, attempts - 1))
+                            ELSE NULL END,
+                        decided_by_id = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                             THEN NULL ELSE %(dispatch)s END,
+                        decided_at = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                          THEN NULL ELSE now() END,
+                        lease_owner = '',
+                        lease_until = NULL
+                    WHERE id = ANY(string_to_array(%(ids)s, ',')::bigint[])
+                      AND lease_owner = %(owner)s
+                    """,
+                    {
+                        "status": status,
+                        "error": error,
+                        "applied": applied,
+                        "again": again,
+                        "outcome": outcome,
+                        "dispatch": dispatch_id,
+                        "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
+                        "base": settings.ERASURE_RETRY_BASE_SECONDS,
+                        "ids": ",".join(map(str, pks)),
+                        "owner": owner,
+                    },
                 )
-                UPDATE erasure_erasureitem AS i SET
-                    last_http_status = d.http_status,
-                    last_error = d.error,
-                    maybe_applied = i.maybe_applied OR d.maybe_applied,
-                    outcome = CASE WHEN d.again THEN 'pending' ELSE d.outcome END,
-                    not_before = CASE WHEN d.again
-                        THEN now() + make_interval(secs => %(base)s * power(2, d.attempts - 1))
-                        ELSE NULL END,
-                    decided_by_id = CASE WHEN d.again THEN NULL ELSE d.dispatch_id END,
-                    decided_at = CASE WHEN d.again THEN NULL ELSE now() END,
-                    lease_owner = '',
-                    lease_until = NULL
-                FROM d
-                WHERE i.id = d.id
-                """,
-                {
-                    "rows": json.dumps(rows),
-                    "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
-                    "base": settings.ERASURE_RETRY_BASE_SECONDS,
-                    "owner": owner,
-                },
-            )
-            written = cursor.rowcount
+                written += cursor.rowcount
+                outcomes.extend([outcome] * len(pks))
             if untried:
                 # Nothing was sent for these (authentication stopped the batch): give the
                 # attempt back and release them, marked as answered so not ambiguous.
@@ -415,13 +438,12 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                     """,
                     [untried, owner],
                 )
-        outcomes = [row["outcome"] for row in rows]
-        if written < len(rows):
+        if written < len(outcomes):
             logger.warning(
                 "request %s: %d items were taken over by another worker before this one "
                 "recorded them; their outcomes come from that worker",
                 request.pk,
-                len(rows) - written,
+                len(outcomes) - written,
             )
         counts = Counter(outcomes)
         if result.stop_reason:
@@ -449,9 +471,42 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
     summary.outcomes.update(counts)
 
 
+def _pending_state(request_id: uuid.UUID | str) -> tuple[int, int, int, object]:
+    """(pending, claimable now, exhausted: tried to the limit with no answer, next time
+    something becomes claimable)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*),
+                   count(*) FILTER (WHERE (not_before IS NULL OR not_before <= now())
+                                      AND (lease_until IS NULL OR lease_until < now())
+                                      AND attempts < %(max)s),
+                   count(*) FILTER (WHERE attempts >= %(max)s
+                                      AND (lease_until IS NULL OR lease_until < now())),
+                   min(greatest(coalesce(not_before, now()), coalesce(lease_until, now())))
+            FROM erasure_erasureitem
+            WHERE request_id = %(request)s AND outcome = 'pending'
+            """,
+            {"request": request_id, "max": settings.ERASURE_MAX_ATTEMPTS},
+        )
+        return cursor.fetchone()
+
+
 def _finish_or_wait(request_id: uuid.UUID | str) -> str:
     """ "finished", "more" (work is claimable again), or "waiting" (retries back off, or
-    other workers hold items; a wake-up job is scheduled)."""
+    other workers hold items; a wake-up job is scheduled).
+
+    Only the last step takes the request's lock: deciding to wait or go on needs none, so
+    the jobs of one request do not queue behind each other here.
+    """
+    pending, claimable, exhausted, next_at = _pending_state(request_id)
+    if claimable:
+        return "more"
+    if pending > exhausted:
+        # Retries back off, or other workers hold the rest (they finish the request).
+        delay = max((next_at - timezone.now()).total_seconds(), 0.5)
+        queue.enqueue_execution(request_id=request_id, delay_seconds=delay)
+        return "waiting"
     with transaction.atomic():
         request = (
             ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
@@ -461,27 +516,11 @@ def _finish_or_wait(request_id: uuid.UUID | str) -> str:
         )
         if request is None or request.status != RequestStatus.RUNNING:
             return "finished"
-        _fail_exhausted(request)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT count(*),
-                       count(*) FILTER (WHERE (not_before IS NULL OR not_before <= now())
-                                          AND (lease_until IS NULL OR lease_until < now())),
-                       min(greatest(coalesce(not_before, now()), coalesce(lease_until, now())))
-                FROM erasure_erasureitem
-                WHERE request_id = %s AND outcome = 'pending'
-                """,
-                [request.pk],
-            )
-            pending, claimable, next_at = cursor.fetchone()
-        if claimable:
-            return "more"
-        if pending:
-            # Retries back off, or other workers hold the rest (they finish the request).
-            delay = max((next_at - timezone.now()).total_seconds(), 0.5)
-            queue.enqueue_execution(request_id=request.pk, delay_seconds=delay)
-            return "waiting"
+        if exhausted:
+            _fail_exhausted(request)
+        pending, claimable, _, _ = _pending_state(request_id)
+        if claimable or pending:
+            return "more" if claimable else "waiting"
         # About to complete: sweep in mappings registered while the request ran, which
         # mappings_register may have missed (it raced with the approval).
         if items_expand(request=request, actor=WORKER):

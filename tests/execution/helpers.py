@@ -22,7 +22,13 @@ OTHER = "auth0|someone-else"
 
 
 def prepare(
-    emulator: Emulator, *, texts: int, vectors: int, absent: int = 0, others: int = 5
+    emulator: Emulator,
+    *,
+    texts: int,
+    vectors: int,
+    absent: int = 0,
+    others: int = 5,
+    approve: bool = True,
 ) -> ErasureRequest:
     """Seed `notes` (text) and `vecs` (vector), map them, file and approve a request.
 
@@ -56,7 +62,14 @@ def prepare(
     filer = users.get_or_create(username="filer")[0]
     approver = users.get_or_create(username="approver")[0]
     request = request_file(subject_key=SUBJECT, actor=Actor.for_user(filer), source="admin")
+    if not approve:
+        return request.request
     return request_approve(request=request.request, actor=Actor.for_user(approver))
+
+
+def approve(request: ErasureRequest) -> ErasureRequest:
+    approver = get_user_model().objects.get(username="approver")
+    return request_approve(request=request, actor=Actor.for_user(approver))
 
 
 def env(emulator: Emulator, **extra: str) -> dict[str, str]:
@@ -71,15 +84,17 @@ def env(emulator: Emulator, **extra: str) -> dict[str, str]:
     return worker_env(connection.settings_dict["NAME"], emulator, **base)
 
 
-def worker(emulator: Emulator, *, concurrency: int = 2, **extra: str) -> subprocess.Popen:
-    """A real worker process that exits when the queue has nothing ready."""
+def worker(
+    emulator: Emulator, *, concurrency: int = 2, one_shot: bool = True, **extra: str
+) -> subprocess.Popen:
+    """A real worker process; with `one_shot`, it exits when nothing is ready to run."""
     return subprocess.Popen(
         [
             sys.executable,
             "manage.py",
             "procrastinate",
             "worker",
-            "--one-shot",
+            *(["--one-shot"] if one_shot else []),
             "--concurrency",
             str(concurrency),
         ],

@@ -3,23 +3,46 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
+from procrastinate.contrib.django.models import ProcrastinateWorker
 
-from erasure.models import Dispatch, ErasureItem
-from tests.execution.helpers import assert_consistent, drive_to_completion, prepare, worker
+from erasure.models import Dispatch, ErasureItem, ErasureRequest
+from tests.execution.helpers import (
+    approve,
+    assert_consistent,
+    drive_to_completion,
+    prepare,
+    worker,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.mark.parametrize("workers", [2, 4])
 def test_workers_share_one_request_without_sending_any_item_twice(emulator, workers):
-    request = prepare(emulator, texts=1500, vectors=6000)
+    request = prepare(emulator, texts=1500, vectors=6000, approve=False)
     emulator.control("calls/clear", {})
-    processes = [worker(emulator, ERASURE_JOBS_PER_REQUEST="4") for _ in range(workers)]
-    outputs = [p.communicate(timeout=300)[0] for p in processes]
-    assert all(p.returncode == 0 for p in processes), outputs
-    final = drive_to_completion(emulator, request.pk)
+    processes = [
+        worker(emulator, one_shot=False, ERASURE_JOBS_PER_REQUEST="4") for _ in range(workers)
+    ]
+    try:
+        # Every worker is up and polling before the work appears, so that all share it.
+        deadline = time.monotonic() + 60
+        while ProcrastinateWorker.objects.count() < workers:
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
+        approve(request)
+        while ErasureRequest.objects.get(pk=request.pk).status in ("approved", "running"):
+            assert time.monotonic() < deadline + 120, "the request did not finish"
+            time.sleep(0.1)
+    finally:
+        for process in processes:
+            process.terminate()
+        outputs = [p.communicate(timeout=60)[0] for p in processes]
+    assert "Traceback" not in "".join(outputs), outputs
+    final = ErasureRequest.objects.get(pk=request.pk)
 
     outcomes = assert_consistent(final, emulator)
     assert outcomes == {"deleted": 7500}
