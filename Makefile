@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint format emulator lock help
+.PHONY: install run test lint format emulator bench soak lock help
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -34,6 +34,16 @@ format: install  ## apply ruff formatting and safe fixes
 
 emulator: install  ## run the namespace API emulator alone on 127.0.0.1:8765
 	DEBUG=true $(BIN)/python manage.py namespace_emulator --port 8765
+
+bench: install  ## all benchmarks (client calls, execution engine); figures go in issue notes
+	$(BIN)/python -m bench.client_calls
+	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
+	$(BIN)/python -m bench.execution
+
+soak: install  ## the mixed-fault soak at 50,000 items per namespace (outside CI)
+	ERASURE_SOAK_ITEMS=50000 DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
+	SECRET_KEY="$${SECRET_KEY:-test-secret-key-not-for-production}" \
+	$(BIN)/python -m pytest tests/execution/test_concurrency.py -k soak -q
 
 lock:  ## re-resolve requirements/*.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements/dev.lock

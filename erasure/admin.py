@@ -37,6 +37,7 @@ from erasure.services.requests import (
     request_approve,
     request_cancel,
     request_file,
+    request_retry,
 )
 
 ITEMS_SHOWN_ON_REQUEST_PAGE = 200
@@ -76,8 +77,9 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         "due_at",
         "filed_by",
         "approved_by",
+        "stuck_since",
     )
-    list_filter = ("status", "regulation", "source")
+    list_filter = ("status", "regulation", "source", ("stuck_since", admin.EmptyFieldListFilter))
     date_hierarchy = "received_at"
     search_fields = ("id", "subject__key_hash")
     change_form_template = "admin/erasure/erasurerequest/change_form.html"
@@ -99,6 +101,8 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         "started_at",
         "completed_at",
         "last_error",
+        "stuck_since",
+        "wakeups",
     )
 
     @admin.display(description="ID")
@@ -176,6 +180,11 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.cancel_view),
                 name="erasure_erasurerequest_cancel",
             ),
+            path(
+                "<path:object_id>/retry/",
+                self.admin_site.admin_view(self.retry_view),
+                name="erasure_erasurerequest_retry",
+            ),
         ]
         return own + urls
 
@@ -188,6 +197,11 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         return self._act(request, object_id, "cancelled", request_cancel)
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not request.user.has_perm("erasure.approve_erasurerequest"):
+            raise PermissionDenied
+        return self._act(request, object_id, "sent again (its failed items only)", request_retry)
 
     def _act(self, request: HttpRequest, object_id: str, done: str, service: Any) -> HttpResponse:
         target = reverse("admin:erasure_erasurerequest_change", args=[object_id])
@@ -225,6 +239,11 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 items_url=reverse("admin:erasure_erasureitem_changelist")
                 + f"?request__id__exact={obj.pk}",
                 can_approve=obj.status == RequestStatus.AWAITING_APPROVAL
+                and request.user.has_perm("erasure.approve_erasurerequest"),
+                can_retry=(
+                    obj.status in (RequestStatus.COMPLETED_WITH_FAILURES, RequestStatus.FAILED)
+                    or obj.stuck_since is not None
+                )
                 and request.user.has_perm("erasure.approve_erasurerequest"),
                 can_cancel=obj.status
                 in (

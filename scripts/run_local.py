@@ -85,7 +85,7 @@ def main() -> None:
 
     manage("migrate", "--noinput", "-v", "0", env=env)
     manage("seed_demo", env=env)
-    spawn("procrastinate", "worker")
+    spawn("procrastinate", "worker", "--concurrency", env.get("WORKER_CONCURRENCY", "4"))
     web_port = int(env.get("PORT", "8000"))
     spawn("runserver", f"127.0.0.1:{web_port}", "--noreload")
     wait_for_port("127.0.0.1", web_port)

@@ -1,0 +1,63 @@
+"""Admin buttons call the same services as the API, and refuse what the services refuse."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from erasure.actors import Actor
+from erasure.models import AuditEvent, ErasureRequest
+from erasure.services.requests import request_file
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def officer(django_user_model):
+    user = django_user_model.objects.create_user("officer", password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="erasure",
+            codename__in=["view_erasurerequest", "change_erasurerequest", "approve_erasurerequest"],
+        )
+    )
+    return user
+
+
+def _request(status: str, officer) -> ErasureRequest:
+    filed = request_file(subject_key="s-1", actor=Actor.system("test"), source="api").request
+    ErasureRequest.objects.filter(pk=filed.pk).update(status=status)
+    return ErasureRequest.objects.get(pk=filed.pk)
+
+
+def test_retry_button_shows_for_failures_only_and_reopens_the_request(client, officer):
+    client.force_login(officer)
+    running = _request("running", officer)
+    page = client.get(f"/admin/erasure/erasurerequest/{running.pk}/change/")
+    assert b'id="retry-request"' not in page.content
+    ErasureRequest.objects.filter(pk=running.pk).update(status="completed_with_failures")
+    page = client.get(f"/admin/erasure/erasurerequest/{running.pk}/change/")
+    assert b'id="retry-request"' in page.content
+    response = client.post(f"/admin/erasure/erasurerequest/{running.pk}/retry/", follow=True)
+    assert b"sent again" in response.content.lower()
+    assert ErasureRequest.objects.get(pk=running.pk).status == "approved"
+    assert AuditEvent.objects.filter(request=running, event_type="request.retried").exists()
+
+
+def test_a_refused_action_shows_the_reason_and_changes_nothing(client, officer):
+    client.force_login(officer)
+    request = _request("running", officer)
+    response = client.post(f"/admin/erasure/erasurerequest/{request.pk}/retry/", follow=True)
+    # The admin capitalises messages.
+    assert b"only a request that ended with failures" in response.content.lower()
+    assert ErasureRequest.objects.get(pk=request.pk).status == "running"
+    response = client.post(f"/admin/erasure/erasurerequest/{request.pk}/approve/", follow=True)
+    assert b"only a request awaiting approval" in response.content.lower()
+
+
+def test_without_the_approve_permission_the_buttons_are_forbidden(client, django_user_model):
+    viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    client.force_login(viewer)
+    request = _request("awaiting_approval", viewer)
+    assert client.post(f"/admin/erasure/erasurerequest/{request.pk}/approve/").status_code == 403
+    assert ErasureRequest.objects.get(pk=request.pk).status == "awaiting_approval"
