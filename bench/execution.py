@@ -59,8 +59,10 @@ def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> 
     per_ns = args.items // len(NAMESPACES)
     namespaces = []
     for name, kind in NAMESPACES:
-        item = (lambda i: {"id": i, "text": "t"}) if kind == "text" else (
-            lambda i: {"id": i, "vector": [0.1, 0.2]}
+        item = (
+            (lambda i: {"id": i, "text": "t"})
+            if kind == "text"
+            else (lambda i: {"id": i, "vector": [0.1, 0.2]})
         )
         entry = {"name": name, "type": kind, "items": [item(f"{name}-{n}") for n in range(per_ns)]}
         if kind == "vector":
@@ -106,7 +108,7 @@ def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> 
         ERASURE_JOBS_PER_REQUEST=str(args.workers * args.concurrency),
         NAMESPACE_API_MAX_IN_FLIGHT=str(args.in_flight),
         SECRET_KEY=settings.SECRET_KEY,
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL=os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
     )
     workers = [
         subprocess.Popen(  # noqa: S603
@@ -114,7 +116,7 @@ def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> 
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=None if os.environ.get("BENCH_WORKER_LOG_LEVEL") else subprocess.DEVNULL,
         )
         for _ in range(args.workers)
     ]
@@ -159,8 +161,9 @@ def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> 
     from erasure.models import Dispatch
 
     done = ErasureRequest.objects.get(pk=request.request.pk)
-    span = Dispatch.objects.filter(request=done).aggregate(first=Min("created_at"),
-                                                            last=Max("created_at"))
+    span = Dispatch.objects.filter(request=done).aggregate(
+        first=Min("created_at"), last=Max("created_at")
+    )
     phases = {
         "approve (expand items, defer jobs)": approved,
         "approved -> first dispatch recorded": (span["first"] - done.approved_at).total_seconds(),

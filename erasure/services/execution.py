@@ -29,6 +29,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -139,13 +140,28 @@ def request_execute(
         while True:
             for namespace in _namespaces_with_claimable_items(request_id):
                 after = _random_start(request_id, namespace, client.flavor.delete_max)
-                while batch := _claim(request_id, namespace, owner, client, after=after):
+                while True:
+                    started = time.perf_counter()
+                    batch = _claim(request_id, namespace, owner, client, after=after)
+                    if batch is None:
+                        break
                     # Next claim starts past this batch: no rescan of finished items.
                     after = batch.items[-1].item_id
                     failpoint("execution.after_claim")
+                    claimed = time.perf_counter()
                     result = _call(client, batch, owner)
                     failpoint("execution.after_answer")
+                    called = time.perf_counter()
                     _record(batch, result, owner, summary)
+                    logger.debug(
+                        "request %s: %d items of %s: claim %.0f ms, calls %.0f ms, record %.0f ms",
+                        request_id,
+                        len(batch.items),
+                        namespace.name,
+                        (claimed - started) * 1000,
+                        (called - claimed) * 1000,
+                        (time.perf_counter() - called) * 1000,
+                    )
                     if result.stop_reason:
                         summary.stopped = result.stop_reason
                         queue.enqueue_execution(
