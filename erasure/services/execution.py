@@ -78,9 +78,17 @@ def make_client() -> NamespaceApiClient:
 def items_expand(*, request: ErasureRequest, actor: Actor) -> int:
     """Add an item for every mapping of the request's subject not yet in it (set-based).
 
-    Runs at approval and again before finishing, so mappings registered while the request
-    runs are swept in. Returns the number of items added.
+    Runs at approval, when mappings arrive for an open request, and again before
+    finishing, so mappings registered while the request runs are swept in. Returns the
+    number of items added. Expansions of one request are serialised by its row lock
+    (taken here if the caller has not), so a plain INSERT of the missing ones is safe, and
+    much cheaper than one that checks each row for a conflict.
     """
+    list(
+        ErasureRequest.objects.select_for_update(no_key=True)
+        .filter(pk=request.pk)
+        .values_list("pk", flat=True)
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -94,7 +102,6 @@ def items_expand(*, request: ErasureRequest, actor: Actor) -> int:
                   SELECT 1 FROM erasure_erasureitem i
                   WHERE i.request_id = %(request)s AND i.namespace_id = m.namespace_id
                     AND i.item_id = m.item_id)
-            ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
             """,
             {"request": request.pk, "pending": ItemOutcome.PENDING, "subject": request.subject_id},
         )
