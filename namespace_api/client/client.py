@@ -17,9 +17,11 @@ downgrades what it can claim afterwards.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import certifi
 import httpx
 
 from namespace_api.client.errors import (
@@ -213,6 +216,7 @@ class NamespaceApiClient:
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             transport=transport,
+            verify=_tls_context(),
         )
 
     def close(self) -> None:
@@ -754,6 +758,13 @@ def _parse_delete(status: int, body: dict[str, Any]) -> DeleteAnswer:
         not_found=not_found,
         deleted=deleted,
     )
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process: building one (loading the CA bundle) costs tens of
+    milliseconds, and workers create a client per job."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _seg(namespace: str) -> str:

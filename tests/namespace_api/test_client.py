@@ -552,3 +552,32 @@ def test_403_and_a_disabled_key_stop_all_work(cloud_server, setup):
         harness.close()
     assert result.stop_reason.startswith("authentication failed (HTTP 40")
     assert result.results == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            b'{"status":"failure","message":"Bad Request: ids array is required"}',
+            "Bad Request: ids array is required",
+        ),
+        (b'{"error":"Namespace not found"}', "Namespace not found"),
+        (b'{"message":"Unauthorized: Missing API key"}', "Unauthorized: Missing API key"),
+        (
+            b'"Internal Server Error fetching namespaces."',
+            "Internal Server Error fetching namespaces.",
+        ),
+        (b"<html>gateway timeout</html>", "<html>gateway timeout</html>"),
+    ],
+)
+def test_every_documented_error_body_yields_its_message(body, expected):
+    # The error shapes differ between pages of the docs (section 1); a transport that
+    # answers each shape verbatim is enough to check the reading.
+    transport = httpx.MockTransport(lambda request: httpx.Response(400, content=body))
+    with NamespaceApiClient(
+        base_url="http://api.test/v1", api_key="k", transport=transport, sleep=lambda s: None
+    ) as client:
+        result = client.erase(namespace="ns", kind="vector", ids=["a"], mode="fast")
+    assert result.results["a"].error == expected
+    assert result.results["a"].http_status == 400
+    assert not result.results["a"].retryable
