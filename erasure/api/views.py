@@ -176,23 +176,36 @@ class RequestDetailApi(APIView):
         return _out(request_get(request_id=request_id))
 
 
-class RequestApproveApi(APIView):
+STATE_CHANGE_RESPONSES = {
+    200: RequestOutputSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+    **ERRORS,
+}
+
+
+class _RequestActionApi(APIView):
+    """POST /requests/{id}/<action> without a body: one service call on the request."""
+
+    service: Any = None
+
+    def post(self, request: Request, request_id: str) -> Response:
+        erasure_request = request_get(request_id=request_id)
+        changed = type(self).service(request=erasure_request, actor=Actor.for_api_key(request.auth))
+        return _out(changed)
+
+
+class RequestApproveApi(_RequestActionApi):
     required_scopes = (Scope.REQUESTS_APPROVE,)
+    service = staticmethod(request_approve)
 
     @extend_schema(
         request=None,
-        responses={
-            200: RequestOutputSerializer,
-            404: ErrorSerializer,
-            409: ErrorSerializer,
-            **ERRORS,
-        },
+        responses=STATE_CHANGE_RESPONSES,
         summary="Approve a request (four-eyes: not by the key that filed it)",
     )
     def post(self, request: Request, request_id: str) -> Response:
-        erasure_request = request_get(request_id=request_id)
-        approved = request_approve(request=erasure_request, actor=Actor.for_api_key(request.auth))
-        return _out(approved)
+        return super().post(request, request_id)
 
 
 class RequestCancelApi(APIView):
@@ -201,15 +214,7 @@ class RequestCancelApi(APIView):
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=5000, required=False, default="")
 
-    @extend_schema(
-        request=InputSerializer,
-        responses={
-            200: RequestOutputSerializer,
-            404: ErrorSerializer,
-            409: ErrorSerializer,
-            **ERRORS,
-        },
-    )
+    @extend_schema(request=InputSerializer, responses=STATE_CHANGE_RESPONSES)
     def post(self, request: Request, request_id: str) -> Response:
         data = _validated(self.InputSerializer, request)
         erasure_request = request_get(request_id=request_id)
@@ -219,23 +224,17 @@ class RequestCancelApi(APIView):
         return _out(cancelled)
 
 
-class RequestRetryApi(APIView):
+class RequestRetryApi(_RequestActionApi):
     required_scopes = (Scope.REQUESTS_WRITE,)
+    service = staticmethod(request_retry)
 
     @extend_schema(
         request=None,
-        responses={
-            200: RequestOutputSerializer,
-            404: ErrorSerializer,
-            409: ErrorSerializer,
-            **ERRORS,
-        },
+        responses=STATE_CHANGE_RESPONSES,
         summary="Send the failed items of a request again (only those)",
     )
     def post(self, request: Request, request_id: str) -> Response:
-        erasure_request = request_get(request_id=request_id)
-        retried = request_retry(request=erasure_request, actor=Actor.for_api_key(request.auth))
-        return _out(retried)
+        return super().post(request, request_id)
 
 
 class RequestItemsApi(APIView):

@@ -184,15 +184,21 @@ def request_execute(
             client.close()
 
 
+def _lock_request(request_id: uuid.UUID | str) -> ErasureRequest | None:
+    """The request, locked FOR NO KEY UPDATE until the caller's transaction ends (see
+    erasure.services.audit on why not FOR UPDATE)."""
+    return (
+        ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("subject")
+        .filter(pk=request_id)
+        .first()
+    )
+
+
 def _start(request_id: uuid.UUID | str) -> bool:
     """approved → running (once, with its audit event). True when there is work to do."""
     with transaction.atomic():
-        request = (
-            ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("subject")
-            .filter(pk=request_id)
-            .first()
-        )
+        request = _lock_request(request_id)
         if request is None:
             logger.warning("execute: request %s does not exist", request_id)
             return False
@@ -531,12 +537,7 @@ def _finish_or_wait(request_id: uuid.UUID | str) -> str:
         queue.enqueue_execution(request_id=request_id, delay_seconds=delay)
         return "waiting"
     with transaction.atomic():
-        request = (
-            ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("subject")
-            .filter(pk=request_id)
-            .first()
-        )
+        request = _lock_request(request_id)
         if request is None or request.status != RequestStatus.RUNNING:
             return "finished"
         if exhausted:
