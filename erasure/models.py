@@ -329,7 +329,7 @@ class ErasureItem(models.Model):
         # Only the pending items are indexed by state: claims, "is anything left?" and the
         # per-namespace sweep then never walk past finished items (a request's 100,000
         # finished items would be scanned by every job, every round). A claim changes no
-        # indexed column, so it stays a HOT update with fillfactor 70 (migration 0007).
+        # indexed column, so it stays a HOT update with fillfactor 70 (migration 0003).
         indexes = [
             models.Index(
                 fields=["request", "namespace", "item_id"],
