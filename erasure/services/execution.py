@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from erasure import queue
@@ -45,6 +46,7 @@ from erasure.models import (
     TERMINAL_OUTCOMES,
     AuditEventType,
     Dispatch,
+    ErasureItem,
     ErasureRequest,
     ItemOutcome,
     Namespace,
@@ -214,16 +216,12 @@ def _start(request_id: uuid.UUID | str) -> bool:
 
 
 def _namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespace]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT DISTINCT namespace_id FROM erasure_erasureitem
-            WHERE request_id = %s AND outcome = %s
-            """,
-            [request_id, ItemOutcome.PENDING],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    return list(Namespace.objects.filter(pk__in=ids).order_by("name"))
+    """Namespaces where the request has pending items: one index probe per namespace we
+    know of (a handful), not a walk over every pending item."""
+    pending = ErasureItem.objects.filter(
+        request_id=request_id, namespace_id=OuterRef("pk"), outcome=ItemOutcome.PENDING
+    )
+    return list(Namespace.objects.filter(Exists(pending)).order_by("name"))
 
 
 def _random_start(request_id: uuid.UUID | str, namespace: Namespace, batch_size: int) -> str:
