@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from erasure.actors import Actor
 from erasure.errors import ServiceError
+from erasure.hashing import subject_hash
 from erasure.models import (
     ApiKey,
     AuditEvent,
@@ -119,6 +120,14 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .select_related("subject", "filed_by", "approved_by", "filed_by_api_key")
         )
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        # Officers search by the subject's key as they know it; only its keyed hash is
+        # stored, so the term is hashed and matched too.
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            results |= queryset.filter(subject__key_hash=subject_hash(search_term))
+        return results, may_have_duplicates
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         if obj is None:

@@ -61,3 +61,12 @@ def test_without_the_approve_permission_the_buttons_are_forbidden(client, django
     request = _request("awaiting_approval", viewer)
     assert client.post(f"/admin/erasure/erasurerequest/{request.pk}/approve/").status_code == 403
     assert ErasureRequest.objects.get(pk=request.pk).status == "awaiting_approval"
+
+
+def test_officers_find_a_request_by_the_subject_key_they_know(client, officer):
+    client.force_login(officer)
+    request = _request("awaiting_approval", officer)
+    found = client.get("/admin/erasure/erasurerequest/", {"q": "s-1"})
+    assert str(request.pk)[:8].encode() in found.content
+    missing = client.get("/admin/erasure/erasurerequest/", {"q": "someone-else"})
+    assert str(request.pk)[:8].encode() not in missing.content
