@@ -526,6 +526,8 @@ def _finish_or_wait(request_id: uuid.UUID | str) -> str:
     Only the last step takes the request's lock: deciding to wait or go on needs none, so
     the jobs of one request do not queue behind each other here.
     """
+    if not ErasureRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING).exists():
+        return "finished"  # no longer ours to run (nothing can be claimed either)
     pending, claimable, exhausted, next_at = _pending_state(request_id)
     if claimable:
         return "more"
