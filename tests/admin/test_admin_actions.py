@@ -70,3 +70,11 @@ def test_officers_find_a_request_by_the_subject_key_they_know(client, officer):
     assert str(request.pk)[:8].encode() in found.content
     missing = client.get("/admin/erasure/erasurerequest/", {"q": "someone-else"})
     assert str(request.pk)[:8].encode() not in missing.content
+
+
+def test_seed_demo_refuses_to_touch_a_real_namespace_api(settings, django_user_model):
+    from django.core.management import call_command
+
+    settings.NAMESPACE_API_URL = "https://api.moorcheh.ai/v1"
+    call_command("seed_demo")
+    assert not django_user_model.objects.filter(username__in=["officer", "approver"]).exists()

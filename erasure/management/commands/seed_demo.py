@@ -5,6 +5,8 @@ and the (in-memory) emulator is refilled with the items that the mappings still 
 items already erased stay erased.
 """
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -43,6 +45,11 @@ class Command(BaseCommand):
     help = "Create demo users, namespaces, mappings and emulator items (idempotent)."
 
     def handle(self, *args, **options):
+        if not _is_local_emulator(settings.NAMESPACE_API_URL):
+            # A real namespace API means a real deployment: no demo namespaces or items in
+            # it, and no users with a published password.
+            self.stderr.write("Nothing seeded: NAMESPACE_API_URL is not the local emulator.")
+            return
         self._users()
         with make_client() as client:
             self._namespaces(client)
@@ -95,8 +102,6 @@ class Command(BaseCommand):
             mappings_register(items=items, actor=Actor.system("seed_demo"))
 
     def _fill_emulator(self, client) -> None:
-        if "127.0.0.1" not in settings.NAMESPACE_API_URL:
-            return  # never write demo items into a real namespace API
         rows = ItemMapping.objects.filter(
             namespace__name__in=[TEXT_NAMESPACE, VECTOR_NAMESPACE]
         ).values_list("namespace__name", "item_id")
@@ -118,3 +123,8 @@ class Command(BaseCommand):
             f"Demo: {len(docs)} documents and {len(vectors)} vectors in the emulator; "
             f"users {', '.join(DEMO_USERS)} (password {DEMO_PASSWORD})."
         )
+
+
+def _is_local_emulator(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1")
