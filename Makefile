@@ -26,8 +26,9 @@ test: install  ## run the whole test suite against a real PostgreSQL
 	SECRET_KEY="$${SECRET_KEY:-test-secret-key-not-for-production}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install  ## ruff lint and format check
+lint: install  ## ruff lint and format check, and mypy (the settings only parse the URL here)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	DEBUG=true DATABASE_URL=postgres://typecheck@localhost/typecheck $(BIN)/mypy
 
 format: install  ## apply ruff formatting and safe fixes
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from erasure.models import ApiKey
 
@@ -15,11 +15,11 @@ if TYPE_CHECKING:
 class Actor:
     kind: str  # "user" | "api_key" | "webhook" | "system"
     label: str
-    user: AbstractBaseUser | None = None
+    user: User | None = None
     api_key: ApiKey | None = None
 
     @classmethod
-    def for_user(cls, user: AbstractBaseUser) -> Actor:
+    def for_user(cls, user: User) -> Actor:
         return cls(kind="user", label=f"user:{user.get_username()}", user=user)
 
     @classmethod

@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -42,6 +43,14 @@ from erasure.services.requests import (
 )
 
 ITEMS_SHOWN_ON_REQUEST_PAGE = 200
+
+
+def _officer(request: HttpRequest) -> Actor:
+    """The signed-in officer (every admin view requires a staff login)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return Actor.for_user(user)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -155,7 +164,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             subject_key=form.cleaned_data["subject_key"],
             regulation=form.cleaned_data["regulation"] or Regulation.GDPR,
             reason=form.cleaned_data["reason"] or "",
-            actor=Actor.for_user(request.user),
+            actor=_officer(request),
             source=RequestSource.ADMIN,
         )
         if not result.created:
@@ -218,7 +227,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(target)
         erasure_request = get_object_or_404(ErasureRequest, pk=object_id)
         try:
-            service(request=erasure_request, actor=Actor.for_user(request.user))
+            service(request=erasure_request, actor=_officer(request))
         except ServiceError as exc:
             messages.error(request, exc.message)
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 
@@ -9,7 +11,7 @@ from erasure.errors import NotFound
 from erasure.models import ErasureItem, ErasureRequest, ItemOutcome
 
 
-def request_get(*, request_id: object) -> ErasureRequest:
+def request_get(*, request_id: str | uuid.UUID) -> ErasureRequest:
     try:
         return ErasureRequest.objects.select_related(
             "subject", "filed_by", "approved_by", "filed_by_api_key", "approved_by_api_key"

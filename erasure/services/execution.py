@@ -33,6 +33,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -219,7 +220,9 @@ def _namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namesp
     """Namespaces where the request has pending items: one index probe per namespace we
     know of (a handful), not a walk over every pending item."""
     pending = ErasureItem.objects.filter(
-        request_id=request_id, namespace_id=OuterRef("pk"), outcome=ItemOutcome.PENDING
+        request_id=uuid.UUID(str(request_id)),
+        namespace_id=OuterRef("pk"),
+        outcome=ItemOutcome.PENDING,
     )
     return list(Namespace.objects.filter(Exists(pending)).order_by("name"))
 
@@ -498,7 +501,7 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
     summary.outcomes.update(counts)
 
 
-def _pending_state(request_id: uuid.UUID | str) -> tuple[int, int, int, object]:
+def _pending_state(request_id: uuid.UUID | str) -> tuple[int, int, int, datetime]:
     """(pending, claimable now, exhausted: tried to the limit with no answer, next time
     something becomes claimable)."""
     with connection.cursor() as cursor:

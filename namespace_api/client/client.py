@@ -292,16 +292,16 @@ class NamespaceApiClient:
                     method, path, payload, endpoint=endpoint, ids_sent=ids_sent
                 )
             except (RateLimited, ServerError, TransportError, UnexpectedResponse) as exc:
-                calls.append(exc.call)  # type: ignore[attr-defined]
+                calls.append(_call_of(exc))
                 if attempt == self.retry.max_retries:
-                    exc.calls = calls  # type: ignore[attr-defined]
+                    exc.calls = calls
                     raise
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
                 self._sleep(self.retry.delay(attempt, retry_after))
                 continue
             except NamespaceApiError as exc:
-                calls.append(exc.call)  # type: ignore[attr-defined]
-                exc.calls = calls  # type: ignore[attr-defined]
+                calls.append(_call_of(exc))
+                exc.calls = calls
                 raise
             calls.append(record)
             return status, body, calls
@@ -376,7 +376,7 @@ class NamespaceApiClient:
                     ids_sent=len(chunk),
                 )
             except NamespaceApiError as exc:
-                exc.calls = calls + getattr(exc, "calls", [])  # type: ignore[attr-defined]
+                exc.calls = calls + exc.calls
                 raise
             calls.extend(chunk_calls)
             rows = body.get("items", body.get("documents"))
@@ -479,10 +479,10 @@ class NamespaceApiClient:
             try:
                 answer, record = self.delete_once(namespace=namespace, kind=kind, ids=chunk)
             except AuthenticationFailed as exc:
-                batch.result.calls.append(exc.call)  # type: ignore[attr-defined]
+                batch.result.calls.append(_call_of(exc))
                 raise
             except (BadRequest, NamespaceNotFound, ApiStatusError) as exc:
-                index = batch.record(exc.call)  # type: ignore[attr-defined]
+                index = batch.record(_call_of(exc))
                 if isinstance(exc, RateLimited | ServerError):
                     ambiguous = True
                     if attempt < self.retry.max_retries:
@@ -499,7 +499,7 @@ class NamespaceApiClient:
                 batch.fail(chunk, index, exc.status, reason, False, maybe_applied=ambiguous)
                 return None, ambiguous
             except (TransportError, UnexpectedResponse) as exc:
-                index = batch.record(exc.call)  # type: ignore[attr-defined]
+                index = batch.record(_call_of(exc))
                 ambiguous = True
                 if attempt < self.retry.max_retries:
                     self._sleep(self.retry.delay(attempt))
@@ -552,7 +552,7 @@ class NamespaceApiClient:
         except AuthenticationFailed:
             raise
         except NamespaceApiError as exc:
-            indexes = [batch.record(c) for c in getattr(exc, "calls", [])]
+            indexes = [batch.record(c) for c in exc.calls]
             status = exc.status if isinstance(exc, ApiStatusError) else None
             retryable = exc.retryable
             reason = str(exc)
@@ -599,7 +599,7 @@ class NamespaceApiClient:
         except AuthenticationFailed:
             raise
         except NamespaceApiError as exc:
-            indexes = [batch.record(c) for c in getattr(exc, "calls", [])]
+            indexes = [batch.record(c) for c in exc.calls]
             status = exc.status if isinstance(exc, ApiStatusError) else None
             # The delete before this check may have been applied.
             batch.fail(
@@ -737,7 +737,8 @@ def _parse_delete(status: int, body: dict[str, Any]) -> DeleteAnswer:
         not_found = frozenset(str(i) for i in body["not_found_ids"])
     if isinstance(body.get("deleted_ids"), list) or isinstance(body.get("errors"), list):
         deleted = frozenset(str(i) for i in body.get("deleted_ids") or [])
-        missing, failing = set(), set()
+        missing: set[str] = set()
+        failing: set[str] = set()
         for error in body.get("errors") or []:
             if not isinstance(error, dict) or "id" not in error:
                 continue
@@ -777,11 +778,17 @@ def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
+def _call_of(error: NamespaceApiError) -> CallRecord:
+    """The call an error of `_call` carries (every error it raises has one)."""
+    assert error.call is not None, "errors raised by _call carry their call"
+    return error.call
+
+
 def _with_call(error: NamespaceApiError, call: CallRecord) -> NamespaceApiError:
-    error.call = call  # type: ignore[attr-defined]
+    error.call = call
     return error
 
 
 def _with_calls(error: NamespaceApiError, calls: list[CallRecord]) -> NamespaceApiError:
-    error.calls = calls  # type: ignore[attr-defined]
+    error.calls = calls
     return error

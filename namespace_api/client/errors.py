@@ -14,13 +14,25 @@ NamespaceApiError
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from namespace_api.client.types import CallRecord
 
 
 class NamespaceApiError(Exception):
-    """Base of every error the client raises."""
+    """Base of every error the client raises.
+
+    `call` is the HTTP call that failed, when one was made; `calls` every call made before
+    giving up (reads are retried), so that callers can record each as a dispatch.
+    """
 
     retryable: bool = False
+    call: CallRecord | None = None
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.calls: list[CallRecord] = []
 
 
 class TransportError(NamespaceApiError):
