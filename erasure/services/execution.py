@@ -275,7 +275,7 @@ def _claim(
 ) -> _Batch | None:
     """Lease one dispatch of claimable items to `owner` (committed before any call).
 
-    Items are taken in `item_id` order from `after` on (the unique index's order); when
+    Items are taken in `item_id` order from `after` on (the pending index's order); when
     nothing is left past `after`, the namespace is scanned again from its start once, for
     retries that came due behind the cursor.
     """
