@@ -2,50 +2,59 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock | cksum | cut -d' ' -f1)
+BASE_STAMP := $(VENV)/.base-$(shell cat requirements/base.lock | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.dev-$(shell cat requirements/dev.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint format emulator bench soak lock help
+.PHONY: install install-dev run test lint format emulator bench soak lock help
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(STAMP): requirements/dev.lock
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else "Python 3.12 is required (found %s); see .python-version" % sys.version.split()[0])'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	$(PYTHON) -m venv $(VENV)
 
-install: $(STAMP)  ## create .venv with the locked dependencies
+$(BASE_STAMP): requirements/base.lock | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/base.lock
+	rm -f $(VENV)/.base-* && touch $@
+
+$(DEV_STAMP): requirements/dev.lock | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	rm -f $(VENV)/.dev-* $(VENV)/.base-* && touch $@ $(BASE_STAMP)
+
+install: $(BASE_STAMP)  ## create .venv with the locked runtime dependencies
+
+install-dev: $(DEV_STAMP)  ## add the locked test and lint tools
 
 run: install  ## run the service: embedded PostgreSQL + emulator unless configured, worker, web
 	$(BIN)/python scripts/run_local.py
 
-test: install  ## run the whole test suite against a real PostgreSQL
+test: install-dev  ## run the whole test suite against a real PostgreSQL
 	scripts/ensure_chromium.sh
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-secret-key-not-for-production}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install  ## ruff lint and format check, and mypy (the settings only parse the URL here)
+lint: install-dev  ## ruff lint and format check, and mypy (the settings only parse the URL here)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	DEBUG=true DATABASE_URL=postgres://typecheck@localhost/typecheck $(BIN)/mypy
 
-format: install  ## apply ruff formatting and safe fixes
+format: install-dev  ## apply ruff formatting and safe fixes
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 emulator: install  ## run the namespace API emulator alone on 127.0.0.1:8765
 	DEBUG=true $(BIN)/python manage.py namespace_emulator --port 8765
 
-bench: install  ## all benchmarks (client calls, execution engine); figures go in issue notes
+bench: install-dev  ## all benchmarks (client calls, execution engine); figures go in issue notes
 	$(BIN)/python -m bench.client_calls
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	$(BIN)/python -m bench.execution
 
-soak: install  ## the mixed-fault soak at 50,000 items per namespace (outside CI)
+soak: install-dev  ## the mixed-fault soak at 50,000 items per namespace (outside CI)
 	ERASURE_SOAK_ITEMS=50000 DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-secret-key-not-for-production}" \
 	$(BIN)/python -m pytest tests/execution/test_concurrency.py -k soak -q
 
 lock:  ## re-resolve requirements/*.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements/dev.lock
-	uv pip compile pyproject.toml --python-version 3.12 --generate-hashes -o requirements/base.lock
+	uv pip compile pyproject.toml --python-version 3.12 --generate-hashes -c requirements/dev.lock -o requirements/base.lock
