@@ -40,6 +40,8 @@ class PgThrottle:
         self._sleep = sleep
         # Advisory-lock keys of this API's in-flight slots: (per-API class, slot number).
         self._lock_class = zlib.crc32(name.encode()) & 0x7FFFFFFF
+        # Slots held by this instance (one per worker thread, like its connection).
+        self._held: set[int] = set()
         with connection.cursor() as cursor:
             cursor.execute(
                 """
@@ -61,11 +63,36 @@ class PgThrottle:
     def slot(self) -> Iterator[None]:
         self._wait_for_permit()
         held = self._take_in_flight_slot()
+        self._held.add(held)
         try:
             yield
         finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [self._lock_class, held])
+            self._release(held)
+
+    @contextmanager
+    def extra_slots(self, wanted: int) -> Iterator[int]:
+        """Up to `wanted` more in-flight slots, each with a rate permit, without waiting."""
+        held: list[int] = []
+        try:
+            while len(held) < wanted:
+                slot = self._take_in_flight_slot_or_none()
+                if slot is None:
+                    break
+                self._held.add(slot)
+                held.append(slot)
+                if self._try_permit() > 0:
+                    # No permit (rate, or a pause): this slot goes back unused.
+                    self._release(held.pop())
+                    break
+            yield len(held)
+        finally:
+            for slot in held:
+                self._release(slot)
+
+    def _release(self, slot: int) -> None:
+        self._held.discard(slot)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [self._lock_class, slot])
 
     def pause(self, seconds: float) -> None:
         with connection.cursor() as cursor:
@@ -135,6 +162,10 @@ class PgThrottle:
         with connection.cursor() as cursor:
             for k in range(self.max_in_flight):
                 candidate = (offset + k) % self.max_in_flight
+                if candidate in self._held:
+                    # Advisory locks are re-entrant within a session: a slot this
+                    # connection holds would be granted again.
+                    continue
                 cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [self._lock_class, candidate])
                 if cursor.fetchone()[0]:
                     return candidate

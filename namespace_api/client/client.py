@@ -24,6 +24,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,10 @@ from namespace_api.client.types import (
     NamespaceInfo,
     Outcome,
 )
+
+# Threads that send the checks of one wave side by side. They only do HTTP (the throttle's
+# slots are taken by the caller), so a small shared pool serves every client.
+_WAVE_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="namespace-api-wave")
 
 KIND_TEXT = "text"
 KIND_VECTOR = "vector"
@@ -139,12 +144,19 @@ class Throttle(Protocol):
 
     def slot(self) -> AbstractContextManager[None]: ...
 
+    def extra_slots(self, wanted: int) -> AbstractContextManager[int]:
+        """Up to `wanted` more calls in flight, without waiting: yields how many."""
+        ...
+
     def pause(self, seconds: float) -> None: ...
 
 
 class NoThrottle:
     def slot(self) -> AbstractContextManager[None]:
         return nullcontext()
+
+    def extra_slots(self, wanted: int) -> AbstractContextManager[int]:
+        return nullcontext(wanted)
 
     def pause(self, seconds: float) -> None:
         return None
@@ -231,14 +243,23 @@ class NamespaceApiClient:
     # -- raw calls -------------------------------------------------------------------
 
     def _call(
-        self, method: str, path: str, payload: Any = None, *, endpoint: str, ids_sent: int = 0
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        endpoint: str,
+        ids_sent: int = 0,
+        throttled: bool = True,
     ) -> tuple[int, Any, CallRecord]:
         """One HTTP call. Returns (status, parsed body, record) for 2xx; raises otherwise.
 
         The raised error carries the record as `.call` so that callers can store it.
+        `throttled=False` is for calls whose slot the caller already holds (and which run
+        on threads that must not touch the throttle's database connection).
         """
         try:
-            with self.throttle.slot():
+            with self.throttle.slot() if throttled else nullcontext():
                 started = time.perf_counter()
                 response = self._http.request(method, path, json=payload)
         except httpx.TimeoutException as exc:
@@ -262,7 +283,12 @@ class NamespaceApiClient:
                 )
             return status, body, CallRecord(endpoint, ids_sent, status, latency)
         message = _error_message(body, response.text)
-        record = CallRecord(endpoint, ids_sent, status, latency, error=message[:1000])
+        retry_after = (
+            parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
+        )
+        record = CallRecord(
+            endpoint, ids_sent, status, latency, error=message[:1000], retry_after=retry_after
+        )
         error: ApiStatusError
         if status == 400:
             error = BadRequest(status, message, body)
@@ -271,10 +297,10 @@ class NamespaceApiClient:
         elif status == 404:
             error = NamespaceNotFound(status, message, body)
         elif status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             error = RateLimited(status, message, body, retry_after=retry_after)
-            # Everyone sharing the throttle waits, not only this caller.
-            self.throttle.pause(self.retry.delay(0, retry_after))
+            if throttled:
+                # Everyone sharing the throttle waits, not only this caller.
+                self.throttle.pause(self.retry.delay(0, retry_after))
         elif status >= 500:
             error = ServerError(status, message, body)
         else:
@@ -282,14 +308,26 @@ class NamespaceApiClient:
         raise _with_call(error, record)
 
     def _read(
-        self, method: str, path: str, payload: Any = None, *, endpoint: str, ids_sent: int = 0
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        endpoint: str,
+        ids_sent: int = 0,
+        throttled: bool = True,
     ) -> tuple[int, Any, list[CallRecord]]:
         """An idempotent call, retried on 429, 5xx and transport errors."""
         calls: list[CallRecord] = []
         for attempt in range(self.retry.max_retries + 1):
             try:
                 status, body, record = self._call(
-                    method, path, payload, endpoint=endpoint, ids_sent=ids_sent
+                    method,
+                    path,
+                    payload,
+                    endpoint=endpoint,
+                    ids_sent=ids_sent,
+                    throttled=throttled,
                 )
             except (RateLimited, ServerError, TransportError, UnexpectedResponse) as exc:
                 calls.append(_call_of(exc))
@@ -363,29 +401,54 @@ class NamespaceApiClient:
         returned, never `not_found_ids` alone (section 5.1).
         """
         endpoint = "items/get" if self.flavor.name == "onprem" else "documents/get"
+        path = f"/namespaces/{_seg(namespace)}/{endpoint}"
         present: set[str] = set()
         calls: list[CallRecord] = []
         answered_by: dict[str, int] = {}
-        for chunk in chunked(ids, self.flavor.get_max):
-            try:
-                _, body, chunk_calls = self._read(
-                    "POST",
-                    f"/namespaces/{_seg(namespace)}/{endpoint}",
-                    {"ids": chunk},
-                    endpoint=endpoint,
-                    ids_sent=len(chunk),
+        chunks = list(chunked(ids, self.flavor.get_max))
+        while chunks:
+            # A wave: this call's own slot plus as many free ones as the throttle grants,
+            # so that the checks of a batch overlap instead of queueing one by one.
+            with self.throttle.slot(), self.throttle.extra_slots(len(chunks) - 1) as extra:
+                wave, chunks = chunks[: 1 + extra], chunks[1 + extra :]
+                outcomes = list(
+                    _WAVE_POOL.map(lambda chunk: self._read_outcome(path, chunk, endpoint), wave)
                 )
-            except NamespaceApiError as exc:
-                exc.calls = calls + exc.calls
-                raise
-            calls.extend(chunk_calls)
-            rows = body.get("items", body.get("documents"))
-            if not isinstance(rows, list):
-                raise _with_calls(UnexpectedResponse("get: no `items` list in the answer"), calls)
-            wanted = set(chunk)
-            present.update(str(r.get("id")) for r in rows if str(r.get("id")) in wanted)
-            answered_by.update(dict.fromkeys(chunk, len(calls) - 1))
+            for chunk, (answer, chunk_calls, error) in zip(wave, outcomes, strict=True):
+                calls.extend(chunk_calls)
+                for call in chunk_calls:
+                    if call.http_status == 429:
+                        # The wave threads could not tell the others; this thread does.
+                        self.throttle.pause(self.retry.delay(0, call.retry_after))
+                if error is not None:
+                    error.calls = calls
+                    raise error
+                rows = answer.get("items", answer.get("documents"))
+                if not isinstance(rows, list):
+                    raise _with_calls(
+                        UnexpectedResponse("get: no `items` list in the answer"), calls
+                    )
+                wanted = set(chunk)
+                present.update(str(r.get("id")) for r in rows if str(r.get("id")) in wanted)
+                answered_by.update(dict.fromkeys(chunk, len(calls) - 1))
         return PresenceCheck(present=present, calls=calls, answered_by=answered_by)
+
+    def _read_outcome(
+        self, path: str, chunk: list[str], endpoint: str
+    ) -> tuple[Any, list[CallRecord], NamespaceApiError | None]:
+        """One check, run on a wave thread: (answer, calls made, error or None)."""
+        try:
+            _, body, chunk_calls = self._read(
+                "POST",
+                path,
+                {"ids": chunk},
+                endpoint=endpoint,
+                ids_sent=len(chunk),
+                throttled=False,
+            )
+        except NamespaceApiError as exc:
+            return None, exc.calls, exc
+        return body, chunk_calls, None
 
     def delete_once(
         self, *, namespace: str, kind: str, ids: Sequence[str]

@@ -55,6 +55,8 @@ class CallRecord:
     actual: int | None = None
     unprocessed: int | None = None
     error: str = ""
+    retry_after: float | None = None
+    """The wait a 429 asked for (its Retry-After), when it gave one."""
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,20 @@ def test_a_429_seen_by_one_client_pauses_every_client_of_the_api(emulator):
     # Another worker's throttle of the same API now waits the rest of those 3 seconds.
     other, _ = _throttle(name=emulator.url)
     assert 2 < other._try_permit() <= 3
+
+
+def test_extra_slots_take_only_what_is_free_and_give_it_back():
+    throttle, _ = _throttle(max_in_flight=3)
+    with throttle.slot(), throttle.extra_slots(10) as extra:
+        assert extra == 2
+        assert throttle._take_in_flight_slot_or_none() is None
+    # Everything was released on the way out.
+    with throttle.slot(), throttle.extra_slots(10) as extra:
+        assert extra == 2
+
+
+def test_extra_slots_respect_a_pause():
+    throttle, _ = _throttle(max_in_flight=8)
+    throttle.pause(5)
+    with throttle.extra_slots(4) as extra:
+        assert extra == 0
