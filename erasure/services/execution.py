@@ -87,11 +87,7 @@ def items_expand(*, request: ErasureRequest, actor: Actor) -> int:
     (taken here if the caller has not), so a plain INSERT of the missing ones is safe, and
     much cheaper than one that checks each row for a conflict.
     """
-    list(
-        ErasureRequest.objects.select_for_update(no_key=True)
-        .filter(pk=request.pk)
-        .values_list("pk", flat=True)
-    )
+    lock_request(request.pk)
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -187,7 +183,7 @@ def request_execute(
             client.close()
 
 
-def _lock_request(request_id: uuid.UUID | str) -> ErasureRequest | None:
+def lock_request(request_id: uuid.UUID | str) -> ErasureRequest | None:
     """The request, locked FOR NO KEY UPDATE until the caller's transaction ends (see
     erasure.services.audit on why not FOR UPDATE)."""
     return (
@@ -201,7 +197,7 @@ def _lock_request(request_id: uuid.UUID | str) -> ErasureRequest | None:
 def _start(request_id: uuid.UUID | str) -> bool:
     """approved → running (once, with its audit event). True when there is work to do."""
     with transaction.atomic():
-        request = _lock_request(request_id)
+        request = lock_request(request_id)
         if request is None:
             logger.warning("execute: request %s does not exist", request_id)
             return False
@@ -540,7 +536,7 @@ def _finish_or_wait(request_id: uuid.UUID | str) -> str:
         queue.enqueue_execution(request_id=request_id, delay_seconds=delay)
         return "waiting"
     with transaction.atomic():
-        request = _lock_request(request_id)
+        request = lock_request(request_id)
         if request is None or request.status != RequestStatus.RUNNING:
             return "finished"
         if exhausted:

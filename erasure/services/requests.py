@@ -25,7 +25,7 @@ from erasure.models import (
     RequestStatus,
 )
 from erasure.services.audit import audit_record
-from erasure.services.execution import items_expand
+from erasure.services.execution import items_expand, lock_request
 from erasure.services.subjects import subject_get_or_create
 
 MAX_SUBJECT_KEY_LENGTH = 512
@@ -73,20 +73,11 @@ def request_file(
     if len(reason) > MAX_REASON_LENGTH:
         raise InvalidInput("reason is too long", fields={"reason": ["too long"]})
 
-    if idempotency_key and actor.api_key is not None:
-        earlier = (
-            ErasureRequest.objects.filter(
-                filed_by_api_key=actor.api_key, idempotency_key=idempotency_key
-            )
-            .select_related("subject")
-            .first()
-        )
-        if earlier is not None:
-            if (earlier.subject.key_hash, earlier.regulation) != (subject_hash(key), regulation):
-                raise Conflict(
-                    "this Idempotency-Key was used for a different request; use a new key"
-                )
-            return FileResult(request=earlier, created=False)
+    earlier = _filed_with_key(actor=actor, idempotency_key=idempotency_key)
+    if earlier is not None:
+        if (earlier.subject.key_hash, earlier.regulation) != (subject_hash(key), regulation):
+            raise Conflict("this Idempotency-Key was used for a different request; use a new key")
+        return FileResult(request=earlier, created=False)
 
     try:
         with transaction.atomic():
@@ -132,15 +123,25 @@ def request_file(
     return FileResult(request=request, created=True)
 
 
+def _filed_with_key(*, actor: Actor, idempotency_key: str | None) -> ErasureRequest | None:
+    """The request this API key filed earlier with this Idempotency-Key, if any."""
+    if not idempotency_key or actor.api_key is None:
+        return None
+    return (
+        ErasureRequest.objects.filter(
+            filed_by_api_key=actor.api_key, idempotency_key=idempotency_key
+        )
+        .select_related("subject")
+        .first()
+    )
+
+
 def _existing_for(
     *, subject_key: str, actor: Actor, idempotency_key: str | None
 ) -> ErasureRequest | None:
-    if idempotency_key and actor.api_key is not None:
-        earlier = ErasureRequest.objects.filter(
-            filed_by_api_key=actor.api_key, idempotency_key=idempotency_key
-        ).first()
-        if earlier is not None:
-            return earlier
+    earlier = _filed_with_key(actor=actor, idempotency_key=idempotency_key)
+    if earlier is not None:
+        return earlier
     return ErasureRequest.objects.filter(
         subject__key_hash=subject_hash(subject_key), status__in=OPEN_STATUSES
     ).first()
@@ -199,18 +200,31 @@ def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
     queue.enqueue_execution(request_id=request.pk)
 
 
+CANCELLABLE_STATUSES = (
+    RequestStatus.RECEIVED,
+    RequestStatus.AWAITING_APPROVAL,
+    RequestStatus.APPROVED,
+    RequestStatus.SCHEDULED,
+    RequestStatus.ON_HOLD,
+)
+
+
+def can_cancel(request: ErasureRequest) -> bool:
+    return request.status in CANCELLABLE_STATUSES
+
+
+def can_retry(request: ErasureRequest) -> bool:
+    """Ended with failures, or running but flagged stuck by the sweeper."""
+    if request.status in (RequestStatus.COMPLETED_WITH_FAILURES, RequestStatus.FAILED):
+        return True
+    return request.status == RequestStatus.RUNNING and request.stuck_since is not None
+
+
 def request_cancel(*, request: ErasureRequest, actor: Actor, reason: str = "") -> ErasureRequest:
     """Cancel a request that has not started running."""
-    cancellable = (
-        RequestStatus.RECEIVED,
-        RequestStatus.AWAITING_APPROVAL,
-        RequestStatus.APPROVED,
-        RequestStatus.SCHEDULED,
-        RequestStatus.ON_HOLD,
-    )
     with transaction.atomic():
         request = _lock(request)
-        if request.status not in cancellable:
+        if not can_cancel(request):
             raise InvalidTransition(
                 f"a {request.get_status_display().lower()} request cannot be cancelled"
             )
@@ -228,14 +242,10 @@ def request_cancel(*, request: ErasureRequest, actor: Actor, reason: str = "") -
 
 
 def _lock(request: ErasureRequest) -> ErasureRequest:
-    try:
-        return (
-            ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("subject")
-            .get(pk=request.pk)
-        )
-    except ErasureRequest.DoesNotExist as exc:
-        raise NotFound("erasure request not found") from exc
+    locked = lock_request(request.pk)
+    if locked is None:
+        raise NotFound("erasure request not found")
+    return locked
 
 
 def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
@@ -245,11 +255,10 @@ def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
     An item whose last try may have been applied (no answer, 429 or 5xx) keeps that mark,
     so that "absent now" is reported `deleted_or_not_found`, never `not_found`.
     """
-    retryable = (RequestStatus.COMPLETED_WITH_FAILURES, RequestStatus.FAILED)
     with transaction.atomic():
         request = _lock(request)
-        stuck = request.status == RequestStatus.RUNNING and request.stuck_since is not None
-        if request.status not in retryable and not stuck:
+        stuck = request.status == RequestStatus.RUNNING
+        if not can_retry(request):
             raise InvalidTransition(
                 "only a request that ended with failures, or one flagged as stuck, can be "
                 f"retried; this one is {request.get_status_display().lower()}"

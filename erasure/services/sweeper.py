@@ -18,6 +18,7 @@ from erasure.actors import Actor
 from erasure.failpoints import failpoint
 from erasure.models import AuditEventType, ErasureRequest, RequestStatus
 from erasure.services.audit import audit_record
+from erasure.services.execution import lock_request
 
 SWEEPER = Actor.system("sweeper")
 
@@ -50,13 +51,12 @@ def requests_sweep() -> SweepResult:
             continue
         failpoint("sweeper.before_requeue")
         with transaction.atomic():
-            request = (
-                ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
-                .select_related("subject")
-                .filter(pk=request_id, stuck_since__isnull=True)
-                .first()
-            )
-            if request is None or queue.has_live_execution_job(request_id):
+            request = lock_request(request_id)
+            if (
+                request is None
+                or request.stuck_since is not None
+                or queue.has_live_execution_job(request_id)
+            ):
                 continue
             if request.wakeups >= settings.ERASURE_MAX_WAKEUPS:
                 request.stuck_since = timezone.now()
