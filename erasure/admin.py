@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -36,6 +37,8 @@ from erasure.models import (
 from erasure.selectors.requests import request_outcome_counts
 from erasure.services.requests import (
     MAX_SUBJECT_KEY_LENGTH,
+    can_cancel,
+    can_retry,
     request_approve,
     request_cancel,
     request_file,
@@ -93,6 +96,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     search_fields = ("id", "subject__key_hash")
     change_form_template = "admin/erasure/erasurerequest/change_form.html"
+    change_list_template = "admin/erasure/erasurerequest/change_list.html"
     readonly_fields = (
         "id",
         "status",
@@ -129,14 +133,6 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .select_related("subject", "filed_by", "approved_by", "filed_by_api_key")
         )
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        # Officers search by the subject's key as they know it; only its keyed hash is
-        # stored, so the term is hashed and matched too.
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        if search_term.strip():
-            results |= queryset.filter(subject__key_hash=subject_hash(search_term))
-        return results, may_have_duplicates
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         if obj is None:
@@ -189,6 +185,11 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         urls = super().get_urls()
         own = [
             path(
+                "find-subject/",
+                self.admin_site.admin_view(self.find_subject_view),
+                name="erasure_erasurerequest_find_subject",
+            ),
+            path(
                 "<path:object_id>/approve/",
                 self.admin_site.admin_view(self.approve_view),
                 name="erasure_erasurerequest_approve",
@@ -205,6 +206,24 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             ),
         ]
         return own + urls
+
+    def find_subject_view(self, request: HttpRequest) -> HttpResponse:
+        """Find requests by the subject key an officer knows. The key goes in a POST body
+        and only its keyed hash in the URL that follows: URLs end up in access logs."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            key = request.POST.get("subject_key", "")
+            if key.strip():
+                changelist = reverse("admin:erasure_erasurerequest_changelist")
+                return HttpResponseRedirect(f"{changelist}?q={subject_hash(key)}")
+            messages.error(request, "Enter a subject key.")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Find requests by subject key",
+        }
+        return TemplateResponse(request, "admin/erasure/erasurerequest/find_subject.html", context)
 
     def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not request.user.has_perm("erasure.approve_erasurerequest"):
@@ -258,19 +277,9 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 + f"?request__id__exact={obj.pk}",
                 can_approve=obj.status == RequestStatus.AWAITING_APPROVAL
                 and request.user.has_perm("erasure.approve_erasurerequest"),
-                can_retry=(
-                    obj.status in (RequestStatus.COMPLETED_WITH_FAILURES, RequestStatus.FAILED)
-                    or obj.stuck_since is not None
-                )
+                can_retry=can_retry(obj)
                 and request.user.has_perm("erasure.approve_erasurerequest"),
-                can_cancel=obj.status
-                in (
-                    RequestStatus.RECEIVED,
-                    RequestStatus.AWAITING_APPROVAL,
-                    RequestStatus.APPROVED,
-                    RequestStatus.SCHEDULED,
-                    RequestStatus.ON_HOLD,
-                ),
+                can_cancel=can_cancel(obj),
             )
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -66,10 +66,17 @@ def test_without_the_approve_permission_the_buttons_are_forbidden(client, django
 def test_officers_find_a_request_by_the_subject_key_they_know(client, officer):
     client.force_login(officer)
     request = _request("awaiting_approval", officer)
-    found = client.get("/admin/erasure/erasurerequest/", {"q": "s-1"})
-    assert str(request.pk)[:8].encode() in found.content
-    missing = client.get("/admin/erasure/erasurerequest/", {"q": "someone-else"})
-    assert str(request.pk)[:8].encode() not in missing.content
+    found = client.post("/admin/erasure/erasurerequest/find-subject/", {"subject_key": "s-1"})
+    # The key travels in the body; the URL that follows carries only its keyed hash.
+    assert found.status_code == 302
+    assert "s-1" not in found.url
+    assert str(request.pk)[:8].encode() in client.get(found.url).content
+    missing = client.post(
+        "/admin/erasure/erasurerequest/find-subject/", {"subject_key": "someone-else"}
+    )
+    assert str(request.pk)[:8].encode() not in client.get(missing.url).content
+    form = client.get("/admin/erasure/erasurerequest/find-subject/")
+    assert b'name="subject_key"' in form.content
 
 
 def test_seed_demo_refuses_to_touch_a_real_namespace_api(settings, django_user_model):
