@@ -120,7 +120,8 @@ def test_request_filed_approved_and_carried_out_by_a_worker(emulator, api_key_fa
     # The audit trail tells the story, in order, as one unbroken chain.
     events = list(AuditEvent.objects.filter(request_id=request_id).order_by("id"))
     types = [e.event_type for e in events]
-    assert types[:4] == ["request.filed", "request.approved", "items.expanded", "request.started"]
+    assert types[:4] == ["request.filed", "request.approved", "request.started", "items.expanded"]
+    assert types.count("items.expanded") == 2  # one per namespace, expanded by the job
     assert types.count("dispatch.recorded") == 2
     assert types[-1] == "request.completed"
     chain = list(AuditEvent.objects.order_by("id").values_list("prev_hash", "hash"))

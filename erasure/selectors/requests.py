@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 
 from erasure.errors import NotFound
-from erasure.models import ErasureItem, ErasureRequest, ItemOutcome
+from erasure.models import ErasureItem, ErasureRequest, ItemMapping, ItemOutcome, RequestStatus
 
 
 def request_get(*, request_id: str | uuid.UUID) -> ErasureRequest:
@@ -28,6 +28,12 @@ def request_outcome_counts(*, request: ErasureRequest) -> dict[str, int]:
     for row in rows:
         counts[row["outcome"]] = row["n"]
     counts["total"] = sum(counts[o] for o in ItemOutcome.values)
+    if request.status == RequestStatus.APPROVED and counts["total"] == 0:
+        # Approved, not started yet: its items are expanded when its job starts; until
+        # then, the subject's mappings are what is pending.
+        counts["pending"] = counts["total"] = ItemMapping.objects.filter(
+            subject_id=request.subject_id
+        ).count()
     return counts
 
 

@@ -94,12 +94,15 @@ def mappings_register(*, items: Sequence[MappingInput], actor: Actor) -> Registe
             )
             created = cursor.rowcount
         added = 0
+        # A running request takes the new items now (only in the namespaces named here);
+        # an approved one expands everything when its job starts, and every request sweeps
+        # in what is missing before it completes.
         running = ErasureRequest.objects.filter(
-            subject__key_hash__in=set(hashes.values()),
-            status__in=[RequestStatus.APPROVED, RequestStatus.RUNNING],
+            subject__key_hash__in=set(hashes.values()), status=RequestStatus.RUNNING
         ).select_related("subject")
+        touched = sorted({namespaces[i.namespace].pk for i in items})
         for request in running:
-            added += items_expand(request=request, actor=actor)
+            added += items_expand(request=request, actor=actor, namespace_ids=touched)
         audit_record(
             event_type=AuditEventType.MAPPINGS_REGISTERED,
             actor=actor,

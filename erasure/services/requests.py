@@ -25,7 +25,7 @@ from erasure.models import (
     RequestStatus,
 )
 from erasure.services.audit import audit_record
-from erasure.services.execution import items_expand, lock_request
+from erasure.services.execution import lock_request
 from erasure.services.subjects import subject_get_or_create
 
 MAX_SUBJECT_KEY_LENGTH = 512
@@ -174,7 +174,7 @@ def request_approve(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
 
 
 def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
-    """Within the caller's transaction: approve, expand items, defer the execution job."""
+    """Within the caller's transaction: approve and defer the execution job."""
     now = timezone.now()
     updated = ErasureRequest.objects.filter(
         pk=request.pk, status=RequestStatus.AWAITING_APPROVAL
@@ -195,7 +195,8 @@ def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
         request=request,
         details={"auto": auto},
     )
-    items_expand(request=request, actor=actor)
+    # Items are expanded by the job when it starts (erasure.services.execution._start):
+    # approving stays a state change, whatever the number of items.
     # Deferred in this same transaction: the job exists if and only if the approval does.
     queue.enqueue_execution(request_id=request.pk)
 

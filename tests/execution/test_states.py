@@ -8,7 +8,15 @@ from django.db import connection
 
 from erasure.actors import Actor
 from erasure.errors import InvalidTransition
-from erasure.models import Dispatch, ErasureItem, ErasureRequest, ItemMapping
+from erasure.models import (
+    AuditEvent,
+    AuditEventType,
+    Dispatch,
+    ErasureItem,
+    ErasureRequest,
+    ItemMapping,
+)
+from erasure.services import execution
 from erasure.services.execution import request_execute
 from erasure.services.mappings import MappingInput, mappings_register
 from erasure.services.requests import request_approve, request_cancel, request_retry
@@ -90,11 +98,20 @@ def test_mappings_registered_while_the_request_runs_are_swept_in(emulator):
             {
                 "name": "notes",
                 "type": "text",
-                "items": [{"id": "late-1", "text": "uploaded while erasing"}],
+                "items": [
+                    {"id": "late-0", "text": "uploaded before the job started"},
+                    {"id": "late-1", "text": "uploaded while erasing"},
+                ],
             }
         ]
     )
-    # Registered through the service while the request is approved: added at once.
+    # Registered while the request is approved: its job expands it when it starts.
+    result = mappings_register(items=[MappingInput(SUBJECT, "notes", "late-0")], actor=OPERATOR)
+    assert result.added_to_open_requests == 0
+    assert not ErasureItem.objects.filter(request=request).exists()
+    # Registered through the service while the request runs: added at once.
+    assert execution._start(request.pk) == []  # started: both names are in one namespace
+    assert ErasureItem.objects.filter(request=request).count() == 3
     result = mappings_register(items=[MappingInput(SUBJECT, "notes", "late-1")], actor=OPERATOR)
     assert result.added_to_open_requests == 1
     # Written behind the service's back (another process, a bulk import): swept in before
@@ -121,7 +138,13 @@ def test_mappings_registered_while_the_request_runs_are_swept_in(emulator):
     request.refresh_from_db()
     assert request.status == "completed"
     outcomes = dict(ErasureItem.objects.filter(request=request).values_list("item_id", "outcome"))
-    assert outcomes == {"t0": "deleted", "t1": "deleted", "late-1": "deleted", "late-2": "deleted"}
+    assert outcomes == {
+        "t0": "deleted",
+        "t1": "deleted",
+        "late-0": "deleted",
+        "late-1": "deleted",
+        "late-2": "deleted",
+    }
     assert "late-2" not in emulator.ids("notes")
 
 
@@ -137,3 +160,27 @@ def test_retry_through_the_api(emulator, api_key_factory, settings):
     assert response.json()["counts"]["pending"] == 3
     again = client.post(f"/api/v1/requests/{request.pk}/retry")
     assert again.status_code == 409
+
+
+def test_a_dispatch_removes_its_erased_items_mappings_before_the_request_completes(
+    emulator, settings
+):
+    # The vectors' first delete is answered 500 and backs off for a minute: the request is
+    # still running when the text items' dispatch has been recorded.
+    settings.ERASURE_RETRY_BASE_SECONDS = 60
+    request = prepare(emulator, texts=12, vectors=8)
+    emulator.control("faults/next", {"namespace": "vecs", "fault": "server_error", "count": 4})
+    summary = request_execute(request_id=request.pk)
+    request.refresh_from_db()
+    assert not summary.finished
+    assert request.status == "running"
+    assert not ItemMapping.objects.filter(namespace__name="notes", item_id__startswith="t").exists()
+    assert ItemMapping.objects.filter(namespace__name="vecs", item_id__startswith="v").count() == 8
+    assert ItemMapping.objects.filter(item_id__startswith="other-").count() == 5
+    removed = [
+        event.details["mappings_removed"]
+        for event in AuditEvent.objects.filter(
+            request=request, event_type=AuditEventType.DISPATCH_RECORDED
+        )
+    ]
+    assert sorted(removed) == [0, 12]
