@@ -27,6 +27,10 @@ class Actor:
         return cls(kind="api_key", label=f"api_key:{api_key.name}", api_key=api_key)
 
     @classmethod
+    def for_webhook(cls, source_slug: str) -> Actor:
+        return cls(kind="webhook", label=f"webhook:{source_slug}")
+
+    @classmethod
     def system(cls, what: str = "worker") -> Actor:
         return cls(kind="system", label=f"system:{what}")
 

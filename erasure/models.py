@@ -92,6 +92,30 @@ class ItemMapping(models.Model):
         return f"{self.namespace.name}/{self.item_id}"
 
 
+class SubjectAlias(models.Model):
+    """Another identifier of a subject: an identity provider's user id, an email, ...
+
+    Stored as the keyed hash of the alias (like subject keys), under a `kind` that names
+    where the alias comes from (`okta`, `auth0`, `email`, ...): the same string may be an
+    alias of different subjects in different systems, never twice in one.
+    """
+
+    kind = models.CharField(max_length=40)
+    alias_hash = models.CharField(max_length=64)
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="aliases")
+    registered_at = models.DateTimeField(auto_now_add=True)
+    registered_by = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "subject aliases"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "alias_hash"], name="alias_unique_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} alias {self.alias_hash[:12]}…"
+
+
 class RequestStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
@@ -395,8 +419,20 @@ class AuditEventType(models.TextChoices):
     ITEMS_EXPANDED = "items.expanded"
     DISPATCH_RECORDED = "dispatch.recorded"
     MAPPINGS_REGISTERED = "mappings.registered"
+    MAPPINGS_REMOVED = "mappings.removed"
+    # Items registered for a subject whose request had already completed.
+    MAPPINGS_AFTER_ERASURE = "mappings.after_erasure"
+    ALIASES_REGISTERED = "aliases.registered"
     API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
     SUBJECT_PURGED = "subject.purged"
+    NAMESPACE_MODE_CHANGED = "namespace.mode_changed"
+    REQUEST_SCHEDULED = "request.scheduled"
+    REQUEST_DEADLINE_EXTENDED = "request.deadline_extended"
+    REQUEST_HELD = "request.held"
+    REQUEST_RELEASED = "request.released"
+    WEBHOOK_SOURCE_CHANGED = "webhook_source.changed"
+    EXPORT_CREATED = "export.created"
 
 
 class AuditEvent(models.Model):

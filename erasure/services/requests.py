@@ -23,6 +23,7 @@ from erasure.models import (
     Regulation,
     RequestSource,
     RequestStatus,
+    Subject,
 )
 from erasure.services.audit import audit_record
 from erasure.services.execution import lock_request
@@ -49,14 +50,19 @@ def request_file(
     reason: str = "",
     idempotency_key: str | None = None,
     auto_approve: bool = False,
+    subject: Subject | None = None,
 ) -> FileResult:
-    """Record an erasure request for the subject of `subject_key`.
+    """Record an erasure request for the subject of `subject_key`, or for `subject` when
+    the caller found it another way (an alias: its raw key is then unknown, and
+    `subject_key` must be empty).
 
     Returns the already open request of the subject (or the one filed earlier with the same
     idempotency key) instead of creating a second one.
     """
     key = normalize_subject_key(subject_key or "")
-    if not key:
+    if subject is not None and key:
+        raise ValueError("give subject_key or subject, not both")
+    if not key and subject is None:
         raise InvalidInput("subject must not be empty", fields={"subject": ["required"]})
     if len(key) > MAX_SUBJECT_KEY_LENGTH:
         raise InvalidInput(
@@ -75,13 +81,15 @@ def request_file(
 
     earlier = _filed_with_key(actor=actor, idempotency_key=idempotency_key)
     if earlier is not None:
-        if (earlier.subject.key_hash, earlier.regulation) != (subject_hash(key), regulation):
+        wanted = subject.key_hash if subject is not None else subject_hash(key)
+        if (earlier.subject.key_hash, earlier.regulation) != (wanted, regulation):
             raise Conflict("this Idempotency-Key was used for a different request; use a new key")
         return FileResult(request=earlier, created=False)
 
     try:
         with transaction.atomic():
-            subject = subject_get_or_create(key=key, keep_raw_key=True)
+            if subject is None:
+                subject = subject_get_or_create(key=key, keep_raw_key=True)
             open_request = ErasureRequest.objects.filter(
                 subject=subject, status__in=OPEN_STATUSES
             ).first()
@@ -116,7 +124,11 @@ def request_file(
     except IntegrityError:
         # Lost a race with another filing for the same subject or idempotency key: the
         # partial unique indexes kept the second request out; answer with the first.
-        existing = _existing_for(subject_key=key, actor=actor, idempotency_key=idempotency_key)
+        existing = _existing_for(
+            key_hash=subject.key_hash if subject is not None else subject_hash(key),
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
         if existing is None:
             raise
         return FileResult(request=existing, created=False)
@@ -137,13 +149,13 @@ def _filed_with_key(*, actor: Actor, idempotency_key: str | None) -> ErasureRequ
 
 
 def _existing_for(
-    *, subject_key: str, actor: Actor, idempotency_key: str | None
+    *, key_hash: str, actor: Actor, idempotency_key: str | None
 ) -> ErasureRequest | None:
     earlier = _filed_with_key(actor=actor, idempotency_key=idempotency_key)
     if earlier is not None:
         return earlier
     return ErasureRequest.objects.filter(
-        subject__key_hash=subject_hash(subject_key), status__in=OPEN_STATUSES
+        subject__key_hash=key_hash, status__in=OPEN_STATUSES
     ).first()
 
 
