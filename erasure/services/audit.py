@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -29,9 +31,23 @@ GENESIS_HASH = "0" * 64
 AUDIT_CHAIN_LOCK = 0x45524153  # "ERAS"
 
 
-def canonical(event: AuditEvent) -> bytes:
-    """The serialisation that is hashed: stable key order, no white space, UTC times."""
-    payload = {
+# The fields an event's hash covers, as they appear in an export (`event_record`).
+HASHED_FIELDS = (
+    "occurred_at",
+    "event_type",
+    "actor",
+    "request_id",
+    "subject_hash",
+    "details",
+    "prev_hash",
+)
+
+
+def event_record(event: AuditEvent) -> dict[str, Any]:
+    """An event as exported: its id, every hashed field exactly as hashed, and its hash.
+    `verify_audit --file` recomputes each hash from these, without the database."""
+    return {
+        "id": event.pk,
         "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
         "event_type": event.event_type,
         "actor": event.actor,
@@ -39,8 +55,19 @@ def canonical(event: AuditEvent) -> bytes:
         "subject_hash": event.subject_hash,
         "details": event.details,
         "prev_hash": event.prev_hash,
+        "hash": event.hash,
     }
+
+
+def canonical_bytes(record: dict[str, Any]) -> bytes:
+    """The serialisation that is hashed: the hashed fields only, stable key order, no
+    white space, UTC times."""
+    payload = {name: record[name] for name in HASHED_FIELDS}
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def canonical(event: AuditEvent) -> bytes:
+    return canonical_bytes(event_record(event))
 
 
 def audit_record(
@@ -75,3 +102,94 @@ def audit_record(
 
 def audit_chain_head() -> str:
     return AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    ok: bool
+    checked: int
+    first_id: int | None
+    last_id: int | None
+    anchor: str
+    """The prev_hash the first checked event had to carry (the genesis hash, or the hash
+    of the event before the range)."""
+    head: str
+    """The hash of the last event checked: tie it to a certificate's chain head."""
+    broken_id: int | None = None
+    reason: str = ""
+
+
+def verify_records(records: Iterable[dict[str, Any]], *, anchor: str | None) -> ChainVerification:
+    """Check a sequence of exported events (`event_record` dicts, in id order): each hash
+    matches its content, and each prev_hash is the hash before it. With `anchor` None, the
+    first event's own prev_hash is taken as the anchor (a range verified offline)."""
+    expected = anchor
+    checked = 0
+    first_id = last_id = None
+    head = anchor or ""
+    for record in records:
+        event_id = record.get("id")
+        if first_id is None:
+            first_id = event_id
+            if expected is None:
+                expected = str(record.get("prev_hash", ""))
+                anchor = expected
+        missing = [name for name in (*HASHED_FIELDS, "hash") if name not in record]
+        if missing:
+            reason = f"event is missing {', '.join(missing)}"
+            return _broken(checked, first_id, last_id, anchor, head, event_id, reason)
+        if record["prev_hash"] != expected:
+            reason = (
+                "prev_hash is not the hash of the event before it: an event was removed, "
+                "inserted or reordered"
+            )
+            return _broken(checked, first_id, last_id, anchor, head, event_id, reason)
+        if hashlib.sha256(canonical_bytes(record)).hexdigest() != record["hash"]:
+            reason = "hash does not match the event's content: the event was altered"
+            return _broken(checked, first_id, last_id, anchor, head, event_id, reason)
+        expected = head = record["hash"]
+        last_id = event_id
+        checked += 1
+    return ChainVerification(
+        ok=True,
+        checked=checked,
+        first_id=first_id,
+        last_id=last_id,
+        anchor=anchor or GENESIS_HASH,
+        head=head or anchor or GENESIS_HASH,
+    )
+
+
+def _broken(checked, first_id, last_id, anchor, head, broken_id, reason) -> ChainVerification:
+    return ChainVerification(
+        ok=False,
+        checked=checked,
+        first_id=first_id,
+        last_id=last_id,
+        anchor=anchor or GENESIS_HASH,
+        head=head,
+        broken_id=broken_id,
+        reason=reason,
+    )
+
+
+def audit_verify(*, first_id: int | None = None, last_id: int | None = None) -> ChainVerification:
+    """Verify the stored chain, whole or the range [first_id, last_id], streaming it from
+    the database in constant memory. The first event of a range must follow the event
+    before it (or the genesis hash)."""
+    events = AuditEvent.objects.order_by("id")
+    anchor = GENESIS_HASH
+    if first_id is not None:
+        events = events.filter(id__gte=first_id)
+        before = (
+            AuditEvent.objects.filter(id__lt=first_id)
+            .order_by("-id")
+            .values_list("hash", flat=True)
+            .first()
+        )
+        anchor = before or GENESIS_HASH
+    if last_id is not None:
+        events = events.filter(id__lte=last_id)
+    return verify_records(
+        (event_record(event) for event in events.iterator(chunk_size=2000)), anchor=anchor
+    )
