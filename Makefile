@@ -27,10 +27,11 @@ install: $(BASE_STAMP)  ## create .venv with the locked runtime dependencies
 install-dev: $(DEV_STAMP)  ## add the locked test and lint tools
 
 run: install  ## run the service: embedded PostgreSQL + emulator unless configured, worker, web
+	scripts/ensure_system_packages.sh pdf
 	$(BIN)/python scripts/run_local.py
 
 test: install-dev  ## run the whole test suite against a real PostgreSQL
-	scripts/ensure_chromium.sh
+	scripts/ensure_system_packages.sh pdf browser
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-secret-key-not-for-production}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
