@@ -50,6 +50,8 @@ bench: install-dev  ## all benchmarks (client calls, execution engine); figures 
 	$(BIN)/python -m bench.client_calls
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	$(BIN)/python -m bench.execution
+	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.webhooks
+	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.mappings
 
 soak: install-dev  ## the mixed-fault soak at 50,000 items per namespace (outside CI)
 	ERASURE_SOAK_ITEMS=50000 DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \

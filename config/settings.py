@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "procrastinate.contrib.django",
     "erasure",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -162,6 +163,10 @@ ERASURE_JOBS_PER_REQUEST = env_int("ERASURE_JOBS_PER_REQUEST", 4, minimum=1)
 # re-queued this many times without finishing is flagged for an operator.
 ERASURE_STALLED_JOB_SECONDS = env_float("ERASURE_STALLED_JOB_SECONDS", 60.0, minimum=1.0)
 ERASURE_MAX_WAKEUPS = env_int("ERASURE_MAX_WAKEUPS", 20, minimum=1)
+# Mappings registered for a subject whose last request has completed (data uploaded after
+# the erasure): `erase` files a new, auto-approved request for the subject; `report` only
+# counts them and records an audit event (erasure.services.mappings).
+ERASURE_LATE_MAPPINGS = env_choice("ERASURE_LATE_MAPPINGS", "erase", ["erase", "report"])
 # Shared throttle of the namespace API (all workers): calls in flight and calls per second
 # (0: no rate limit; Retry-After pauses apply regardless).
 NAMESPACE_API_MAX_IN_FLIGHT = env_int("NAMESPACE_API_MAX_IN_FLIGHT", 8, minimum=1)

@@ -33,8 +33,10 @@ from erasure.models import (
     Regulation,
     RequestSource,
     RequestStatus,
+    SubjectAlias,
 )
 from erasure.selectors.requests import request_outcome_counts
+from erasure.services.api_keys import api_key_revoke
 from erasure.services.requests import (
     MAX_SUBJECT_KEY_LENGTH,
     can_cancel,
@@ -359,12 +361,100 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
+    """Keys are listed and revoked here, never created or edited: `manage.py
+    create_api_key` creates them and prints the key once. The hash is never shown."""
+
+    list_display = ("name", "prefix", "scope_list", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "prefix")
+    fields = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ("revoke",)
+
+    @admin.display(description="Scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # Keys are created with `manage.py create_api_key`, which prints the key once.
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Without an object: the change list and its "Revoke" action. With one: the key's
+        # page is read-only (nothing on it may be edited).
+        return obj is None and super().has_change_permission(request)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Revoked, never deleted: audit events and requests name the key.
         return False
+
+    change_form_template = "admin/erasure/apikey/change_form.html"
+
+    def get_urls(self):
+        own = [
+            path(
+                "<path:object_id>/revoke/",
+                self.admin_site.admin_view(self.revoke_view),
+                name="erasure_apikey_revoke",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        key = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "can_revoke": key is not None
+            and key.revoked_at is None
+            and self.has_change_permission(request),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The "Revoke" button of a key's page (POST)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        target = reverse("admin:erasure_apikey_change", args=[object_id])
+        if request.method != "POST":
+            return HttpResponseRedirect(target)
+        key = get_object_or_404(ApiKey, pk=object_id)
+        try:
+            api_key_revoke(key=key, actor=_officer(request))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"The API key {key.name!r} was revoked.")
+        return HttpResponseRedirect(target)
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        actor = _officer(request)
+        revoked, skipped = [], []
+        for key in queryset.order_by("name"):
+            try:
+                api_key_revoke(key=key, actor=actor)
+            except ServiceError:
+                skipped.append(key.name)
+            else:
+                revoked.append(key.name)
+        if revoked:
+            self.message_user(request, f"Revoked: {', '.join(revoked)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Already revoked: {', '.join(skipped)}.", messages.WARNING)
+
+
+@admin.register(SubjectAlias)
+class SubjectAliasAdmin(ReadOnlyAdmin):
+    list_display = ("kind", "alias_hash_short", "subject", "registered_at", "registered_by")
+    list_filter = ("kind",)
+    search_fields = ("alias_hash", "subject__key_hash")
+    list_select_related = ("subject",)
+
+    @admin.display(description="Alias hash")
+    def alias_hash_short(self, obj: SubjectAlias) -> str:
+        return obj.alias_hash[:16]

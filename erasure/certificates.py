@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count
 from django.template.loader import render_to_string
@@ -56,7 +57,7 @@ class Certificate:
     outcome_columns: list[str] = field(default_factory=lambda: list(OUTCOME_COLUMNS))
 
 
-def _who(user, api_key, *, auto: bool = False) -> str:  # type: ignore[no-untyped-def]
+def _who(user: Any, api_key: Any, *, auto: bool = False) -> str:
     if auto:
         return "automatically (by its source's policy)"
     if user is not None:

@@ -62,7 +62,9 @@ def test_request_filed_approved_and_carried_out_by_a_worker(emulator, api_key_fa
     items.append({"subject": ALICE, "namespace": "notes", "item_id": "alice-note-gone"})
     response = app.post("/api/v1/mappings", {"items": items}, format="json")
     assert response.status_code == 200, response.content
-    assert response.json() == {"received": 13, "created": 13, "added_to_open_requests": 0}
+    assert response.json() | {"received": 13, "created": 13, "added_to_open_requests": 0} == (
+        response.json()
+    )
 
     response = filer.post("/api/v1/requests", {"subject": ALICE}, format="json")
     assert response.status_code == 201, response.content

@@ -32,6 +32,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
+def required_scopes(view: Any, method: str) -> tuple[str, ...]:
+    """The scopes of which a key needs one to call `method` on `view`: the view's
+    `required_scopes`, a tuple, or a dict by HTTP method when one path serves several
+    operations (GET and POST /requests)."""
+    scopes = getattr(view, "required_scopes", ())
+    if isinstance(scopes, dict):
+        return tuple(scopes.get(method.upper(), ()))
+    return tuple(scopes)
+
+
 class HasScope(permissions.BasePermission):
     """Grants access when the key holds one of the view's `required_scopes`."""
 
@@ -41,7 +51,9 @@ class HasScope(permissions.BasePermission):
         key = request.auth
         if not isinstance(key, ApiKey):
             raise exceptions.NotAuthenticated("an API key is required (Authorization: Bearer)")
-        required: tuple[str, ...] = getattr(view, "required_scopes", ())
+        if not hasattr(view, request.method.lower()):
+            return True  # the view answers 405, which says more than a 403
+        required = required_scopes(view, request.method)
         if not required:
             return False
         if not set(required) & set(key.scopes):

@@ -5,13 +5,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from erasure.errors import ServiceError
+
+logger = logging.getLogger(__name__)
 
 
 def error_response(
@@ -29,7 +34,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        # A bug, not the client's fault: the traceback goes to the log (which never
+        # carries request bodies), the client gets the one error shape and no detail.
+        request = context.get("request")
+        logger.error(
+            "unhandled %s in %s %s",
+            type(exc).__name__,
+            getattr(request, "method", "?"),
+            getattr(request, "path", "?"),
+            exc_info=exc,
+        )
+        set_rollback()
+        return error_response(
+            code="internal_error",
+            message="internal error; it has been logged",
+            http_status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         response.data = {
@@ -43,3 +63,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
         response.data = {"error": {"code": code, "message": message, "fields": {}}}
     return response
+
+
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any other path under /api/v1/: a 404 in the error shape, not Django's HTML page."""
+    return JsonResponse(
+        {
+            "error": {
+                "code": "not_found",
+                "message": f"no API endpoint at {request.path}",
+                "fields": {},
+            }
+        },
+        status=404,
+    )

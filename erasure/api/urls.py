@@ -1,11 +1,14 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from erasure.api import views
+from erasure.api.errors import not_found
 
 urlpatterns = [
     path("mappings", views.MappingsRegisterApi.as_view(), name="api-mappings"),
-    path("requests", views.RequestCreateApi.as_view(), name="api-requests"),
+    path("mappings/remove", views.MappingsRemoveApi.as_view(), name="api-mappings-remove"),
+    path("aliases", views.AliasesRegisterApi.as_view(), name="api-aliases"),
+    path("requests", views.RequestsApi.as_view(), name="api-requests"),
     path("requests/<str:request_id>", views.RequestDetailApi.as_view(), name="api-request"),
     path(
         "requests/<str:request_id>/approve",
@@ -25,6 +28,9 @@ urlpatterns = [
     path(
         "requests/<str:request_id>/items", views.RequestItemsApi.as_view(), name="api-request-items"
     ),
+    path("namespaces", views.NamespacesApi.as_view(), name="api-namespaces"),
+    path("namespaces/<str:name>", views.NamespaceDetailApi.as_view(), name="api-namespace"),
+    path("audit/export", views.AuditExportApi.as_view(), name="api-audit-export"),
     path(
         "schema/",
         SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]),
@@ -37,4 +43,7 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    # Last: every other path under /api/v1/ (but the schema and docs without their slash,
+    # which CommonMiddleware redirects) is a 404 in the API's error shape.
+    re_path(r"^(?!schema$|docs$).*$", not_found, name="api-not-found"),
 ]

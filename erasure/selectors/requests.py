@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
@@ -46,3 +47,30 @@ def request_items(
     if namespace:
         items = items.filter(namespace__name=namespace)
     return items
+
+
+def requests_list(
+    *,
+    status: str | None = None,
+    source: str | None = None,
+    regulation: str | None = None,
+    received_after: datetime | None = None,
+    received_before: datetime | None = None,
+    subject_hash: str | None = None,
+) -> QuerySet[ErasureRequest]:
+    """Requests matching every filter given, newest first (`received_after` inclusive,
+    `received_before` exclusive). A subject is named by its keyed hash, never its key."""
+    requests = ErasureRequest.objects.select_related("subject").order_by("-received_at", "-id")
+    if status:
+        requests = requests.filter(status=status)
+    if source:
+        requests = requests.filter(source=source)
+    if regulation:
+        requests = requests.filter(regulation=regulation)
+    if received_after is not None:
+        requests = requests.filter(received_at__gte=received_after)
+    if received_before is not None:
+        requests = requests.filter(received_at__lt=received_before)
+    if subject_hash:
+        requests = requests.filter(subject__key_hash=subject_hash)
+    return requests

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from erasure.actors import Actor
@@ -15,6 +17,7 @@ from erasure.models import ApiKey, AuditEventType
 from erasure.services.audit import audit_record
 
 KEY_PREFIX = "esk_"
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def hash_key(raw: str) -> str:
@@ -57,7 +60,28 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
         return None
     now = timezone.now()
     # Recording every use would write on every request; a minute's precision is enough.
-    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    # The condition is repeated in the UPDATE so that a burst of calls writes once.
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
+        ApiKey.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_PRECISION),
+            pk=key.pk,
+        ).update(last_used_at=now)
         key.last_used_at = now
+    return key
+
+
+def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
+    """Revoke a key: from now on it authenticates nothing (401). Revoking is final: a new
+    key is created with `create_api_key`. Revoking a revoked key is a Conflict."""
+    with transaction.atomic():
+        now = timezone.now()
+        updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if updated != 1:
+            raise Conflict(f"the API key {key.name!r} is already revoked")
+        key.revoked_at = now
+        audit_record(
+            event_type=AuditEventType.API_KEY_REVOKED,
+            actor=actor,
+            details={"name": key.name, "prefix": key.prefix},
+        )
     return key

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from erasure.models import Namespace, NamespaceKind
+from erasure.actors import Actor
+from erasure.errors import InvalidInput, NotFound
+from erasure.models import AttributionMode, AuditEventType, Namespace, NamespaceKind
+from erasure.services.audit import audit_record
 from erasure.services.execution import make_client
 
 
@@ -36,3 +39,36 @@ def namespaces_sync() -> list[Namespace]:
                 current.attribution_mode = Namespace.default_mode(info.kind)
                 current.save(update_fields=["kind", "attribution_mode"])
     return added
+
+
+def namespace_set_mode(*, namespace: Namespace, mode: str, actor: Actor) -> Namespace:
+    """Set how outcomes are attributed in `namespace` (AttributionMode), with an audit
+    event in the same transaction; setting the mode it already has records nothing.
+
+    The mode applies to the batches sent from then on: items already decided keep their
+    outcome.
+    """
+    if mode not in AttributionMode.values:
+        raise InvalidInput(
+            f"attribution_mode must be one of {', '.join(AttributionMode.values)}",
+            fields={"attribution_mode": ["invalid choice"]},
+        )
+    with transaction.atomic():
+        locked = Namespace.objects.select_for_update().filter(pk=namespace.pk).first()
+        if locked is None:
+            raise NotFound(f"no namespace named {namespace.name!r} is known")
+        previous = locked.attribution_mode
+        if previous == mode:
+            return locked
+        updated = Namespace.objects.filter(pk=locked.pk, attribution_mode=previous).update(
+            attribution_mode=mode
+        )
+        if updated != 1:
+            raise RuntimeError("the namespace row changed under its lock")
+        locked.attribution_mode = mode
+        audit_record(
+            event_type=AuditEventType.NAMESPACE_MODE_CHANGED,
+            actor=actor,
+            details={"namespace": locked.name, "kind": locked.kind, "from": previous, "to": mode},
+        )
+    return locked

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from erasure.models import AuditEvent, ItemMapping, Namespace, Subject
+from erasure.services.mappings import RegisterResult
+from tests.api.helpers import error_of, written
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +43,14 @@ def test_registration_learns_namespaces_from_the_api_and_is_idempotent(uploader,
         ("embeddings", "vector", "fast"),
     }
     again = uploader.post("/api/v1/mappings", {"items": _items(50)}, format="json")
-    assert again.json() == {"received": 50, "created": 0, "added_to_open_requests": 0}
+    body = again.json()
+    assert {k: body[k] for k in ("received", "created", "added_to_open_requests")} == {
+        "received": 50,
+        "created": 0,
+        "added_to_open_requests": 0,
+    }
+    # Every field of the service's result is in the answer, whatever it grows.
+    assert set(body) == {f.name for f in dataclasses.fields(RegisterResult)}
     assert ItemMapping.objects.count() == 50
     assert Subject.objects.count() == 7
     # Subjects are stored as keyed hashes only.
@@ -93,3 +104,53 @@ def test_namespace_api_down_gives_503_with_a_message(uploader, settings):
     assert response.status_code == 503
     assert "could not be asked" in response.json()["error"]["message"]
     assert ItemMapping.objects.count() == 0
+
+
+def test_remove_deletes_only_the_named_mappings(uploader, namespaces):
+    uploader.post("/api/v1/mappings", {"items": _items(14)}, format="json")
+    doomed = _items(14)[:5]
+    response = uploader.post(
+        "/api/v1/mappings/remove",
+        {
+            "items": [
+                *doomed,
+                doomed[0],  # named twice, removed once
+                {"subject": "user-0", "namespace": "notes", "item_id": "never-registered"},
+                {"subject": "user-0", "namespace": "unknown-ns", "item_id": "i-0"},
+                {"subject": "someone-else", "namespace": "notes", "item_id": "i-6"},
+            ]
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json() == {"received": 9, "removed": 5}
+    assert ItemMapping.objects.count() == 9
+    assert not ItemMapping.objects.filter(item_id__in=[i["item_id"] for i in doomed]).exists()
+    event = AuditEvent.objects.filter(event_type="mappings.removed").get()
+    assert event.details["removed"] == 5
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"items": []},
+        {"items": [{"subject": "u", "namespace": "notes"}]},
+        {"items": [{"subject": " ", "namespace": "notes", "item_id": "i-1"}]},
+        {"items": [{"subject": "user-1", "namespace": "notes", "item_id": "a" * 513}]},
+        {"items": [*_items(3), {"subject": "user-1", "namespace": "notes", "item_id": ""}]},
+    ],
+)
+def test_remove_with_bad_items_is_400_and_removes_nothing(uploader, namespaces, payload):
+    uploader.post("/api/v1/mappings", {"items": _items(3)}, format="json")
+    before = written()
+    error = error_of(uploader.post("/api/v1/mappings/remove", payload, format="json"), 400)
+    assert error["fields"]
+    assert written() == before
+
+
+def test_remove_takes_at_most_ten_thousand_items(uploader, namespaces):
+    error = error_of(
+        uploader.post("/api/v1/mappings/remove", {"items": _items(10_001)}, format="json"), 400
+    )
+    assert "items" in error["fields"]

@@ -1,0 +1,304 @@
+"""Identity webhooks: deliveries per second through gunicorn on loopback.
+
+    .venv/bin/python -m bench.webhooks [--deliveries 3000] [--duplicates 0.2] [--forged 0.2]
+                                      [--workers 3] [--clients 6] [--conn-max-age SECONDS]
+
+Starts gunicorn (sync workers, the production server) on the service with one Standard
+Webhooks source, then sends, from client threads, a shuffled mix of valid deliveries (each
+for its own user), redeliveries of some of them (same webhook-id) and deliveries signed
+with a wrong secret. Afterwards the number of requests filed must equal the number of
+unique valid deliveries. In the same run, on the same server, the same bodies go to a
+trivial Django view (through the same middleware, no database) for the ratio.
+
+Uses a database of its own (`webhooks_bench`, recreated) on the server of DATABASE_URL, or
+on 127.0.0.1:5432. Every delivery is signed before the clock starts; the run must finish
+within the scheme's 5-minute window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from bench.common import ROOT, free_port, table
+
+BENCH_DB = "webhooks_bench"
+SLUG = "bench"
+SECRET = "whsec_" + base64.b64encode(b"bench-secret-32-bytes-long-12345").decode()
+WRONG = "whsec_" + base64.b64encode(b"forged-secret-32-bytes-long-1234").decode()
+TRIVIAL_PATH = "/bench/trivial/"
+
+
+def bench_application() -> Any:
+    """gunicorn's app factory (`bench.webhooks:bench_application()`): the service, plus a
+    trivial view that answers any method with 200 and reads nothing."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.wsgi import get_wsgi_application
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import clear_url_caches, path
+    from django.views.decorators.csrf import csrf_exempt
+
+    from config import urls
+
+    @csrf_exempt
+    def trivial(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(b"ok")
+
+    urls.urlpatterns.append(path(TRIVIAL_PATH.strip("/") + "/", trivial))
+    clear_url_caches()
+    if os.environ.get("BENCH_CONN_MAX_AGE"):
+        # What-if only (--conn-max-age): the service's settings open a connection per request.
+        from django.db import connections
+
+        connections.settings["default"]["CONN_MAX_AGE"] = int(os.environ["BENCH_CONN_MAX_AGE"])
+    return get_wsgi_application()
+
+
+def bench_database_url() -> str:
+    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    parts = urlsplit(base)
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def deliveries(n: int, duplicates: float, forged: float) -> tuple[list, int]:
+    """The shuffled mix, and how many unique valid deliveries it holds."""
+    rng = random.Random(1234)  # noqa: S311 (a reproducible mix, not a secret)
+    now = int(time.time())
+    n_forged = int(n * forged)
+    n_duplicates = int(n * duplicates)
+    n_unique = n - n_forged - n_duplicates
+    valid = []
+    for i in range(n_unique):
+        body = json.dumps(
+            {
+                "type": "user.deleted",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "data": {"id": f"user_{i:07d}", "object": "user", "deleted": True},
+            }
+        ).encode()
+        msg_id = f"msg_{i:07d}"
+        valid.append((body, {"webhook-id": msg_id, "webhook-timestamp": str(now)}, SECRET))
+    mix = [("new", *v) for v in valid]
+    mix += [("redelivery", *rng.choice(valid)) for _ in range(n_duplicates)]
+    for i in range(n_forged):
+        body, headers, _ = rng.choice(valid)
+        mix.append(("forged", body, {**headers, "webhook-id": f"msg_forged_{i}"}, WRONG))
+    rng.shuffle(mix)
+    signed = []
+    for kind, body, headers, secret in mix:
+        signature = sign(secret, headers["webhook-id"], now, body)
+        signed.append((kind, body, {**headers, "webhook-signature": signature}))
+    return signed, n_unique
+
+
+def send_all(port: int, path: str, items: list, clients: int) -> tuple[float, Counter, list]:
+    """POST every item, `clients` at a time; a new connection per request (gunicorn's sync
+    workers close it after each answer). Returns the wall time, the statuses, and
+    (kind, latency) per request."""
+    statuses: Counter = Counter()
+    latencies: list[tuple[str, float]] = []
+    lock = threading.Lock()
+    position = iter(range(len(items)))
+
+    def worker() -> None:
+        local_status: Counter = Counter()
+        local_lat = []
+        while True:
+            with lock:
+                index = next(position, None)
+            if index is None:
+                break
+            kind, body, headers = items[index]
+            started = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request(
+                "POST", path, body=body, headers={"Content-Type": "application/json", **headers}
+            )
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            local_lat.append((kind, time.perf_counter() - started))
+            local_status[response.status] += 1
+        with lock:
+            statuses.update(local_status)
+            latencies.extend(local_lat)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, statuses, latencies
+
+
+def percentiles(times: list[float]) -> tuple[str, str]:
+    times = sorted(times)
+    p99 = times[max(int(len(times) * 0.99) - 1, 0)]
+    return f"{statistics.median(times) * 1000:.1f}", f"{p99 * 1000:.1f}"
+
+
+def wait_for(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not start") from None
+            time.sleep(0.1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--deliveries", type=int, default=3000)
+    parser.add_argument("--duplicates", type=float, default=0.2)
+    parser.add_argument("--forged", type=float, default=0.2)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--clients", type=int, default=6, help="concurrent client threads")
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=None,
+        help="what-if: keep database connections open this many seconds (the settings: 0)",
+    )
+    args = parser.parse_args()
+
+    database_url = bench_database_url()
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        SECRET_KEY=os.environ.get("SECRET_KEY", "bench-secret"),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DEBUG="false",
+        LOG_LEVEL="INFO",  # the server logs as in production (one line per delivery)
+    )
+    if args.conn_max_age is not None:
+        env["BENCH_CONN_MAX_AGE"] = str(args.conn_max_age)
+    os.environ.update(env)
+    os.environ["LOG_LEVEL"] = "WARNING"  # this process only sets up and counts
+    subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    import django
+
+    django.setup()
+    from erasure.models import ErasureRequest
+    from webhooks.models import WebhookDelivery, WebhookSecret, WebhookSource
+    from webhooks.services import secret_prefix
+
+    source = WebhookSource.objects.create(slug=SLUG, scheme="standard_webhooks")
+    WebhookSecret.objects.create(source=source, value=SECRET, prefix=secret_prefix(SECRET))
+
+    items, unique = deliveries(args.deliveries, args.duplicates, args.forged)
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "bench.webhooks:bench_application()",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(port, server)
+        # Warm every worker up (imports, first database connection) on both paths; the
+        # forged warm-ups write nothing.
+        warm = [("warm", b"{}", {"webhook-id": f"w{i}"}) for i in range(args.workers * 10)]
+        send_all(port, TRIVIAL_PATH, warm, args.clients)
+        send_all(port, f"/webhooks/{SLUG}/", warm, args.clients)
+        trivial = send_all(port, TRIVIAL_PATH, items, args.clients)
+        hooks = send_all(port, f"/webhooks/{SLUG}/", items, args.clients)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    filed = ErasureRequest.objects.count()
+    recorded = WebhookDelivery.objects.count()
+    rows = []
+    for name, (elapsed, statuses, timed) in (("trivial view", trivial), ("webhook", hooks)):
+        rows.append(
+            (
+                name,
+                "all",
+                len(timed),
+                ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items())),
+                f"{elapsed:.2f}",
+                f"{len(timed) / elapsed:.0f}",
+                *percentiles([t for _, t in timed]),
+            )
+        )
+    for kind in ("new", "redelivery", "forged"):
+        times = [t for k, t in hooks[2] if k == kind]
+        rows.append(("webhook", kind, len(times), "", "", "", *percentiles(times)))
+    ratio = (len(hooks[2]) / hooks[0]) / (len(trivial[2]) / trivial[0])
+    print()
+    print(
+        f"{args.deliveries:,} deliveries: {unique:,} unique valid, "
+        f"{int(args.deliveries * args.duplicates):,} redeliveries, "
+        f"{int(args.deliveries * args.forged):,} forged; gunicorn {args.workers} sync workers, "
+        f"{args.clients} client threads, loopback, {os.cpu_count()} CPUs"
+        + (f", CONN_MAX_AGE={args.conn_max_age}" if args.conn_max_age is not None else "")
+    )
+    print(
+        table(
+            rows,
+            ("view", "deliveries", "n", "statuses", "wall s", "req/s", "p50 ms", "p99 ms"),
+        )
+    )
+    print(f"webhook / trivial throughput: {ratio:.2f}")
+    ok = filed == unique and recorded == unique
+    print(
+        f"requests filed: {filed:,}, delivery rows: {recorded:,}, unique valid deliveries: "
+        f"{unique:,} -> {'OK' if ok else 'MISMATCH'}"
+    )
+    expected = {200: args.deliveries - int(args.deliveries * args.forged)}
+    expected[401] = int(args.deliveries * args.forged)
+    if not ok or dict(hooks[1]) != expected:
+        sys.exit(f"unexpected result: statuses {dict(hooks[1])}, expected {expected}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""One error shape for every 4xx/5xx of the API, whatever raised it."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from rest_framework.test import APIRequestFactory
+
+from erasure.api.errors import exception_handler
+from tests.api.helpers import error_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reader(api_key_factory):
+    return api_key_factory("reader", "requests:write")
+
+
+def test_an_unknown_path_under_the_api_is_a_json_404(reader):
+    for path in ("/api/v1/nope", "/api/v1/requests/x/y/z", "/api/v1/"):
+        assert error_of(reader.get(path), 404)["code"] == "not_found"
+
+
+def test_schema_and_docs_without_their_slash_still_redirect(client):
+    assert client.get("/api/v1/schema").status_code == 301
+    assert client.get("/api/v1/docs").status_code == 301
+
+
+def test_a_method_the_route_does_not_have_is_405(reader):
+    response = reader.delete("/api/v1/requests")
+    assert error_of(response, 405)["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("encoding", ["multipart", "form"])
+def test_bodies_are_json_only(reader, encoding):
+    if encoding == "multipart":
+        response = reader.post("/api/v1/requests", {"subject": "u"}, format="multipart")
+    else:
+        response = reader.post(
+            "/api/v1/requests", "subject=u", content_type="application/x-www-form-urlencoded"
+        )
+    assert error_of(response, 415)["code"] == "unsupported_media_type"
+    response = reader.post("/api/v1/requests", b"subject", content_type="text/plain")
+    assert error_of(response, 415)["code"] == "unsupported_media_type"
+
+
+def test_an_unexpected_exception_is_a_500_in_the_same_shape_and_logged(caplog):
+    request = APIRequestFactory().get("/api/v1/requests")
+    with caplog.at_level(logging.ERROR, logger="erasure.api.errors"):
+        response = exception_handler(RuntimeError("secret user-1"), {"request": request})
+    assert response is not None
+    assert response.status_code == 500
+    assert response.data == {
+        "error": {
+            "code": "internal_error",
+            "message": "internal error; it has been logged",
+            "fields": {},
+        }
+    }
+    assert "unhandled RuntimeError in GET /api/v1/requests" in caplog.text
+
+
+def test_nul_characters_in_paths_and_filters_are_4xx_not_500(api_key_factory):
+    everything = api_key_factory("all", "requests:write", "requests:approve", "audit:read")
+    request_id = everything.post("/api/v1/requests", {"subject": "u"}, format="json").json()["id"]
+    response = everything.get(f"/api/v1/requests/{request_id}/items?namespace=%00")
+    assert "namespace" in error_of(response, 400)["fields"]
+    error_of(everything.get(f"/api/v1/requests/{request_id}%00"), 404)
+    error_of(everything.get("/api/v1/requests?subject_hash=%00"), 400)
+    response = everything.patch(
+        "/api/v1/namespaces/a%00b", {"attribution_mode": "fast"}, format="json"
+    )
+    error_of(response, 404)

@@ -1,0 +1,83 @@
+"""The whole loop from an identity system: Okta announces a deletion, the auto-approving
+source files the request, a real Procrastinate worker erases the subject's items from the
+emulator over real HTTP; afterwards no table holds the Okta user id or the email."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from erasure.actors import Actor
+from erasure.models import ErasureRequest
+from erasure.services.aliases import AliasInput, aliases_register
+from erasure.services.mappings import MappingInput, mappings_register
+from tests.conftest import run_worker_once
+from tests.webhooks import payloads
+from tests.webhooks.conftest import make_source, post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "Basic b2t0YTpzdXBlcnNlY3JldA=="
+OKTA_ID = "00u3m90rxKjGQ0G6L1d6"
+EMAIL = "john.doe@example.com"
+
+
+def tables_containing(needle: str) -> list[str]:
+    """Every (table, column) whose text form contains `needle`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT table_name, column_name FROM information_schema.columns
+            WHERE table_schema = 'public'
+              AND data_type IN ('text', 'character varying', 'jsonb', 'json', 'ARRAY')
+            """
+        )
+        found = []
+        for table, column in cursor.fetchall():
+            cursor.execute(
+                f'SELECT count(*) FROM "{table}" WHERE "{column}"::text ILIKE %s',  # noqa: S608
+                [f"%{needle}%"],
+            )
+            if cursor.fetchone()[0]:
+                found.append(f"{table}.{column}")
+    return found
+
+
+@pytest.mark.parametrize("mapping", ["alias", "direct"])
+def test_okta_deletion_erases_the_subjects_items_and_keeps_no_identifier(emulator, mapping):
+    emulator.seed(
+        [
+            {
+                "name": "notes",
+                "type": "text",
+                "items": [{"id": f"{w}-{n}", "text": "t"} for w in ("john", "joe") for n in (1, 2)],
+            }
+        ]
+    )
+    app = Actor.system("test")
+    john = "customer-john" if mapping == "alias" else OKTA_ID
+    mappings_register(
+        items=[MappingInput(john, "notes", f"john-{n}") for n in (1, 2)]
+        + [MappingInput("customer-joe", "notes", f"joe-{n}") for n in (1, 2)],
+        actor=app,
+    )
+    if mapping == "alias":
+        aliases_register(items=[AliasInput("customer-john", "okta", OKTA_ID)], actor=app)
+        make_source("okta", [SECRET], auto_approve=True, subject_mapping="alias", alias_kind="okta")
+    else:
+        make_source("okta", [SECRET], auto_approve=True)
+
+    body = payloads.okta(
+        payloads.okta_event("user.lifecycle.delete.initiated", "e-1", OKTA_ID, EMAIL)
+    )
+    response = post(Client(), "okta", body, {"Authorization": SECRET})
+    assert response.json()["outcomes"] == {"filed": 1}
+
+    run_worker_once(connection.settings_dict["NAME"], emulator)
+
+    request = ErasureRequest.objects.get()
+    assert request.status == "completed"
+    assert emulator.ids("notes") == {"joe-1", "joe-2"}
+    assert tables_containing(OKTA_ID) == []
+    assert tables_containing(EMAIL) == []
