@@ -85,7 +85,15 @@ if not _database_url:
 
     _database_url = database_url(DATA_DIR)
 try:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
+    # Connections are kept for DATABASE_CONN_MAX_AGE seconds (0: one per request), and
+    # checked before reuse.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            _database_url,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {exc}") from exc
 # A socket directory given as `?host=/path` (the embedded server) belongs in HOST.

@@ -37,6 +37,7 @@ from erasure.models import (
 )
 from erasure.selectors.requests import request_outcome_counts
 from erasure.services.api_keys import api_key_revoke
+from erasure.services.namespaces import namespace_set_mode
 from erasure.services.requests import (
     MAX_SUBJECT_KEY_LENGTH,
     can_cancel,
@@ -316,6 +317,17 @@ class NamespaceAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
         return ("name", "kind") if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # A mode change goes through the service: audited, like the API's PATCH.
+        namespace_set_mode(
+            namespace=obj,
+            mode=form.cleaned_data["attribution_mode"],
+            actor=_officer(request),
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -150,6 +150,9 @@ class RequestSource(models.TextChoices):
     ADMIN = "admin", "Admin"
     API = "api", "REST API"
     WEBHOOK = "webhook", "Identity webhook"
+    # Filed by the service itself: items registered after a completed erasure
+    # (ERASURE_LATE_MAPPINGS=erase).
+    SYSTEM = "system", "The service itself"
 
 
 class ErasureRequest(models.Model):
@@ -432,6 +435,9 @@ class AuditEventType(models.TextChoices):
     REQUEST_HELD = "request.held"
     REQUEST_RELEASED = "request.released"
     WEBHOOK_SOURCE_CHANGED = "webhook_source.changed"
+    WEBHOOK_UNKNOWN_SUBJECT = "webhook.unknown_subject"
+    WEBHOOK_DEFERRED = "webhook.deferred"
+    WEBHOOK_DEFERRAL_CANCELLED = "webhook.deferral_cancelled"
     EXPORT_CREATED = "export.created"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from procrastinate.contrib.django import app
 
+from erasure.api.idempotency import idempotency_records_prune
 from erasure.services import execution, sweeper
 
 
@@ -16,3 +17,4 @@ def execute_request(request_id: str) -> None:
 @app.task(name="erasure.sweep", queue="erasure", queueing_lock="sweep")
 def sweep(timestamp: int) -> None:
     sweeper.sweep()
+    idempotency_records_prune()

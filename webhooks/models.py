@@ -231,12 +231,3 @@ class DeferredErasure(models.Model):
 
     def __str__(self) -> str:
         return f"deferred erasure {self.pk} ({self.state}, due {self.due_at:%Y-%m-%d %H:%M})"
-
-
-class WebhookAuditEvent(models.TextChoices):
-    """Audit event types of the webhooks (erasure.AuditEventType has no entry for these
-    yet; the values are stable names all the same)."""
-
-    UNKNOWN_SUBJECT = "webhook.unknown_subject"
-    DEFERRED = "webhook.deferred"
-    DEFERRAL_CANCELLED = "webhook.deferral_cancelled"

@@ -31,7 +31,6 @@ from webhooks.models import (
     DeferredErasure,
     DeliveryOutcome,
     SubjectMapping,
-    WebhookAuditEvent,
     WebhookDelivery,
     WebhookSecret,
     WebhookSource,
@@ -228,7 +227,7 @@ def _unknown_subject(
     delivery.outcome = DeliveryOutcome.UNKNOWN_SUBJECT
     assert event.user_id is not None
     audit_record(
-        event_type=WebhookAuditEvent.UNKNOWN_SUBJECT,
+        event_type=AuditEventType.WEBHOOK_UNKNOWN_SUBJECT,
         actor=actor,
         details={
             "source": source.slug,
@@ -264,7 +263,7 @@ def _defer(
         delivery.outcome = DeliveryOutcome.ALREADY_DEFERRED
         return
     audit_record(
-        event_type=WebhookAuditEvent.DEFERRED,
+        event_type=AuditEventType.WEBHOOK_DEFERRED,
         actor=actor,
         subject_hash=subject.key_hash,
         details={
@@ -293,7 +292,7 @@ def _cancel(
         delivery.outcome = DeliveryOutcome.NOTHING_TO_CANCEL
         return
     audit_record(
-        event_type=WebhookAuditEvent.DEFERRAL_CANCELLED,
+        event_type=AuditEventType.WEBHOOK_DEFERRAL_CANCELLED,
         actor=Actor.for_webhook(source.slug),
         subject_hash=subject.key_hash,
         details={

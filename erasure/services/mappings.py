@@ -214,7 +214,7 @@ def _follow_up(
                 subject_key="",
                 subject=subjects[subject_id],
                 actor=system,
-                source=_source_of(actor),
+                source=RequestSource.SYSTEM,
                 regulation=regulation,
                 reason=f"items registered after erasure request {previous_id} completed",
                 auto_approve=True,
@@ -240,17 +240,6 @@ def _follow_up(
         },
     )
     return _FollowUp(added_to_open_requests=added, after_erasure=after_erasure)
-
-
-def _source_of(actor: Actor) -> str:
-    """The request source closest to how the late mappings arrived (there is no source
-    "the service itself"): an API key's registration, a webhook, else an operator's
-    command or the admin."""
-    if actor.kind == "api_key":
-        return RequestSource.API
-    if actor.kind == "webhook":
-        return RequestSource.WEBHOOK
-    return RequestSource.ADMIN
 
 
 @dataclass(frozen=True)

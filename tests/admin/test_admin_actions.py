@@ -85,3 +85,26 @@ def test_seed_demo_refuses_to_touch_a_real_namespace_api(settings, django_user_m
     settings.NAMESPACE_API_URL = "https://api.moorcheh.ai/v1"
     call_command("seed_demo")
     assert not django_user_model.objects.filter(username__in=["officer", "approver"]).exists()
+
+
+def test_a_namespace_mode_changed_in_the_admin_goes_through_the_service(client, django_user_model):
+    from erasure.models import Namespace
+
+    namespace = Namespace.objects.create(name="docs", kind="text", attribution_mode="exact")
+    operator = django_user_model.objects.create_user("ops", password="pw", is_staff=True)
+    operator.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="erasure",
+            codename__in=["view_namespace", "change_namespace"],
+        )
+    )
+    client.force_login(operator)
+    response = client.post(
+        f"/admin/erasure/namespace/{namespace.pk}/change/", {"attribution_mode": "fast"}
+    )
+    assert response.status_code == 302, response.content
+    namespace.refresh_from_db()
+    assert namespace.attribution_mode == "fast"
+    event = AuditEvent.objects.get(event_type="namespace.mode_changed")
+    assert event.actor == "user:ops"
+    assert event.details["from"] == "exact" and event.details["to"] == "fast"

@@ -106,7 +106,7 @@ def test_erase_mode_files_an_approved_request_that_erases_the_late_items(erased,
     assert result.after_erasure == 2
     new = ErasureRequest.objects.filter(subject=erased.subject).exclude(pk=erased.pk).get()
     assert new.status == "approved" and new.auto_approved
-    assert (new.source, new.regulation) == ("admin", erased.regulation)
+    assert (new.source, new.regulation) == ("system", erased.regulation)
     assert new.filed_by is None and new.approved_by is None
     assert str(erased.pk) in new.reason
     # The raw key is not brought back: the request was filed by subject, not by key.
@@ -125,13 +125,15 @@ def test_erase_mode_files_an_approved_request_that_erases_the_late_items(erased,
     assert not ItemMapping.objects.filter(subject=erased.subject, item_id__startswith="late")
 
 
-def test_an_api_key_registration_files_the_new_request_with_the_api_source(erased, emulator):
+def test_the_new_request_is_the_services_own_whoever_registered_the_items(erased, emulator):
     key, _ = api_key_create(name="uploader", scopes=["mappings:write"], actor=OPERATOR)
     mappings_register(
         items=[MappingInput(SUBJECT, "notes", "late-1")], actor=Actor.for_api_key(key)
     )
     new = ErasureRequest.objects.filter(subject=erased.subject).exclude(pk=erased.pk).get()
-    assert new.source == "api" and new.filed_by_api_key is None
+    assert new.source == "system" and new.filed_by_api_key is None
+    filed = AuditEvent.objects.get(request=new, event_type=AuditEventType.REQUEST_FILED)
+    assert filed.actor == "system:late-mappings"
 
 
 def test_a_subject_with_an_open_request_after_a_completed_one_is_not_flagged(erased):
