@@ -56,14 +56,14 @@ def seed(database_url: str, total: int, small: int) -> dict[str, str]:
     subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "migrate", "-v", "0"],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
+        env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench-secret"},
         check=True,
     )
     ids = {}
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO erasure_namespace (name, kind, attribution_mode) "
-            "VALUES ('docs', 'text', 'exact'), ('vecs', 'vector', 'fast')"
+            "INSERT INTO erasure_namespace (name, kind, attribution_mode, created_at) "
+            "VALUES ('docs', 'text', 'exact', now()), ('vecs', 'vector', 'fast', now())"
         )
         for label, n in (("small", small), ("rest", total - small)):
             subject = conn.execute(
@@ -120,7 +120,11 @@ def child_export(database_url: str, request_id: str | None) -> dict:
     query = "what=items&format=csv" + (f"&request={request_id}" if request_id else "")
     client = Client()
     started = time.perf_counter()
-    response = client.get(f"/api/v1/audit/export?{query}", HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    response = client.get(
+        f"/api/v1/audit/export?{query}",
+        HTTP_AUTHORIZATION=f"Bearer {raw_key}",
+        HTTP_HOST="localhost",
+    )
     assert response.status_code == 200, response.status_code
     rows = size = 0
     for chunk in response.streaming_content:
@@ -163,7 +167,7 @@ def run_child(kind: str, database_url: str, request_id: str | None) -> dict:
     out = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "bench.exports", "--child", kind, "--request", request_id or ""],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
+        env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench-secret"},
         check=True,
         capture_output=True,
         text=True,

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -622,14 +621,24 @@ class AuditExportApi(ApiView):
     content_negotiation_class = _IgnoreFormatParameter
 
     class QuerySerializer(serializers.Serializer):
+        what = serializers.ChoiceField(
+            choices=list(exports.WHAT),
+            default="events",
+            help_text="`events` (the audit trail), `items` (outcomes) or `requests`.",
+        )
         format = serializers.ChoiceField(
             choices=list(exports.FORMATS), default="csv", help_text="`csv` or `jsonl`."
         )
+        request = serializers.UUIDField(
+            required=False, help_text="Only this request's events, items or row."
+        )
         since = serializers.DateTimeField(
-            required=False, help_text="Events at or after this time (ISO 8601)."
+            required=False,
+            help_text="At or after this time (ISO 8601): events by occurrence, items by "
+            "decision, requests by receipt.",
         )
         until = serializers.DateTimeField(
-            required=False, help_text="Events before this time (ISO 8601)."
+            required=False, help_text="Before this time (ISO 8601), on the same clock as since."
         )
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -659,29 +668,40 @@ class AuditExportApi(ApiView):
             **ERRORS,
         },
         operation_id="audit_export",
-        summary="Export the audit trail (streamed), one row per event in chain order",
+        summary="Export the audit trail, item outcomes or requests (streamed)",
         description=exports.EXPORT_DESCRIPTION,
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         export_format = query.validated_data["format"]
+        what = query.validated_data["what"]
         since = query.validated_data.get("since")
         until = query.validated_data.get("until")
+        request_id = query.validated_data.get("request")
+        request_id = str(request_id) if request_id else None
         event = exports.audit_export_begin(
             actor=Actor.for_api_key(_key(request)),
             export_format=export_format,
             since=since,
             until=until,
+            what=what,
+            request_id=request_id,
         )
         response = StreamingHttpResponse(
-            exports.audit_export_lines(
-                export_format=export_format, since=since, until=until, before_id=event.pk
+            exports.export_stream(
+                what=what,
+                export_format=export_format,
+                since=since,
+                until=until,
+                request_id=request_id,
+                before_id=event.pk,
             ),
             content_type=exports.CONTENT_TYPES[export_format],
         )
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{export_format}"'
+        response["Content-Disposition"] = (
+            f'attachment; filename="{exports.export_filename(what, export_format)}"'
+        )
         response["X-Export-Event-Id"] = str(event.pk)
         return response
 

@@ -110,7 +110,13 @@ def test_every_export_is_an_audit_event_and_covers_what_came_before_it(auditor, 
     event = AuditEvent.objects.order_by("-id").first()
     assert event.event_type == AuditEventType.EXPORT_CREATED
     assert event.actor == "api_key:auditor"
-    assert event.details == {"what": "audit_trail", "format": "jsonl", "since": None, "until": None}
+    assert event.details == {
+        "what": "audit_trail",
+        "format": "jsonl",
+        "since": None,
+        "until": None,
+        "request": None,
+    }
     assert response["X-Export-Event-Id"] == str(event.id)
     rows = _body(response).splitlines()
     assert len(rows) == before
