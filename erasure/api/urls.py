@@ -28,6 +28,12 @@ urlpatterns = [
     path(
         "requests/<str:request_id>/items", views.RequestItemsApi.as_view(), name="api-request-items"
     ),
+    path(
+        "requests/<str:request_id>/certificate",
+        views.RequestCertificateApi.as_view(),
+        name="api-request-certificate",
+    ),
+    path("audit/verify", views.AuditVerifyApi.as_view(), name="api-audit-verify"),
     path("namespaces", views.NamespacesApi.as_view(), name="api-namespaces"),
     path("namespaces/<str:name>", views.NamespaceDetailApi.as_view(), name="api-namespace"),
     path("audit/export", views.AuditExportApi.as_view(), name="api-audit-export"),

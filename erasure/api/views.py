@@ -11,7 +11,7 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -34,6 +34,12 @@ from erasure import exports
 from erasure.actors import Actor
 from erasure.api.idempotency import idempotent
 from erasure.api.schema import AutoSchema
+from erasure.certificates import (
+    certificate_filename,
+    certificate_for,
+    certificate_html,
+    certificate_pdf,
+)
 from erasure.errors import InvalidInput
 from erasure.models import (
     ApiKey,
@@ -60,6 +66,7 @@ from erasure.services.aliases import (
     AliasInput,
     aliases_register,
 )
+from erasure.services.audit import audit_verify
 from erasure.services.mappings import (
     MAX_ITEMS_PER_CALL,
     MappingInput,
@@ -720,3 +727,106 @@ def _validated(serializer_class: type[serializers.Serializer], request: Request)
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class ChainVerificationSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    checked = serializers.IntegerField(help_text="Events verified.")
+    first_id = serializers.IntegerField(allow_null=True)
+    last_id = serializers.IntegerField(allow_null=True)
+    anchor = serializers.CharField(
+        help_text="The hash the first event had to follow (64 zeros: the start of the chain)."
+    )
+    head = serializers.CharField(help_text="The hash of the last event verified.")
+    broken_id = serializers.IntegerField(
+        allow_null=True, help_text="The first event that does not verify."
+    )
+    reason = serializers.CharField(help_text="Why it does not verify; empty when ok.")
+
+
+class AuditVerifyApi(ApiView):
+    required_scopes = (Scope.AUDIT_READ,)
+
+    class QuerySerializer(serializers.Serializer):
+        # `from`/`to` are Python keywords: declared under other names, renamed below.
+        from_id = serializers.IntegerField(required=False, min_value=1)
+        to_id = serializers.IntegerField(required=False, min_value=1)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", int, description="First event id (default: the first)."),
+            OpenApiParameter("to", int, description="Last event id (default: the last)."),
+        ],
+        responses={200: ChainVerificationSerializer, **ERRORS},
+        operation_id="audit_verify",
+        summary="Verify the audit trail's hash chain, whole or a range of event ids",
+        description="Recomputes every event's hash from its content and checks that each "
+        "follows the one before it. `head` is the chain head (whole chain) or the last "
+        "event's hash (range); a certificate of erasure names the head at completion.",
+    )
+    def get(self, request: Request) -> Response:
+        query = self.QuerySerializer(
+            data={
+                key: value
+                for key, value in (
+                    ("from_id", request.query_params.get("from")),
+                    ("to_id", request.query_params.get("to")),
+                )
+                if value is not None
+            }
+        )
+        if not query.is_valid():
+            renamed = {"from_id": "from", "to_id": "to"}
+            raise InvalidInput(
+                "from and to must be event ids (positive integers)",
+                fields={renamed.get(k, k): [str(e) for e in v] for k, v in query.errors.items()},
+            )
+        result = audit_verify(
+            first_id=query.validated_data.get("from_id"),
+            last_id=query.validated_data.get("to_id"),
+        )
+        return Response(ChainVerificationSerializer(dataclasses.asdict(result)).data)
+
+
+class RequestCertificateApi(ApiView):
+    required_scopes = READ_SCOPES
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _IgnoreFormatParameter
+
+    class QuerySerializer(serializers.Serializer):
+        format = serializers.ChoiceField(
+            choices=["pdf", "html"], default="pdf", help_text="`pdf` or `html`."
+        )
+
+    @extend_schema(
+        parameters=[QuerySerializer],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The certificate as PDF."
+            ),
+            (200, "text/html"): OpenApiResponse(
+                OpenApiTypes.STR, description="The certificate as an HTML page."
+            ),
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **ERRORS,
+        },
+        operation_id="request_certificate",
+        summary="The certificate of erasure of a completed request (PDF or HTML)",
+        description="The request's facts (hashed subject, regulation, received, due, "
+        "completed, who filed and approved it), items per namespace and outcome, the items "
+        "that could not be erased and why, and the audit chain head at completion. 409 "
+        "until the request has completed.",
+    )
+    def get(self, request: Request, request_id: str) -> HttpResponse:
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        certificate = certificate_for(request_get(request_id=request_id))
+        if query.validated_data["format"] == "html":
+            return HttpResponse(
+                certificate_html(certificate), content_type="text/html; charset=utf-8"
+            )
+        response = HttpResponse(certificate_pdf(certificate), content_type="application/pdf")
+        filename = certificate_filename(certificate.request, "pdf")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
