@@ -6,6 +6,7 @@ the audit trail, dispatches and items are read-only here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -13,13 +14,27 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from erasure import exports
 from erasure.actors import Actor
+from erasure.certificates import (
+    certificate_filename,
+    certificate_for,
+    certificate_html,
+    certificate_pdf,
+)
 from erasure.errors import ServiceError
 from erasure.hashing import subject_hash
 from erasure.models import (
@@ -37,6 +52,7 @@ from erasure.models import (
 )
 from erasure.selectors.requests import request_outcome_counts
 from erasure.services.api_keys import api_key_revoke
+from erasure.services.audit import audit_verify
 from erasure.services.namespaces import namespace_set_mode
 from erasure.services.requests import (
     MAX_SUBJECT_KEY_LENGTH,
@@ -57,6 +73,48 @@ def _officer(request: HttpRequest) -> Actor:
     if not isinstance(user, User):
         raise PermissionDenied
     return Actor.for_user(user)
+
+
+def stream_export(
+    request: HttpRequest,
+    *,
+    what: str,
+    export_format: str,
+    request_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> HttpResponseBase:
+    """An export from the admin: the API's code path (erasure.exports), recorded as an
+    `export.created` event naming the person. Auditors only."""
+    if not request.user.has_perm("erasure.export_audit"):
+        raise PermissionDenied
+    if what not in exports.WHAT or export_format not in exports.FORMATS:
+        return HttpResponseBadRequest(
+            "unknown export: what must be events, items or requests, format csv or jsonl"
+        )
+    event = exports.audit_export_begin(
+        actor=_officer(request),
+        export_format=export_format,
+        what=what,
+        request_id=request_id,
+        since=since,
+        until=until,
+    )
+    response = StreamingHttpResponse(
+        exports.export_stream(
+            what=what,
+            export_format=export_format,
+            request_id=request_id,
+            since=since,
+            until=until,
+            before_id=event.pk,
+        ),
+        content_type=exports.CONTENT_TYPES[export_format],
+    )
+    filename = exports.export_filename(what, export_format)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Export-Event-Id"] = str(event.pk)
+    return response
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -207,6 +265,16 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.retry_view),
                 name="erasure_erasurerequest_retry",
             ),
+            path(
+                "<path:object_id>/certificate/",
+                self.admin_site.admin_view(self.certificate_view),
+                name="erasure_erasurerequest_certificate",
+            ),
+            path(
+                "<path:object_id>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name="erasure_erasurerequest_export",
+            ),
         ]
         return own + urls
 
@@ -234,14 +302,44 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         return self._act(request, object_id, "approved", request_approve)
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if not self.has_change_permission(request):
+        if not request.user.has_perm("erasure.cancel_erasurerequest"):
             raise PermissionDenied
         return self._act(request, object_id, "cancelled", request_cancel)
 
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if not request.user.has_perm("erasure.approve_erasurerequest"):
+        if not request.user.has_perm("erasure.retry_erasurerequest"):
             raise PermissionDenied
         return self._act(request, object_id, "sent again (its failed items only)", request_retry)
+
+    def certificate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The certificate of a completed request: PDF, or the HTML page (`?format=html`)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        erasure_request = get_object_or_404(ErasureRequest, pk=object_id)
+        try:
+            certificate = certificate_for(erasure_request)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(
+                reverse("admin:erasure_erasurerequest_change", args=[object_id])
+            )
+        if request.GET.get("format") == "html":
+            return HttpResponse(certificate_html(certificate))
+        response = HttpResponse(certificate_pdf(certificate), content_type="application/pdf")
+        filename = certificate_filename(erasure_request, "pdf")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        """One request's items or events, CSV or JSON Lines (`?what=&format=`), through the
+        same code as the API's export; auditors only (`erasure.export_audit`)."""
+        erasure_request = get_object_or_404(ErasureRequest, pk=object_id)
+        return stream_export(
+            request,
+            what=request.GET.get("what", "items"),
+            export_format=request.GET.get("format", "csv"),
+            request_id=str(erasure_request.pk),
+        )
 
     def _act(self, request: HttpRequest, object_id: str, done: str, service: Any) -> HttpResponse:
         target = reverse("admin:erasure_erasurerequest_change", args=[object_id])
@@ -280,9 +378,12 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 + f"?request__id__exact={obj.pk}",
                 can_approve=obj.status == RequestStatus.AWAITING_APPROVAL
                 and request.user.has_perm("erasure.approve_erasurerequest"),
-                can_retry=can_retry(obj)
-                and request.user.has_perm("erasure.approve_erasurerequest"),
-                can_cancel=can_cancel(obj),
+                can_retry=can_retry(obj) and request.user.has_perm("erasure.retry_erasurerequest"),
+                can_cancel=can_cancel(obj)
+                and request.user.has_perm("erasure.cancel_erasurerequest"),
+                can_certificate=obj.status
+                in (RequestStatus.COMPLETED, RequestStatus.COMPLETED_WITH_FAILURES),
+                can_export=request.user.has_perm("erasure.export_audit"),
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -359,12 +460,95 @@ class DispatchAdmin(ReadOnlyAdmin):
     list_select_related = ("namespace",)
 
 
+class ExportForm(forms.Form):
+    what = forms.ChoiceField(
+        choices=[
+            ("events", "Audit events"),
+            ("items", "Items with their outcomes"),
+            ("requests", "Requests with their counts"),
+        ]
+    )
+    format = forms.ChoiceField(choices=[("csv", "CSV"), ("jsonl", "JSON Lines")])
+    since = forms.DateTimeField(
+        required=False,
+        help_text="UTC, e.g. 2026-07-01 00:00 (events: occurred; items: decided; "
+        "requests: received).",
+    )
+    until = forms.DateTimeField(required=False, help_text="UTC, exclusive.")
+    request = forms.UUIDField(required=False, help_text="Only this request.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and until <= since:
+            raise forms.ValidationError("“until” must be later than “since”.")
+        return data
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("id", "occurred_at", "event_type", "actor", "request", "hash_short")
     list_filter = ("event_type",)
     search_fields = ("actor", "subject_hash", "request__id")
     list_select_related = ("request",)
+    change_list_template = "admin/erasure/auditevent/change_list.html"
+
+    def get_urls(self):
+        own = [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="erasure_auditevent_export",
+            ),
+            path(
+                "verify/",
+                self.admin_site.admin_view(self.verify_view),
+                name="erasure_auditevent_verify",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_export": request.user.has_perm("erasure.export_audit"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
+        """Auditors export events, items or requests, for a date range or one request."""
+        if not request.user.has_perm("erasure.export_audit"):
+            raise PermissionDenied
+        form = ExportForm(request.GET or None)
+        if request.GET and form.is_valid():
+            data = form.cleaned_data
+            return stream_export(
+                request,
+                what=data["what"],
+                export_format=data["format"],
+                request_id=str(data["request"]) if data.get("request") else None,
+                since=data.get("since"),
+                until=data.get("until"),
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Export the audit trail, item outcomes or requests",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/erasure/auditevent/export.html", context)
+
+    def verify_view(self, request: HttpRequest) -> HttpResponse:
+        """Recompute the whole chain and show the result (and the head to quote)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Verify the audit trail",
+            "result": audit_verify(),
+        }
+        return TemplateResponse(request, "admin/erasure/auditevent/verify.html", context)
 
     @admin.display(description="Hash")
     def hash_short(self, obj: AuditEvent) -> str:

@@ -207,7 +207,13 @@ class ErasureRequest(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        permissions = [("approve_erasurerequest", "Can approve erasure requests")]
+        permissions = [
+            ("approve_erasurerequest", "Can approve erasure requests"),
+            ("cancel_erasurerequest", "Can cancel erasure requests"),
+            ("retry_erasurerequest", "Can retry the failed items of erasure requests"),
+            ("hold_erasurerequest", "Can place and release legal holds"),
+            ("extend_erasurerequest", "Can extend and pause deadlines"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=RequestStatus.values), name="request_status_valid"
@@ -462,6 +468,9 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [
+            ("export_audit", "Can export the audit trail, item outcomes and requests"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.event_type}"

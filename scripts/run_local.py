@@ -94,6 +94,7 @@ def main() -> None:
         f"  Admin:      http://127.0.0.1:{web_port}/admin/\n"
         "  Demo login: officer / demo-password  (files requests)\n"
         "              approver / demo-password (approves them: four-eyes)\n"
+        "              auditor / demo-password  (reads and exports, changes nothing)\n"
         f"  API docs:   http://127.0.0.1:{web_port}/api/v1/docs/\n"
         "  Ctrl-C stops everything.\n",
         flush=True,

@@ -18,7 +18,13 @@ def officer(django_user_model):
     user.user_permissions.set(
         Permission.objects.filter(
             content_type__app_label="erasure",
-            codename__in=["view_erasurerequest", "change_erasurerequest", "approve_erasurerequest"],
+            codename__in=[
+                "view_erasurerequest",
+                "change_erasurerequest",
+                "approve_erasurerequest",
+                "cancel_erasurerequest",
+                "retry_erasurerequest",
+            ],
         )
     )
     return user

@@ -9,36 +9,25 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from erasure.actors import Actor
 from erasure.hashing import subject_hash
 from erasure.models import ErasureRequest, ItemMapping
+from erasure.roles import APPROVER, AUDITOR, OFFICER
 from erasure.services.execution import make_client
 from erasure.services.mappings import MappingInput, mappings_register
 from namespace_api.client.errors import ApiStatusError
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - printed to the developer on purpose
-DEMO_USERS = ("officer", "approver")
+# Demo users and their roles (erasure.roles; the groups are created by a migration).
+DEMO_USERS = {"officer": OFFICER, "approver": APPROVER, "auditor": AUDITOR}
 TEXT_NAMESPACE = "demo-docs"
 VECTOR_NAMESPACE = "demo-vectors"
 VECTOR_DIMENSION = 4
 DEMO_SUBJECTS = ("user_alice", "user_bob", "user_carol")
 ITEMS_PER_SUBJECT = 5
-OFFICER_PERMISSIONS = (
-    "view_erasurerequest",
-    "add_erasurerequest",
-    "change_erasurerequest",
-    "approve_erasurerequest",
-    "view_erasureitem",
-    "view_namespace",
-    "change_namespace",
-    "view_itemmapping",
-    "view_dispatch",
-    "view_auditevent",
-    "view_apikey",
-)
 
 
 class Command(BaseCommand):
@@ -57,21 +46,15 @@ class Command(BaseCommand):
             self._fill_emulator(client)
 
     def _users(self) -> None:
-        group, _ = Group.objects.get_or_create(name="Compliance officers")
-        group.permissions.set(
-            Permission.objects.filter(
-                content_type__app_label="erasure", codename__in=OFFICER_PERMISSIONS
-            )
-        )
         user_model = get_user_model()
-        for username in DEMO_USERS:
+        for username, role in DEMO_USERS.items():
             user, created = user_model.objects.get_or_create(
                 username=username, defaults={"is_staff": True}
             )
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save()
-            user.groups.add(group)
+            user.groups.add(Group.objects.get(name=role))
 
     def _namespaces(self, client) -> None:
         for name, kind, dim in (
