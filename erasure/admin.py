@@ -25,6 +25,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from erasure import exports
@@ -55,12 +56,18 @@ from erasure.services.api_keys import api_key_revoke
 from erasure.services.audit import audit_verify
 from erasure.services.namespaces import namespace_set_mode
 from erasure.services.requests import (
+    MAX_REASON_LENGTH,
     MAX_SUBJECT_KEY_LENGTH,
     can_cancel,
+    can_extend,
+    can_hold,
     can_retry,
     request_approve,
     request_cancel,
+    request_extend_deadline,
     request_file,
+    request_hold,
+    request_release,
     request_retry,
 )
 
@@ -128,6 +135,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=MAX_REASON_LENGTH,
+        help_text="Required; recorded in the audit trail.",
+    )
+
+
+class ExtendForm(ReasonForm):
+    due_at = forms.DateTimeField(label="New deadline", help_text="UTC, e.g. 2026-12-31 17:00.")
+
+    field_order = ["due_at", "reason"]
+
+
+DUE_SOON_DAYS = 7
+
+
 class ErasureRequestAddForm(forms.ModelForm):
     subject_key = forms.CharField(
         max_length=MAX_SUBJECT_KEY_LENGTH,
@@ -148,7 +172,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         "regulation",
         "source",
         "received_at",
-        "due_at",
+        "deadline",
         "filed_by",
         "approved_by",
         "stuck_since",
@@ -167,6 +191,9 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         "reason",
         "received_at",
         "due_at",
+        "original_due_at",
+        "hold_reason",
+        "held_at",
         "filed_by",
         "filed_by_api_key",
         "approved_by",
@@ -179,6 +206,19 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         "stuck_since",
         "wakeups",
     )
+
+    @admin.display(description="Due", ordering="due_at")
+    def deadline(self, obj: ErasureRequest) -> str:
+        """The deadline, marked overdue or due soon (within 7 days) while the request is open."""
+        label = obj.due_at.strftime("%Y-%m-%d %H:%M")
+        if not obj.is_open:
+            return label
+        left = obj.due_at - timezone.now()
+        if left.total_seconds() < 0:
+            return format_html('<span class="deadline overdue">{} · overdue</span>', label)
+        if left.days < DUE_SOON_DAYS:
+            return format_html('<span class="deadline due-soon">{} · due soon</span>', label)
+        return label
 
     @admin.display(description="ID")
     def short_id(self, obj: ErasureRequest) -> str:
@@ -266,6 +306,21 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 name="erasure_erasurerequest_retry",
             ),
             path(
+                "<path:object_id>/hold/",
+                self.admin_site.admin_view(self.hold_view),
+                name="erasure_erasurerequest_hold",
+            ),
+            path(
+                "<path:object_id>/release/",
+                self.admin_site.admin_view(self.release_view),
+                name="erasure_erasurerequest_release",
+            ),
+            path(
+                "<path:object_id>/extend/",
+                self.admin_site.admin_view(self.extend_view),
+                name="erasure_erasurerequest_extend",
+            ),
+            path(
                 "<path:object_id>/certificate/",
                 self.admin_site.admin_view(self.certificate_view),
                 name="erasure_erasurerequest_certificate",
@@ -310,6 +365,85 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         if not request.user.has_perm("erasure.retry_erasurerequest"):
             raise PermissionDenied
         return self._act(request, object_id, "sent again (its failed items only)", request_retry)
+
+    def hold_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._with_reason(
+            request,
+            object_id,
+            permission="erasure.hold_erasurerequest",
+            title="Place a legal hold",
+            help="Nothing more is sent for this request until the hold is released.",
+            done="placed on hold",
+            apply=lambda obj, actor, data: request_hold(
+                request=obj, actor=actor, reason=data["reason"]
+            ),
+        )
+
+    def release_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._with_reason(
+            request,
+            object_id,
+            permission="erasure.hold_erasurerequest",
+            title="Release the legal hold",
+            help="The request goes back to where it was; an approved or running one is "
+            "carried out again from what is left.",
+            done="released from its hold",
+            apply=lambda obj, actor, data: request_release(
+                request=obj, actor=actor, reason=data["reason"]
+            ),
+        )
+
+    def extend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._with_reason(
+            request,
+            object_id,
+            permission="erasure.extend_erasurerequest",
+            title="Extend the deadline",
+            help="GDPR allows at most three months from receipt in all, CCPA 90 days; the "
+            "data subject must be told of the extension and why.",
+            done="given a later deadline",
+            apply=lambda obj, actor, data: request_extend_deadline(
+                request=obj, actor=actor, due_at=data["due_at"], reason=data["reason"]
+            ),
+            form_class=ExtendForm,
+        )
+
+    def _with_reason(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        *,
+        permission: str,
+        title: str,
+        help: str,
+        done: str,
+        apply: Any,
+        form_class: type[forms.Form] | None = None,
+    ) -> HttpResponse:
+        """A state change that needs a reason (and maybe more): a form, then the service."""
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        obj = get_object_or_404(ErasureRequest, pk=object_id)
+        target = reverse("admin:erasure_erasurerequest_change", args=[object_id])
+        form = (form_class or ReasonForm)(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                apply(obj, _officer(request), form.cleaned_data)
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"The request was {done}.")
+                return HttpResponseRedirect(target)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": obj,
+            "title": title,
+            "help": help,
+            "form": form,
+            "back_url": target,
+        }
+        return TemplateResponse(request, "admin/erasure/erasurerequest/with_reason.html", context)
 
     def certificate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The certificate of a completed request: PDF, or the HTML page (`?format=html`)."""
@@ -381,6 +515,11 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 can_retry=can_retry(obj) and request.user.has_perm("erasure.retry_erasurerequest"),
                 can_cancel=can_cancel(obj)
                 and request.user.has_perm("erasure.cancel_erasurerequest"),
+                can_hold=can_hold(obj) and request.user.has_perm("erasure.hold_erasurerequest"),
+                can_release=obj.status == RequestStatus.ON_HOLD
+                and request.user.has_perm("erasure.hold_erasurerequest"),
+                can_extend=can_extend(obj)
+                and request.user.has_perm("erasure.extend_erasurerequest"),
                 can_certificate=obj.status
                 in (RequestStatus.COMPLETED, RequestStatus.COMPLETED_WITH_FAILURES),
                 can_export=request.user.has_perm("erasure.export_audit"),

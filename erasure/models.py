@@ -203,6 +203,13 @@ class ErasureRequest(models.Model):
     stuck_since = models.DateTimeField(
         null=True, blank=True, help_text="Flagged for an operator: the sweeper gave up."
     )
+    # A legal hold blocks execution until released; the status to return to is kept.
+    held_from = models.CharField(max_length=32, blank=True, default="")
+    hold_reason = models.TextField(blank=True, default="")
+    held_at = models.DateTimeField(null=True, blank=True)
+    original_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="The legal deadline before any extension."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

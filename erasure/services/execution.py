@@ -235,7 +235,8 @@ def _start(request_id: uuid.UUID | str) -> list[int] | None:
         if request.status != RequestStatus.APPROVED:
             return None
         request.status = RequestStatus.RUNNING
-        request.started_at = timezone.now()
+        # Kept from the first start when a hold or a retry started it again.
+        request.started_at = request.started_at or timezone.now()
         request.save(update_fields=["status", "started_at", "updated_at"])
         audit_record(event_type=AuditEventType.REQUEST_STARTED, actor=WORKER, request=request)
         mapped = ItemMapping.objects.filter(

@@ -7,13 +7,14 @@ count is checked, so two racing actors cannot both move a request.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from erasure import queue
 from erasure.actors import Actor
-from erasure.deadlines import due_at
+from erasure.deadlines import add_calendar_month, due_at
 from erasure.errors import Conflict, FourEyesViolation, InvalidInput, InvalidTransition, NotFound
 from erasure.hashing import normalize_subject_key, subject_hash
 from erasure.models import (
@@ -223,7 +224,152 @@ CANCELLABLE_STATUSES = (
 
 
 def can_cancel(request: ErasureRequest) -> bool:
+    # A request held while it ran has erased part of its items: it can only be resumed.
+    if request.status == RequestStatus.ON_HOLD and request.held_from == RequestStatus.RUNNING:
+        return False
     return request.status in CANCELLABLE_STATUSES
+
+
+HOLDABLE_STATUSES = (
+    RequestStatus.RECEIVED,
+    RequestStatus.AWAITING_APPROVAL,
+    RequestStatus.APPROVED,
+    RequestStatus.SCHEDULED,
+    RequestStatus.RUNNING,
+)
+# How far a deadline may be extended, counted from receipt: GDPR Art. 12(3) allows two
+# further months (three in all); CCPA one more 45-day period (90 days in all).
+EXTENSION_LIMITS = {"gdpr": "3 calendar months", "ccpa": "90 days"}
+
+
+def can_hold(request: ErasureRequest) -> bool:
+    return request.status in HOLDABLE_STATUSES
+
+
+def can_extend(request: ErasureRequest) -> bool:
+    return request.status in OPEN_STATUSES
+
+
+def _required_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a reason is required", fields={"reason": ["required"]})
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput("reason is too long", fields={"reason": ["too long"]})
+    return reason
+
+
+def request_hold(*, request: ErasureRequest, actor: Actor, reason: str) -> ErasureRequest:
+    """Place a legal hold: nothing more is sent for the request until it is released.
+
+    A running request stops claiming batches at once (workers only claim for running
+    requests); a batch already sent is still recorded.
+    """
+    reason = _required_reason(reason)
+    with transaction.atomic():
+        request = _lock(request)
+        if not can_hold(request):
+            raise InvalidTransition(
+                "only a request that has not ended can be placed on hold; this one is "
+                f"{request.get_status_display().lower()}"
+            )
+        previous = request.status
+        request.status = RequestStatus.ON_HOLD
+        request.held_from = previous
+        request.hold_reason = reason
+        request.held_at = timezone.now()
+        request.save(update_fields=["status", "held_from", "hold_reason", "held_at", "updated_at"])
+        audit_record(
+            event_type=AuditEventType.REQUEST_HELD,
+            actor=actor,
+            request=request,
+            details={"from": previous, "reason": reason},
+        )
+    return request
+
+
+def request_release(*, request: ErasureRequest, actor: Actor, reason: str) -> ErasureRequest:
+    """Release a legal hold: the request goes back to where it was; one that was approved
+    or running is carried out again (from what is left)."""
+    reason = _required_reason(reason)
+    with transaction.atomic():
+        request = _lock(request)
+        if request.status != RequestStatus.ON_HOLD:
+            raise InvalidTransition(
+                "only a request on hold can be released; this one is "
+                f"{request.get_status_display().lower()}"
+            )
+        back = request.held_from or RequestStatus.AWAITING_APPROVAL
+        resume = back in (RequestStatus.APPROVED, RequestStatus.RUNNING)
+        # A running request restarts as approved: its job moves it to running again.
+        request.status = RequestStatus.APPROVED if resume else back
+        held_for = (timezone.now() - request.held_at).total_seconds() if request.held_at else 0
+        request.held_from = ""
+        request.hold_reason = ""
+        request.held_at = None
+        request.save(update_fields=["status", "held_from", "hold_reason", "held_at", "updated_at"])
+        audit_record(
+            event_type=AuditEventType.REQUEST_RELEASED,
+            actor=actor,
+            request=request,
+            details={"to": request.status, "reason": reason, "held_seconds": round(held_for)},
+        )
+        if resume:
+            queue.enqueue_execution(request_id=request.pk)
+    return request
+
+
+def extension_limit(request: ErasureRequest) -> datetime | None:
+    """The latest deadline the regulation allows, or None where we know of no limit."""
+    if request.regulation == "gdpr":
+        return add_calendar_month(add_calendar_month(add_calendar_month(request.received_at)))
+    if request.regulation == "ccpa":
+        return request.received_at + timedelta(days=90)
+    return None
+
+
+def request_extend_deadline(
+    *, request: ErasureRequest, actor: Actor, due_at: datetime, reason: str
+) -> ErasureRequest:
+    """Move an open request's deadline later, with a reason, within the regulation's limit
+    (EXTENSION_LIMITS). The legal deadline before the first extension is kept."""
+    reason = _required_reason(reason)
+    with transaction.atomic():
+        request = _lock(request)
+        if not can_extend(request):
+            raise InvalidTransition(
+                "only an open request's deadline can be extended; this one is "
+                f"{request.get_status_display().lower()}"
+            )
+        if due_at <= request.due_at:
+            raise InvalidInput(
+                "the new deadline must be later than the current one "
+                f"({request.due_at:%Y-%m-%d %H:%M} UTC)",
+                fields={"due_at": ["not later than the current deadline"]},
+            )
+        limit = extension_limit(request)
+        if limit is not None and due_at > limit:
+            raise InvalidInput(
+                f"{request.get_regulation_display()} allows at most "
+                f"{EXTENSION_LIMITS[request.regulation]} from receipt: "
+                f"{limit:%Y-%m-%d %H:%M} UTC at the latest",
+                fields={"due_at": ["beyond the regulation's limit"]},
+            )
+        previous = request.due_at
+        request.original_due_at = request.original_due_at or previous
+        request.due_at = due_at
+        request.save(update_fields=["due_at", "original_due_at", "updated_at"])
+        audit_record(
+            event_type=AuditEventType.REQUEST_DEADLINE_EXTENDED,
+            actor=actor,
+            request=request,
+            details={
+                "from": previous.isoformat(),
+                "to": due_at.isoformat(),
+                "reason": reason,
+            },
+        )
+    return request
 
 
 def can_retry(request: ErasureRequest) -> bool:

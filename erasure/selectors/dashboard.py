@@ -1,0 +1,268 @@
+"""Reads for the team dashboard of the admin (what is due, what is late, what failed).
+
+Every figure is aggregated by PostgreSQL: the dashboard costs the same handful of queries
+(`DASHBOARD_QUERIES`) whether there are ten requests or a million. Lists are capped at
+`DASHBOARD_LIST_LIMIT` rows; their totals are counted separately, so a long list still
+shows its true size.
+
+Subjects appear only as the first 12 characters of their keyed hash, cut by the
+database: the raw key of an open request is never even loaded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Substr, TruncWeek
+from django.utils import timezone
+
+from erasure.models import OPEN_STATUSES, ErasureRequest, Regulation, RequestStatus
+
+DASHBOARD_LIST_LIMIT = 50
+DASHBOARD_WEEKS = 12
+DUE_SOON = timedelta(days=7)
+SUBJECT_HASH_SHOWN = 12
+# Status counts, list totals, three lists, received per week, completed per week.
+DASHBOARD_QUERIES = 7
+
+COMPLETED_STATUSES = (RequestStatus.COMPLETED, RequestStatus.COMPLETED_WITH_FAILURES)
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """One request in a dashboard list; `subject_hash` is a 12-character prefix."""
+
+    id: uuid.UUID
+    status: str
+    status_label: str
+    regulation: str
+    regulation_label: str
+    received_at: datetime
+    due_at: datetime
+    completed_at: datetime | None
+    stuck_since: datetime | None
+    last_error: str
+    subject_hash: str
+    # "overdue", "due-soon" or "" (open requests only: a closed one has no deadline left
+    # to meet). Doubles as the CSS class of the row.
+    deadline: str
+
+    @property
+    def short_id(self) -> str:
+        return str(self.id)[:8]
+
+
+@dataclass(frozen=True)
+class WeekStats:
+    """One ISO week (Monday to Sunday, in the site's time zone)."""
+
+    start: date
+    received: int
+    completed: int
+    completed_on_time: int
+
+    @property
+    def label(self) -> str:
+        year, week, _ = self.start.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """Share of this week's completions that met their deadline; None if none."""
+        return self.completed_on_time / self.completed if self.completed else None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    now: datetime
+    open_by_status: list[StatusCount]
+    open_total: int
+    due_this_week_count: int
+    due_this_week: list[RequestRow]
+    overdue_count: int
+    overdue: list[RequestRow]
+    failures_count: int
+    failures: list[RequestRow]
+    weeks: list[WeekStats]
+    completed_total: int
+    completed_on_time_total: int
+    on_time_rate: float | None
+
+
+def _open() -> Q:
+    return Q(status__in=OPEN_STATUSES)
+
+
+def _due_this_week(now: datetime) -> Q:
+    # Open, not late yet, and late within 7 days.
+    return _open() & Q(due_at__gte=now, due_at__lte=now + DUE_SOON)
+
+
+def _overdue(now: datetime) -> Q:
+    return _open() & Q(due_at__lt=now)
+
+
+def _awaiting_action() -> Q:
+    # What an operator must act on: failed items to retry, a request the sweeper gave up
+    # on, or an open request whose work stopped with an error.
+    return (
+        Q(status=RequestStatus.COMPLETED_WITH_FAILURES)
+        | Q(stuck_since__isnull=False)
+        | (_open() & ~Q(last_error=""))
+    )
+
+
+def _rows(queryset: QuerySet[ErasureRequest], *, now: datetime) -> list[RequestRow]:
+    values = queryset.annotate(
+        subject_prefix=Substr("subject__key_hash", 1, SUBJECT_HASH_SHOWN)
+    ).values(
+        "id",
+        "status",
+        "regulation",
+        "received_at",
+        "due_at",
+        "completed_at",
+        "stuck_since",
+        "last_error",
+        "subject_prefix",
+    )[:DASHBOARD_LIST_LIMIT]
+    statuses = dict(RequestStatus.choices)
+    regulations = dict(Regulation.choices)
+    rows = []
+    for value in values:
+        deadline = ""
+        if value["status"] in OPEN_STATUSES:
+            if value["due_at"] < now:
+                deadline = "overdue"
+            elif value["due_at"] <= now + DUE_SOON:
+                deadline = "due-soon"
+        rows.append(
+            RequestRow(
+                id=value["id"],
+                status=value["status"],
+                status_label=statuses.get(value["status"], value["status"]),
+                regulation=value["regulation"],
+                regulation_label=regulations.get(value["regulation"], value["regulation"]),
+                received_at=value["received_at"],
+                due_at=value["due_at"],
+                completed_at=value["completed_at"],
+                stuck_since=value["stuck_since"],
+                last_error=value["last_error"],
+                subject_hash=value["subject_prefix"],
+                deadline=deadline,
+            )
+        )
+    return rows
+
+
+def week_start(moment: datetime) -> date:
+    """The Monday of the ISO week of `moment`, in the site's time zone (as TruncWeek)."""
+    day = timezone.localtime(moment).date()
+    return day - timedelta(days=day.weekday())
+
+
+def _weekly(now: datetime) -> list[WeekStats]:
+    current = week_start(now)
+    first = current - timedelta(weeks=DASHBOARD_WEEKS - 1)
+    tz = timezone.get_current_timezone()
+    since = timezone.make_aware(datetime.combine(first, time.min), tz)
+    until = timezone.make_aware(datetime.combine(current + timedelta(weeks=1), time.min), tz)
+
+    received = (
+        ErasureRequest.objects.filter(received_at__gte=since, received_at__lt=until)
+        .annotate(week=TruncWeek("received_at"))
+        .values("week")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    completed = (
+        ErasureRequest.objects.filter(
+            status__in=COMPLETED_STATUSES, completed_at__gte=since, completed_at__lt=until
+        )
+        .annotate(week=TruncWeek("completed_at"))
+        .values("week")
+        .annotate(
+            n=Count("id"),
+            on_time=Count("id", filter=Q(completed_at__lte=F("due_at"))),
+        )
+        .order_by()
+    )
+    received_by_week = {timezone.localtime(row["week"]).date(): row["n"] for row in received}
+    completed_by_week = {
+        timezone.localtime(row["week"]).date(): (row["n"], row["on_time"]) for row in completed
+    }
+    weeks = []
+    for index in range(DASHBOARD_WEEKS):
+        start = first + timedelta(weeks=index)
+        done, on_time = completed_by_week.get(start, (0, 0))
+        weeks.append(
+            WeekStats(
+                start=start,
+                received=received_by_week.get(start, 0),
+                completed=done,
+                completed_on_time=on_time,
+            )
+        )
+    return weeks
+
+
+def dashboard_get(*, now: datetime | None = None) -> Dashboard:
+    """The dashboard as of `now` (default: the current time).
+
+    - open by status: every open status, zeros included, in lifecycle order;
+    - due this week: open, due within 7 days and not overdue; soonest first;
+    - overdue: open and past due; most overdue first;
+    - failures awaiting action: completed with failures, flagged stuck, or open with an
+      error recorded; the closest deadline first;
+    - per ISO week (the last 12, this one included): requests received, requests
+      completed (with or without failures, by completion time), and those completed by
+      their due date; the on-time rate over the 12 weeks is None if nothing completed.
+    """
+    now = now or timezone.now()
+    requests = ErasureRequest.objects.all()
+
+    by_status = dict(
+        requests.filter(_open()).values_list("status").annotate(n=Count("id")).order_by()
+    )
+    open_by_status = [
+        StatusCount(status=status.value, label=status.label, count=by_status.get(status.value, 0))
+        for status in OPEN_STATUSES
+    ]
+    totals = requests.aggregate(
+        due_this_week=Count("id", filter=_due_this_week(now)),
+        overdue=Count("id", filter=_overdue(now)),
+        failures=Count("id", filter=_awaiting_action()),
+    )
+
+    due_this_week = _rows(requests.filter(_due_this_week(now)).order_by("due_at", "id"), now=now)
+    overdue = _rows(requests.filter(_overdue(now)).order_by("due_at", "id"), now=now)
+    failures = _rows(requests.filter(_awaiting_action()).order_by("due_at", "id"), now=now)
+
+    weeks = _weekly(now)
+    completed_total = sum(week.completed for week in weeks)
+    on_time_total = sum(week.completed_on_time for week in weeks)
+    return Dashboard(
+        now=now,
+        open_by_status=open_by_status,
+        open_total=sum(item.count for item in open_by_status),
+        due_this_week_count=totals["due_this_week"],
+        due_this_week=due_this_week,
+        overdue_count=totals["overdue"],
+        overdue=overdue,
+        failures_count=totals["failures"],
+        failures=failures,
+        weeks=weeks,
+        completed_total=completed_total,
+        completed_on_time_total=on_time_total,
+        on_time_rate=on_time_total / completed_total if completed_total else None,
+    )

@@ -1,0 +1,129 @@
+"""Roles in the admin: holds and extensions with a reason for approvers, refused to
+officers; overdue and due-soon requests marked on the list; auditors export, change
+nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from erasure.actors import Actor
+from erasure.models import AuditEvent, AuditEventType, ErasureRequest
+from erasure.roles import APPROVER, AUDITOR, OFFICER
+from erasure.services.requests import request_file
+
+pytestmark = pytest.mark.django_db
+
+
+def _user(django_user_model, name: str, role: str):
+    user = django_user_model.objects.create_user(name, password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def _filed(key: str = "s-1") -> ErasureRequest:
+    return request_file(subject_key=key, actor=Actor.system("test"), source="api").request
+
+
+def _page(client, obj) -> str:
+    return client.get(f"/admin/erasure/erasurerequest/{obj.pk}/change/").content.decode()
+
+
+def test_an_approver_holds_and_releases_with_a_reason(client, django_user_model):
+    client.force_login(_user(django_user_model, "ann", APPROVER))
+    request = _filed()
+    assert 'id="hold-request"' in _page(client, request)
+    url = f"/admin/erasure/erasurerequest/{request.pk}/hold/"
+    refused = client.post(url, {"reason": ""})
+    assert refused.status_code == 200 and "This field is required" in refused.content.decode()
+    assert ErasureRequest.objects.get(pk=request.pk).status == "awaiting_approval"
+
+    assert client.post(url, {"reason": "litigation hold"}).status_code == 302
+    held = ErasureRequest.objects.get(pk=request.pk)
+    assert (held.status, held.hold_reason) == ("on_hold", "litigation hold")
+    page = _page(client, held)
+    assert 'id="release-request"' in page and 'id="hold-request"' not in page
+
+    release = f"/admin/erasure/erasurerequest/{request.pk}/release/"
+    assert client.post(release, {"reason": "lifted"}).status_code == 302
+    assert ErasureRequest.objects.get(pk=request.pk).status == "awaiting_approval"
+    actors = set(
+        AuditEvent.objects.filter(
+            event_type__in=[AuditEventType.REQUEST_HELD, AuditEventType.REQUEST_RELEASED]
+        ).values_list("actor", flat=True)
+    )
+    assert actors == {"user:ann"}
+
+
+def test_an_extension_beyond_the_limit_is_refused_with_the_reason(client, django_user_model):
+    client.force_login(_user(django_user_model, "ann", APPROVER))
+    request = _filed()
+    url = f"/admin/erasure/erasurerequest/{request.pk}/extend/"
+    too_late = (request.received_at + timedelta(days=120)).strftime("%Y-%m-%d %H:%M")
+    response = client.post(url, {"due_at": too_late, "reason": "complex"})
+    assert response.status_code == 200
+    assert "allows at most 3 calendar months" in response.content.decode()
+    assert ErasureRequest.objects.get(pk=request.pk).due_at == request.due_at
+
+    later = (request.due_at + timedelta(days=20)).strftime("%Y-%m-%d %H:%M")
+    assert client.post(url, {"due_at": later, "reason": "complex"}).status_code == 302
+    extended = ErasureRequest.objects.get(pk=request.pk)
+    assert extended.original_due_at == request.due_at
+    assert extended.due_at.strftime("%Y-%m-%d %H:%M") == later
+
+
+def test_an_officer_has_neither_hold_nor_extend(client, django_user_model):
+    client.force_login(_user(django_user_model, "otto", OFFICER))
+    request = _filed()
+    page = _page(client, request)
+    assert 'id="hold-request"' not in page and 'id="extend-deadline"' not in page
+    assert 'id="approve-request"' not in page
+    for action in ("hold", "extend", "approve"):
+        response = client.post(
+            f"/admin/erasure/erasurerequest/{request.pk}/{action}/", {"reason": "x"}
+        )
+        assert response.status_code == 403, action
+    assert ErasureRequest.objects.get(pk=request.pk).status == "awaiting_approval"
+
+
+def test_the_list_marks_overdue_and_due_soon(client, django_user_model):
+    client.force_login(_user(django_user_model, "otto", OFFICER))
+    overdue, soon, _later = _filed("a"), _filed("b"), _filed("c")
+    now = timezone.now()
+    ErasureRequest.objects.filter(pk=overdue.pk).update(due_at=now - timedelta(days=1))
+    ErasureRequest.objects.filter(pk=soon.pk).update(due_at=now + timedelta(days=3))
+    page = client.get("/admin/erasure/erasurerequest/").content.decode()
+    assert page.count("· overdue") == 1 and page.count("· due soon") == 1
+
+
+def test_an_auditor_exports_but_changes_nothing(client, django_user_model):
+    client.force_login(_user(django_user_model, "audrey", AUDITOR))
+    request = _filed()
+    page = _page(client, request)
+    assert 'id="export-items"' in page
+    for control in ("approve-request", "cancel-request", "hold-request", "extend-deadline"):
+        assert f'id="{control}"' not in page
+    response = client.get(f"/admin/erasure/erasurerequest/{request.pk}/export/?what=events")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    assert body.startswith("id,occurred_at,event_type")
+    assert "request.filed" in body
+    assert client.post(f"/admin/erasure/erasurerequest/{request.pk}/cancel/").status_code == 403
+    assert client.get("/admin/erasure/erasurerequest/add/").status_code == 403
+    export = client.get(
+        "/admin/erasure/auditevent/export/", {"what": "requests", "format": "jsonl"}
+    )
+    assert export.status_code == 200 and export["Content-Type"].startswith("application/jsonl")
+    assert AuditEvent.objects.filter(event_type="export.created", actor="user:audrey").count() == 2
+
+
+def test_an_officer_cannot_export(client, django_user_model):
+    client.force_login(_user(django_user_model, "otto", OFFICER))
+    request = _filed()
+    assert 'id="export-items"' not in _page(client, request)
+    assert client.get(f"/admin/erasure/erasurerequest/{request.pk}/export/").status_code == 403
+    assert client.get("/admin/erasure/auditevent/export/").status_code == 403
+    assert not AuditEvent.objects.filter(event_type="export.created").exists()

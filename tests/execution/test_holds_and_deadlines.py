@@ -1,0 +1,114 @@
+"""Legal holds block execution until released; deadlines are extended with a reason, within
+the regulation's limit; each is an audit event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from erasure.actors import Actor
+from erasure.errors import InvalidInput, InvalidTransition
+from erasure.models import AuditEvent, AuditEventType, ErasureItem, ErasureRequest
+from erasure.services import execution
+from erasure.services.execution import request_execute
+from erasure.services.requests import (
+    can_cancel,
+    request_cancel,
+    request_extend_deadline,
+    request_hold,
+    request_release,
+)
+from tests.execution.helpers import prepare
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LEGAL = Actor.system("legal")
+
+
+def test_a_hold_blocks_execution_until_released(emulator):
+    request = prepare(emulator, texts=3, vectors=2)
+    held = request_hold(request=request, actor=LEGAL, reason="litigation hold, case 42")
+    assert (held.status, held.held_from) == ("on_hold", "approved")
+    request_execute(request_id=request.pk)
+    assert not [c for c in emulator.calls() if c["path"].endswith("/delete")]
+    assert ErasureRequest.objects.get(pk=request.pk).status == "on_hold"
+
+    released = request_release(request=held, actor=LEGAL, reason="case closed")
+    assert released.status == "approved" and released.hold_reason == ""
+    request_execute(request_id=request.pk)
+    assert ErasureRequest.objects.get(pk=request.pk).status == "completed"
+    events = list(
+        AuditEvent.objects.filter(request=request)
+        .filter(event_type__in=[AuditEventType.REQUEST_HELD, AuditEventType.REQUEST_RELEASED])
+        .order_by("id")
+    )
+    assert [e.details["reason"] for e in events] == ["litigation hold, case 42", "case closed"]
+    assert events[0].actor == "system:legal"
+
+
+def test_a_running_request_put_on_hold_stops_claiming_and_resumes_where_it_was(emulator):
+    request = prepare(emulator, texts=4, vectors=0)
+    assert execution._start(request.pk) == []  # running, items expanded
+    held = request_hold(request=request, actor=LEGAL, reason="regulator inquiry")
+    assert held.held_from == "running"
+    # Held while running: part may be erased already, so it can only be resumed.
+    assert not can_cancel(held)
+    with pytest.raises(InvalidTransition):
+        request_cancel(request=held, actor=LEGAL)
+    summary = request_execute(request_id=request.pk)
+    assert summary.batches == 0
+    assert set(ErasureItem.objects.filter(request=request).values_list("outcome", flat=True)) == {
+        "pending"
+    }
+    started = ErasureRequest.objects.get(pk=request.pk).started_at
+    request_release(request=held, actor=LEGAL, reason="inquiry closed")
+    request_execute(request_id=request.pk)
+    done = ErasureRequest.objects.get(pk=request.pk)
+    assert done.status == "completed" and done.started_at == started
+
+
+def test_holds_and_releases_refuse_bad_states_and_empty_reasons(emulator):
+    request = prepare(emulator, texts=1, vectors=0)
+    with pytest.raises(InvalidInput, match="a reason is required"):
+        request_hold(request=request, actor=LEGAL, reason="  ")
+    with pytest.raises(InvalidTransition, match="only a request on hold can be released"):
+        request_release(request=request, actor=LEGAL, reason="x")
+    request_execute(request_id=request.pk)
+    with pytest.raises(InvalidTransition, match="has not ended"):
+        request_hold(request=ErasureRequest.objects.get(pk=request.pk), actor=LEGAL, reason="x")
+
+
+def test_a_deadline_is_extended_with_a_reason_within_the_regulations_limit(emulator):
+    request = prepare(emulator, texts=1, vectors=0, approve=False)
+    legal_deadline = request.due_at
+    later = legal_deadline + timedelta(days=30)
+    extended = request_extend_deadline(
+        request=request, actor=LEGAL, due_at=later, reason="complex request (Art. 12(3))"
+    )
+    assert extended.due_at == later and extended.original_due_at == legal_deadline
+    event = AuditEvent.objects.get(event_type=AuditEventType.REQUEST_DEADLINE_EXTENDED)
+    assert event.details["reason"] == "complex request (Art. 12(3))"
+    assert event.details["from"] == legal_deadline.isoformat()
+
+    # GDPR: at most three months from receipt in all.
+    with pytest.raises(InvalidInput, match="at most 3 calendar months"):
+        request_extend_deadline(
+            request=extended,
+            actor=LEGAL,
+            due_at=request.received_at + timedelta(days=100),
+            reason="more",
+        )
+    with pytest.raises(InvalidInput, match="must be later"):
+        request_extend_deadline(request=extended, actor=LEGAL, due_at=later, reason="same")
+    with pytest.raises(InvalidInput, match="a reason is required"):
+        request_extend_deadline(
+            request=extended, actor=LEGAL, due_at=later + timedelta(days=1), reason=""
+        )
+    # A second extension keeps the original legal deadline.
+    again = request_extend_deadline(
+        request=extended, actor=LEGAL, due_at=later + timedelta(days=5), reason="still complex"
+    )
+    assert again.original_due_at == legal_deadline
+    assert (
+        AuditEvent.objects.filter(event_type=AuditEventType.REQUEST_DEADLINE_EXTENDED).count() == 2
+    )
