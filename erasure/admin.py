@@ -19,6 +19,7 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
+    JsonResponse,
     StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
@@ -51,7 +52,7 @@ from erasure.models import (
     RequestStatus,
     SubjectAlias,
 )
-from erasure.selectors.requests import request_outcome_counts
+from erasure.selectors.requests import request_counts_by_namespace, request_outcome_counts
 from erasure.services.api_keys import api_key_revoke
 from erasure.services.audit import audit_verify
 from erasure.services.namespaces import namespace_set_mode
@@ -72,6 +73,7 @@ from erasure.services.requests import (
 )
 
 ITEMS_SHOWN_ON_REQUEST_PAGE = 200
+ROWS_SHOWN_ON_REQUEST_PAGE = 100
 
 
 def _officer(request: HttpRequest) -> Actor:
@@ -306,6 +308,11 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 name="erasure_erasurerequest_retry",
             ),
             path(
+                "<path:object_id>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="erasure_erasurerequest_progress",
+            ),
+            path(
                 "<path:object_id>/hold/",
                 self.admin_site.admin_view(self.hold_view),
                 name="erasure_erasurerequest_hold",
@@ -365,6 +372,20 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         if not request.user.has_perm("erasure.retry_erasurerequest"):
             raise PermissionDenied
         return self._act(request, object_id, "sent again (its failed items only)", request_retry)
+
+    def progress_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+        """Status and counts, polled by the request page while the request runs."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        obj = get_object_or_404(ErasureRequest, pk=object_id)
+        return JsonResponse(
+            {
+                "status": obj.status,
+                "status_display": obj.get_status_display(),
+                "counts": request_outcome_counts(request=obj),
+                "live": obj.status in (RequestStatus.APPROVED, RequestStatus.RUNNING),
+            }
+        )
 
     def hold_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._with_reason(
@@ -506,6 +527,13 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             items = obj.items.select_related("namespace").order_by("namespace__name", "item_id")
             extra_context.update(
                 counts=counts,
+                by_namespace=request_counts_by_namespace(request=obj),
+                dispatches=obj.dispatches.select_related("namespace").order_by("-id")[
+                    :ROWS_SHOWN_ON_REQUEST_PAGE
+                ],
+                events=obj.events.order_by("id")[:ROWS_SHOWN_ON_REQUEST_PAGE],
+                progress_url=reverse("admin:erasure_erasurerequest_progress", args=[obj.pk]),
+                live=obj.status in (RequestStatus.APPROVED, RequestStatus.RUNNING),
                 items=items[:ITEMS_SHOWN_ON_REQUEST_PAGE],
                 items_total=counts["total"],
                 items_url=reverse("admin:erasure_erasureitem_changelist")

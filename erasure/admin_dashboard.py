@@ -41,10 +41,35 @@ def dashboard_view(request: HttpRequest, *, admin_site: AdminSite) -> TemplateRe
         **admin_site.each_context(request),
         "title": "Team dashboard",
         "dashboard": dashboard,
-        "due_this_week": _linked(dashboard.due_this_week),
-        "overdue": _linked(dashboard.overdue),
-        "failures": _linked(dashboard.failures),
+        # Most urgent first: late, then due soon, then what waits on an operator.
+        "sections": [
+            {
+                "id": "overdue",
+                "title": "Overdue",
+                "count": dashboard.overdue_count,
+                "rows": _linked(dashboard.overdue),
+                "empty": "Nothing is overdue.",
+                "reasons": False,
+            },
+            {
+                "id": "due-this-week",
+                "title": "Due this week",
+                "count": dashboard.due_this_week_count,
+                "rows": _linked(dashboard.due_this_week),
+                "empty": "Nothing falls due in the next 7 days.",
+                "reasons": False,
+            },
+            {
+                "id": "failures",
+                "title": "Failures awaiting action",
+                "count": dashboard.failures_count,
+                "rows": _linked(dashboard.failures),
+                "empty": "No failures await action.",
+                "reasons": True,
+            },
+        ],
         "weekly_chart": weekly_chart_svg(dashboard.weeks),
+        "weeks": [(week, _percent(week.on_time_rate)) for week in dashboard.weeks],
         "on_time_percent": _percent(dashboard.on_time_rate),
     }
     return TemplateResponse(request, TEMPLATE, context)
@@ -61,9 +86,7 @@ def dashboard_urls(admin_site: AdminSite) -> list[URLPattern]:
 
 
 def _linked(rows: Sequence[RequestRow]) -> list[tuple[RequestRow, str]]:
-    return [
-        (row, reverse("admin:erasure_erasurerequest_change", args=[row.id])) for row in rows
-    ]
+    return [(row, reverse("admin:erasure_erasurerequest_change", args=[row.id])) for row in rows]
 
 
 def _percent(rate: float | None) -> str:

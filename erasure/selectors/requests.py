@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
@@ -74,3 +75,26 @@ def requests_list(
     if subject_hash:
         requests = requests.filter(subject__key_hash=subject_hash)
     return requests
+
+
+def request_counts_by_namespace(*, request: ErasureRequest) -> list[dict[str, Any]]:
+    """Per namespace: its name, kind, and items per outcome (every outcome, zeros too)."""
+    rows = (
+        request.items.values("namespace__name", "namespace__kind", "outcome")
+        .annotate(n=Count("id"))
+        .order_by("namespace__name")
+    )
+    table: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = table.setdefault(
+            row["namespace__name"],
+            {
+                "name": row["namespace__name"],
+                "kind": row["namespace__kind"],
+                "counts": dict.fromkeys(ItemOutcome.values, 0),
+            },
+        )
+        entry["counts"][row["outcome"]] = row["n"]
+    for entry in table.values():
+        entry["total"] = sum(entry["counts"].values())
+    return list(table.values())

@@ -112,13 +112,25 @@ def test_officer_files_approver_approves_auditor_exports(browser, live_server, e
 
     run_worker_once(connection.settings_dict["NAME"], emulator)
 
-    second.goto(change_url)
+    # The open page follows the request by itself (it polls its progress): no navigation.
+    second.wait_for_function(
+        "document.querySelector('td[data-outcome=deleted]')?.textContent === '10'",
+        timeout=20_000,
+    )
+    second.wait_for_function("document.body.innerText.includes('Completed')", timeout=20_000)
+    second.wait_for_load_state()
     body = second.inner_text("body")
     assert "Completed" in body
     assert second.inner_text("td[data-outcome=deleted]") == "10"
     assert second.inner_text("td[data-outcome=failed]") == "0"
     outcomes = second.locator("tr.item-row td.item-outcome").all_inner_texts()
     assert outcomes == ["deleted"] * 10
+    assert second.locator("#namespace-counts tr[data-namespace]").count() == 2
+    events = second.locator("#request-events td.event-type").all_inner_texts()
+    assert events[:3] == ["request.filed", "request.approved", "request.started"]
+    assert events[-1] == "request.completed"
+    # The text namespace (exact mode): a check then a delete; the vectors: a delete.
+    assert second.locator("#request-dispatches tbody tr").count() == 3
     _shot(second, "3-approver-sees-it-completed")
     with second.expect_download() as download:
         second.click("#download-certificate")

@@ -127,3 +127,13 @@ def test_an_officer_cannot_export(client, django_user_model):
     assert client.get(f"/admin/erasure/erasurerequest/{request.pk}/export/").status_code == 403
     assert client.get("/admin/erasure/auditevent/export/").status_code == 403
     assert not AuditEvent.objects.filter(event_type="export.created").exists()
+
+
+def test_the_progress_endpoint_reports_status_and_counts(client, django_user_model):
+    client.force_login(_user(django_user_model, "audrey", AUDITOR))
+    request = _filed()
+    body = client.get(f"/admin/erasure/erasurerequest/{request.pk}/progress/").json()
+    assert body["status"] == "awaiting_approval" and body["live"] is False
+    assert body["counts"]["total"] == 0
+    client.logout()
+    assert client.get(f"/admin/erasure/erasurerequest/{request.pk}/progress/").status_code == 302
