@@ -33,6 +33,12 @@ OPERATIONS = [
     ("get", "/api/v1/namespaces", ALL_SCOPES),
     ("patch", "/api/v1/namespaces/notes", ("requests:approve",)),
     ("get", "/api/v1/audit/export", ("audit:read",)),
+    ("get", "/api/v1/audit/verify", ("audit:read",)),
+    (
+        "get",
+        f"/api/v1/requests/{RID}/certificate",
+        ("requests:write", "requests:approve", "audit:read"),
+    ),
 ]
 BODY = {"items": [{"subject": "u", "namespace": "notes", "item_id": "a"}]}
 
