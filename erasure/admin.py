@@ -50,9 +50,15 @@ from erasure.models import (
     Regulation,
     RequestSource,
     RequestStatus,
+    Subject,
     SubjectAlias,
 )
-from erasure.selectors.requests import request_counts_by_namespace, request_outcome_counts
+from erasure.selectors.requests import (
+    filing_preview,
+    request_counts_by_namespace,
+    request_outcome_counts,
+)
+from erasure.services.aliases import subject_for_alias
 from erasure.services.api_keys import api_key_revoke
 from erasure.services.audit import audit_verify
 from erasure.services.namespaces import namespace_set_mode
@@ -156,14 +162,35 @@ DUE_SOON_DAYS = 7
 
 class ErasureRequestAddForm(forms.ModelForm):
     subject_key = forms.CharField(
+        label="Subject key or alias",
         max_length=MAX_SUBJECT_KEY_LENGTH,
-        help_text="The subject's stable key (usually the identity system's user id). "
-        "Stored as a keyed hash; the raw value is kept only while the request is open.",
+        help_text="The subject's stable key (usually the identity system's user id), or an "
+        "alias registered with the mappings (then give its kind below). Stored as a keyed "
+        "hash; a raw key is kept only while the request is open.",
+    )
+    alias_kind = forms.CharField(
+        required=False,
+        max_length=40,
+        help_text="Only for an alias: its kind, e.g. email, okta, auth0.",
     )
 
     class Meta:
         model = ErasureRequest
         fields = ["regulation", "reason"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = (data.get("alias_kind") or "").strip()
+        data["subject"] = None
+        if kind and data.get("subject_key"):
+            subject = subject_for_alias(kind=kind, alias=data["subject_key"])
+            if subject is None:
+                self.add_error(
+                    "subject_key",
+                    f"no subject has this {kind} alias (aliases are registered with the mappings)",
+                )
+            data["subject"] = subject
+        return data
 
 
 @admin.register(ErasureRequest)
@@ -244,7 +271,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None):
         if obj is None:
-            return ["subject_key", "regulation", "reason"]
+            return ["subject_key", "alias_kind", "regulation", "reason"]
         return list(self.readonly_fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
@@ -259,8 +286,10 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     ) -> None:
         if change:
             return  # every field is read-only; state changes go through the buttons
+        subject = form.cleaned_data.get("subject")
         result = request_file(
-            subject_key=form.cleaned_data["subject_key"],
+            subject_key="" if subject is not None else form.cleaned_data["subject_key"],
+            subject=subject,
             regulation=form.cleaned_data["regulation"] or Regulation.GDPR,
             reason=form.cleaned_data["reason"] or "",
             actor=_officer(request),
@@ -287,6 +316,11 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     def get_urls(self):
         urls = super().get_urls()
         own = [
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="erasure_erasurerequest_preview",
+            ),
             path(
                 "find-subject/",
                 self.admin_site.admin_view(self.find_subject_view),
@@ -339,6 +373,25 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             ),
         ]
         return own + urls
+
+    def preview_view(self, request: HttpRequest) -> JsonResponse:
+        """What filing would erase: the subject's mapped items per namespace, its open
+        request if any, and the deadline. POST only: the key never reaches a URL."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return JsonResponse({"error": "POST the subject key"}, status=405)
+        key = request.POST.get("subject_key", "").strip()
+        kind = request.POST.get("alias_kind", "").strip()
+        regulation = request.POST.get("regulation") or Regulation.GDPR
+        if not key or regulation not in Regulation.values:
+            return JsonResponse({"error": "enter a subject key and a regulation"}, status=400)
+        subject = (
+            subject_for_alias(kind=kind, alias=key)
+            if kind
+            else Subject.objects.filter(key_hash=subject_hash(key)).first()
+        )
+        return JsonResponse(filing_preview(subject=subject, regulation=regulation))
 
     def find_subject_view(self, request: HttpRequest) -> HttpResponse:
         """Find requests by the subject key an officer knows. The key goes in a POST body

@@ -8,9 +8,19 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
+from erasure.deadlines import due_at
 from erasure.errors import NotFound
-from erasure.models import ErasureItem, ErasureRequest, ItemMapping, ItemOutcome, RequestStatus
+from erasure.models import (
+    OPEN_STATUSES,
+    ErasureItem,
+    ErasureRequest,
+    ItemMapping,
+    ItemOutcome,
+    RequestStatus,
+    Subject,
+)
 
 
 def request_get(*, request_id: str | uuid.UUID) -> ErasureRequest:
@@ -98,3 +108,29 @@ def request_counts_by_namespace(*, request: ErasureRequest) -> list[dict[str, An
     for entry in table.values():
         entry["total"] = sum(entry["counts"].values())
     return list(table.values())
+
+
+def filing_preview(*, subject: Subject | None, regulation: str) -> dict[str, Any]:
+    """What filing a request now would cover: the subject's mapped items per namespace,
+    its open request if it has one, and the deadline the regulation sets."""
+    now = timezone.now()
+    namespaces: list[dict[str, Any]] = []
+    open_request = None
+    if subject is not None:
+        namespaces = [
+            {"name": row["namespace__name"], "kind": row["namespace__kind"], "items": row["n"]}
+            for row in ItemMapping.objects.filter(subject=subject)
+            .values("namespace__name", "namespace__kind")
+            .annotate(n=Count("id"))
+            .order_by("namespace__name")
+        ]
+        found = ErasureRequest.objects.filter(subject=subject, status__in=OPEN_STATUSES).first()
+        open_request = str(found.pk) if found else None
+    return {
+        "subject_known": subject is not None,
+        "subject_hash": subject.key_hash[:12] if subject is not None else None,
+        "namespaces": namespaces,
+        "items": sum(ns["items"] for ns in namespaces),
+        "open_request": open_request,
+        "due_at": due_at(regulation=regulation, received_at=now).isoformat(),
+    }

@@ -137,3 +137,38 @@ def test_the_progress_endpoint_reports_status_and_counts(client, django_user_mod
     assert body["counts"]["total"] == 0
     client.logout()
     assert client.get(f"/admin/erasure/erasurerequest/{request.pk}/progress/").status_code == 302
+
+
+def test_an_officer_previews_and_files_by_alias(client, django_user_model):
+    from erasure.hashing import subject_hash
+    from erasure.services.aliases import AliasInput, aliases_register
+
+    client.force_login(_user(django_user_model, "otto", OFFICER))
+    aliases_register(
+        items=[AliasInput("user-77", "email", "Pat@Example.com")], actor=Actor.system("app")
+    )
+    preview = client.post(
+        "/admin/erasure/erasurerequest/preview/",
+        {"subject_key": "pat@example.com", "alias_kind": "email", "regulation": "ccpa"},
+    ).json()
+    assert preview["subject_known"] and preview["items"] == 0 and preview["open_request"] is None
+    assert preview["subject_hash"] == subject_hash("user-77")[:12]
+    assert client.get("/admin/erasure/erasurerequest/preview/").status_code == 405
+
+    unknown = client.post(
+        "/admin/erasure/erasurerequest/add/",
+        {"subject_key": "nobody@example.com", "alias_kind": "email", "regulation": "gdpr"},
+    )
+    assert (
+        unknown.status_code == 200 and "no subject has this email alias" in unknown.content.decode()
+    )
+    assert not ErasureRequest.objects.exists()
+
+    filed = client.post(
+        "/admin/erasure/erasurerequest/add/",
+        {"subject_key": "PAT@example.com", "alias_kind": "email", "regulation": "gdpr"},
+    )
+    assert filed.status_code == 302
+    request = ErasureRequest.objects.get()
+    assert request.subject.key_hash == subject_hash("user-77")
+    assert request.subject.raw_key is None  # found by alias: the raw key is not known
