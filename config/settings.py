@@ -171,6 +171,9 @@ ERASURE_JOBS_PER_REQUEST = env_int("ERASURE_JOBS_PER_REQUEST", 4, minimum=1)
 # re-queued this many times without finishing is flagged for an operator.
 ERASURE_STALLED_JOB_SECONDS = env_float("ERASURE_STALLED_JOB_SECONDS", 60.0, minimum=1.0)
 ERASURE_MAX_WAKEUPS = env_int("ERASURE_MAX_WAKEUPS", 20, minimum=1)
+# Hours between approval and execution during which a request can still be cancelled
+# (a request or a webhook source may set its own).
+ERASURE_GRACE_HOURS = env_float("ERASURE_GRACE_HOURS", 0.0, minimum=0.0)
 # Mappings registered for a subject whose last request has completed (data uploaded after
 # the erasure): `erase` files a new, auto-approved request for the subject; `report` only
 # counts them and records an audit event (erasure.services.mappings).

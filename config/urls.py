@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from erasure.admin_dashboard import dashboard_urls
+
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    # The team's dashboard first: the admin's own catch-all would otherwise take it.
+    path("admin/", (dashboard_urls(admin.site) + admin.site.get_urls(), "admin", admin.site.name)),
     path("api/v1/", include("erasure.api.urls")),
     path("webhooks/", include("webhooks.urls")),
 ]

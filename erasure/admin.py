@@ -63,6 +63,7 @@ from erasure.services.api_keys import api_key_revoke
 from erasure.services.audit import audit_verify
 from erasure.services.namespaces import namespace_set_mode
 from erasure.services.requests import (
+    MAX_GRACE_HOURS,
     MAX_REASON_LENGTH,
     MAX_SUBJECT_KEY_LENGTH,
     can_cancel,
@@ -173,6 +174,13 @@ class ErasureRequestAddForm(forms.ModelForm):
         max_length=40,
         help_text="Only for an alias: its kind, e.g. email, okta, auth0.",
     )
+    grace_hours = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=MAX_GRACE_HOURS,
+        help_text="Hours between approval and execution, during which it can still be "
+        "cancelled (empty: the service's default).",
+    )
 
     class Meta:
         model = ErasureRequest
@@ -221,6 +229,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         "received_at",
         "due_at",
         "original_due_at",
+        "scheduled_for",
         "hold_reason",
         "held_at",
         "filed_by",
@@ -271,7 +280,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None):
         if obj is None:
-            return ["subject_key", "alias_kind", "regulation", "reason"]
+            return ["subject_key", "alias_kind", "regulation", "reason", "grace_hours"]
         return list(self.readonly_fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
@@ -291,6 +300,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             subject_key="" if subject is not None else form.cleaned_data["subject_key"],
             subject=subject,
             regulation=form.cleaned_data["regulation"] or Regulation.GDPR,
+            grace_hours=form.cleaned_data.get("grace_hours"),
             reason=form.cleaned_data["reason"] or "",
             actor=_officer(request),
             source=RequestSource.ADMIN,

@@ -210,6 +210,10 @@ class ErasureRequest(models.Model):
     original_due_at = models.DateTimeField(
         null=True, blank=True, help_text="The legal deadline before any extension."
     )
+    # A grace period between approval and execution, during which it can still be
+    # cancelled: the request is `scheduled` until `scheduled_for`.
+    grace_seconds = models.PositiveIntegerField(default=0)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -90,6 +90,7 @@ class WebhookSourceForm(forms.ModelForm):
             "header_name",
             "regulation",
             "auto_approve",
+            "grace_hours",
             "subject_mapping",
             "alias_kind",
             "request_events",

@@ -65,6 +65,12 @@ class WebhookSource(models.Model):
     auto_approve = models.BooleanField(
         default=False, help_text="Requests filed by this source skip the four-eyes approval."
     )
+    grace_hours = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Hours between approval and execution during which its requests can still "
+        "be cancelled (empty: the service's default, ERASURE_GRACE_HOURS).",
+    )
     subject_mapping = models.CharField(
         max_length=10, choices=SubjectMapping.choices, default=SubjectMapping.DIRECT
     )

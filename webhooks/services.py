@@ -209,6 +209,7 @@ def _file(*, source: WebhookSource, event: Event, delivery: WebhookDelivery) -> 
         regulation=source.regulation,
         reason=f"Identity webhook {source.slug}: {event.event_type}",
         auto_approve=source.auto_approve,
+        grace_hours=source.grace_hours,
     )
     delivery.request = filed.request
     delivery.outcome = DeliveryOutcome.FILED if filed.created else DeliveryOutcome.ALREADY_OPEN
@@ -330,6 +331,7 @@ def deferred_file_due(*, now: datetime | None = None, limit: int = 500) -> int:
                 reason=f"Identity webhook {source.slug}: "
                 f"{deferral.delivery.event_type}, after {source.deactivation_delay_hours} h",
                 auto_approve=source.auto_approve,
+                grace_hours=source.grace_hours,
             )
             deferral.state = DeferralState.FILED
             deferral.request = filed.request

@@ -77,6 +77,7 @@ from erasure.services.mappings import (
 )
 from erasure.services.namespaces import namespace_set_mode
 from erasure.services.requests import (
+    MAX_GRACE_HOURS,
     request_approve,
     request_cancel,
     request_file,
@@ -350,6 +351,13 @@ class RequestsApi(ApiView):
         regulation = serializers.ChoiceField(choices=Regulation.values, default=Regulation.GDPR)
         reason = serializers.CharField(max_length=5000, required=False, default="")
         auto_approve = serializers.BooleanField(required=False, default=False)
+        grace_hours = serializers.FloatField(
+            required=False,
+            min_value=0,
+            max_value=MAX_GRACE_HOURS,
+            help_text="Hours between approval and execution, during which the request stays "
+            "`scheduled` and can still be cancelled (default: ERASURE_GRACE_HOURS).",
+        )
 
     @extend_schema(
         parameters=[FilterSerializer],
@@ -400,6 +408,7 @@ class RequestsApi(ApiView):
             source=RequestSource.API,
             idempotency_key=idempotency_key,
             auto_approve=data["auto_approve"],
+            grace_hours=data.get("grace_hours"),
         )
         replay = idempotency_key is not None and result.request.idempotency_key == idempotency_key
         created = result.created or replay

@@ -232,7 +232,17 @@ def _start(request_id: uuid.UUID | str) -> list[int] | None:
             return None
         if request.status == RequestStatus.RUNNING:
             return []
-        if request.status != RequestStatus.APPROVED:
+        if request.status == RequestStatus.SCHEDULED:
+            left = (
+                (request.scheduled_for - timezone.now()).total_seconds()
+                if (request.scheduled_for)
+                else 0
+            )
+            if left > 0:
+                # Woken early (a sweep, a duplicate job): come back when the grace ends.
+                queue.enqueue_execution(request_id=request_id, delay_seconds=left)
+                return None
+        elif request.status != RequestStatus.APPROVED:
             return None
         request.status = RequestStatus.RUNNING
         # Kept from the first start when a hold or a retry started it again.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -31,6 +32,7 @@ from erasure.services.execution import lock_request
 from erasure.services.subjects import subject_get_or_create
 
 MAX_SUBJECT_KEY_LENGTH = 512
+MAX_GRACE_HOURS = 720
 MAX_REASON_LENGTH = 5000
 
 
@@ -52,6 +54,7 @@ def request_file(
     idempotency_key: str | None = None,
     auto_approve: bool = False,
     subject: Subject | None = None,
+    grace_hours: float | None = None,
 ) -> FileResult:
     """Record an erasure request for the subject of `subject_key`, or for `subject` when
     the caller found it another way (an alias: its raw key is then unknown, and
@@ -77,6 +80,13 @@ def request_file(
         )
     if source not in RequestSource.values:
         raise InvalidInput(f"unknown source {source!r}")
+    if grace_hours is None:
+        grace_hours = settings.ERASURE_GRACE_HOURS
+    if not 0 <= grace_hours <= MAX_GRACE_HOURS:
+        raise InvalidInput(
+            f"grace_hours must be between 0 and {MAX_GRACE_HOURS}",
+            fields={"grace_hours": ["out of range"]},
+        )
     if len(reason) > MAX_REASON_LENGTH:
         raise InvalidInput("reason is too long", fields={"reason": ["too long"]})
 
@@ -108,6 +118,7 @@ def request_file(
                 filed_by=actor.user,
                 filed_by_api_key=actor.api_key,
                 idempotency_key=idempotency_key or None,
+                grace_seconds=round(grace_hours * 3600),
             )
             audit_record(
                 event_type=AuditEventType.REQUEST_FILED,
@@ -118,6 +129,7 @@ def request_file(
                     "regulation": regulation,
                     "due_at": request.due_at.isoformat(),
                     "auto_approve": auto_approve,
+                    "grace_hours": grace_hours,
                 },
             )
             if auto_approve:
@@ -189,10 +201,12 @@ def request_approve(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
 def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
     """Within the caller's transaction: approve and defer the execution job."""
     now = timezone.now()
+    grace = timedelta(seconds=request.grace_seconds)
     updated = ErasureRequest.objects.filter(
         pk=request.pk, status=RequestStatus.AWAITING_APPROVAL
     ).update(
-        status=RequestStatus.APPROVED,
+        status=RequestStatus.SCHEDULED if grace else RequestStatus.APPROVED,
+        scheduled_for=now + grace if grace else None,
         approved_by=actor.user,
         approved_by_api_key=actor.api_key,
         auto_approved=auto,
@@ -208,10 +222,18 @@ def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
         request=request,
         details={"auto": auto},
     )
+    if grace:
+        # Cancellable until the grace period ends; the job wakes then.
+        audit_record(
+            event_type=AuditEventType.REQUEST_SCHEDULED,
+            actor=actor,
+            request=request,
+            details={"scheduled_for": request.scheduled_for.isoformat()},  # type: ignore[union-attr]
+        )
     # Items are expanded by the job when it starts (erasure.services.execution._start):
     # approving stays a state change, whatever the number of items.
     # Deferred in this same transaction: the job exists if and only if the approval does.
-    queue.enqueue_execution(request_id=request.pk)
+    queue.enqueue_execution(request_id=request.pk, delay_seconds=grace.total_seconds())
 
 
 CANCELLABLE_STATUSES = (
@@ -300,9 +322,10 @@ def request_release(*, request: ErasureRequest, actor: Actor, reason: str) -> Er
                 f"{request.get_status_display().lower()}"
             )
         back = request.held_from or RequestStatus.AWAITING_APPROVAL
-        resume = back in (RequestStatus.APPROVED, RequestStatus.RUNNING)
-        # A running request restarts as approved: its job moves it to running again.
-        request.status = RequestStatus.APPROVED if resume else back
+        resume = back in (RequestStatus.APPROVED, RequestStatus.RUNNING, RequestStatus.SCHEDULED)
+        # A running request restarts as approved: its job moves it to running again; a
+        # scheduled one waits for what is left of its grace period.
+        request.status = RequestStatus.APPROVED if back == RequestStatus.RUNNING else back
         held_for = (timezone.now() - request.held_at).total_seconds() if request.held_at else 0
         request.held_from = ""
         request.hold_reason = ""
@@ -315,7 +338,10 @@ def request_release(*, request: ErasureRequest, actor: Actor, reason: str) -> Er
             details={"to": request.status, "reason": reason, "held_seconds": round(held_for)},
         )
         if resume:
-            queue.enqueue_execution(request_id=request.pk)
+            wait = 0.0
+            if request.status == RequestStatus.SCHEDULED and request.scheduled_for:
+                wait = max((request.scheduled_for - timezone.now()).total_seconds(), 0.0)
+            queue.enqueue_execution(request_id=request.pk, delay_seconds=wait)
     return request
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from erasure import queue
@@ -43,9 +44,13 @@ def sweep() -> SweepResult:
 
 def requests_sweep() -> SweepResult:
     result = SweepResult()
-    candidates = ErasureRequest.objects.filter(
-        status__in=[RequestStatus.APPROVED, RequestStatus.RUNNING], stuck_since__isnull=True
-    ).values_list("pk", flat=True)
+    # Scheduled requests count once their grace period is over.
+    due = Q(status__in=[RequestStatus.APPROVED, RequestStatus.RUNNING]) | Q(
+        status=RequestStatus.SCHEDULED, scheduled_for__lte=timezone.now()
+    )
+    candidates = ErasureRequest.objects.filter(due, stuck_since__isnull=True).values_list(
+        "pk", flat=True
+    )
     for request_id in candidates:
         if queue.has_live_execution_job(request_id):
             continue

@@ -170,3 +170,8 @@ def test_officer_files_approver_approves_auditor_exports(browser, live_server, e
     _shot(third, "5-auditor-verifies-the-chain")
     third.goto(f"{live_server.url}/admin/erasure/auditevent/export/")
     _shot(third, "6-auditor-export-form")
+    third.goto(f"{live_server.url}/admin/")
+    third.click("#dashboard-link")
+    third.wait_for_selector("#weekly-chart svg")
+    assert "100%" in third.inner_text("#on-time-rate")
+    _shot(third, "7-dashboard")

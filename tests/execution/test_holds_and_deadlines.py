@@ -112,3 +112,47 @@ def test_a_deadline_is_extended_with_a_reason_within_the_regulations_limit(emula
     assert (
         AuditEvent.objects.filter(event_type=AuditEventType.REQUEST_DEADLINE_EXTENDED).count() == 2
     )
+
+
+def test_a_grace_period_keeps_the_request_cancellable_until_it_ends(emulator, settings):
+    from django.utils import timezone
+
+    from erasure.services.requests import request_approve, request_file
+    from erasure.services.sweeper import requests_sweep
+
+    request = prepare(emulator, texts=2, vectors=0, approve=False)
+    ErasureRequest.objects.filter(pk=request.pk).update(grace_seconds=3600)
+    approver = Actor.system("approver")
+    scheduled = request_approve(request=request, actor=approver)
+    assert scheduled.status == "scheduled"
+    assert scheduled.scheduled_for > timezone.now() + timedelta(minutes=59)
+    # A worker woken early leaves it alone: nothing is sent during the grace period.
+    request_execute(request_id=request.pk)
+    assert ErasureRequest.objects.get(pk=request.pk).status == "scheduled"
+    assert not [c for c in emulator.calls() if c["path"].endswith("/delete")]
+    assert requests_sweep().requeued == 0  # not due yet: the sweeper does not touch it
+    assert AuditEvent.objects.filter(event_type=AuditEventType.REQUEST_SCHEDULED).count() == 1
+
+    # Once it ends, the request is carried out.
+    ErasureRequest.objects.filter(pk=request.pk).update(
+        scheduled_for=timezone.now() - timedelta(seconds=1)
+    )
+    request_execute(request_id=request.pk)
+    assert ErasureRequest.objects.get(pk=request.pk).status == "completed"
+
+    # Another one is cancelled during its grace period: nothing is ever sent for it.
+    other = request_file(
+        subject_key="auth0|someone-else", actor=LEGAL, source="admin", grace_hours=2
+    ).request
+    assert other.grace_seconds == 7200
+    request_approve(request=other, actor=approver)
+    cancelled = request_cancel(request=other, actor=LEGAL, reason="subject withdrew")
+    assert cancelled.status == "cancelled"
+
+
+def test_a_grace_period_out_of_range_is_refused(emulator):
+    from erasure.services.requests import request_file
+
+    with pytest.raises(InvalidInput, match="grace_hours must be between 0 and 720"):
+        request_file(subject_key="x", actor=LEGAL, source="admin", grace_hours=721)
+    assert not ErasureRequest.objects.exists()
