@@ -174,6 +174,19 @@ ERASURE_MAX_WAKEUPS = env_int("ERASURE_MAX_WAKEUPS", 20, minimum=1)
 # Hours between approval and execution during which a request can still be cancelled
 # (a request or a webhook source may set its own).
 ERASURE_GRACE_HOURS = env_float("ERASURE_GRACE_HOURS", 0.0, minimum=0.0)
+# How long a request may stay in each non-terminal state before it is flagged as stuck
+# (hours, from when it entered the state; a scheduled one from the end of its grace).
+ERASURE_STATE_LIMIT_HOURS = {
+    state: env_float(f"ERASURE_STATE_LIMIT_HOURS_{state.upper()}", default, minimum=0.0)
+    for state, default in (
+        ("received", 1.0),
+        ("awaiting_approval", 72.0),
+        ("approved", 1.0),
+        ("scheduled", 1.0),
+        ("running", 24.0),
+        ("on_hold", 720.0),
+    )
+}
 # Mappings registered for a subject whose last request has completed (data uploaded after
 # the erasure): `erase` files a new, auto-approved request for the subject; `report` only
 # counts them and records an audit event (erasure.services.mappings).

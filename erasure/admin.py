@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -55,6 +55,7 @@ from erasure.models import (
 )
 from erasure.selectors.requests import (
     filing_preview,
+    over_state_limit,
     request_counts_by_namespace,
     request_outcome_counts,
 )
@@ -161,6 +162,22 @@ class ExtendForm(ReasonForm):
 DUE_SOON_DAYS = 7
 
 
+class OverStateLimitFilter(admin.SimpleListFilter):
+    """Requests in a state for longer than that state's limit (ERASURE_STATE_LIMIT_HOURS_*),
+    or flagged stuck by the sweeper."""
+
+    title = "stuck"
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Over its state's time limit, or flagged")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(over_state_limit() | Q(stuck_since__isnull=False))
+        return queryset
+
+
 class ErasureRequestAddForm(forms.ModelForm):
     subject_key = forms.CharField(
         label="Subject key or alias",
@@ -212,9 +229,15 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         "deadline",
         "filed_by",
         "approved_by",
-        "stuck_since",
+        "stuck",
     )
-    list_filter = ("status", "regulation", "source", ("stuck_since", admin.EmptyFieldListFilter))
+    list_filter = (
+        "status",
+        OverStateLimitFilter,
+        "regulation",
+        "source",
+        ("stuck_since", admin.EmptyFieldListFilter),
+    )
     date_hierarchy = "received_at"
     search_fields = ("id", "subject__key_hash")
     change_form_template = "admin/erasure/erasurerequest/change_form.html"
@@ -245,6 +268,25 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         "wakeups",
     )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ErasureRequest]:
+        # `over_limit` marks the rows of stuck requests on the list.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("subject", "filed_by", "approved_by", "filed_by_api_key")
+            .annotate(
+                over_limit=Case(
+                    When(over_state_limit() | Q(stuck_since__isnull=False), then=Value(True)),
+                    default=Value(False),
+                    output_field=BooleanField(),
+                )
+            )
+        )
+
+    @admin.display(description="Stuck", boolean=True, ordering="over_limit")
+    def stuck(self, obj: ErasureRequest) -> bool:
+        return bool(getattr(obj, "over_limit", False))
+
     @admin.display(description="Due", ordering="due_at")
     def deadline(self, obj: ErasureRequest) -> str:
         """The deadline, marked overdue or due soon (within 7 days) while the request is open."""
@@ -265,13 +307,6 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     @admin.display(description="Subject (keyed hash)")
     def subject_hash(self, obj: ErasureRequest) -> str:
         return obj.subject.key_hash
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ErasureRequest]:
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("subject", "filed_by", "approved_by", "filed_by_api_key")
-        )
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         if obj is None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from erasure.deadlines import due_at
@@ -134,3 +135,25 @@ def filing_preview(*, subject: Subject | None, regulation: str) -> dict[str, Any
         "open_request": open_request,
         "due_at": due_at(regulation=regulation, received_at=now).isoformat(),
     }
+
+
+# When a request entered each non-terminal state (the clock of its state limit).
+STATE_CLOCKS = {
+    RequestStatus.RECEIVED: "received_at",
+    RequestStatus.AWAITING_APPROVAL: "received_at",
+    RequestStatus.APPROVED: "approved_at",
+    RequestStatus.SCHEDULED: "scheduled_for",
+    RequestStatus.RUNNING: "started_at",
+    RequestStatus.ON_HOLD: "held_at",
+}
+
+
+def over_state_limit(*, now: datetime | None = None) -> Q:
+    """Requests in a non-terminal state for longer than that state's limit
+    (settings.ERASURE_STATE_LIMIT_HOURS): stuck, for an operator to look at."""
+    now = now or timezone.now()
+    condition = Q(pk__in=[])
+    for state, clock in STATE_CLOCKS.items():
+        hours = settings.ERASURE_STATE_LIMIT_HOURS[state]
+        condition |= Q(status=state, **{f"{clock}__lt": now - timedelta(hours=hours)})
+    return condition

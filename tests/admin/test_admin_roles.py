@@ -172,3 +172,27 @@ def test_an_officer_previews_and_files_by_alias(client, django_user_model):
     request = ErasureRequest.objects.get()
     assert request.subject.key_hash == subject_hash("user-77")
     assert request.subject.raw_key is None  # found by alias: the raw key is not known
+
+
+def test_requests_over_their_states_limit_are_flagged_and_listed(
+    client, django_user_model, settings
+):
+    from erasure.selectors.requests import over_state_limit
+
+    client.force_login(_user(django_user_model, "otto", OFFICER))
+    now = timezone.now()
+    waiting_long, waiting_short, running_long = _filed("a"), _filed("b"), _filed("c")
+    ErasureRequest.objects.filter(pk=waiting_long.pk).update(received_at=now - timedelta(hours=73))
+    ErasureRequest.objects.filter(pk=running_long.pk).update(
+        status="running", started_at=now - timedelta(hours=25)
+    )
+    flagged = set(ErasureRequest.objects.filter(over_state_limit()).values_list("pk", flat=True))
+    assert flagged == {waiting_long.pk, running_long.pk}
+    # The limits are settings.
+    settings.ERASURE_STATE_LIMIT_HOURS = {**settings.ERASURE_STATE_LIMIT_HOURS, "running": 48}
+    assert not ErasureRequest.objects.filter(over_state_limit(), pk=running_long.pk).exists()
+    settings.ERASURE_STATE_LIMIT_HOURS = {**settings.ERASURE_STATE_LIMIT_HOURS, "running": 24}
+
+    listed = client.get("/admin/erasure/erasurerequest/?stuck=yes").content.decode()
+    assert str(waiting_long.pk)[:8] in listed and str(running_long.pk)[:8] in listed
+    assert str(waiting_short.pk)[:8] not in listed
