@@ -76,7 +76,9 @@ from erasure.services.requests import (
     request_extend_deadline,
     request_file,
     request_hold,
+    request_pause_deadline,
     request_release,
+    request_resume_deadline,
     request_retry,
 )
 
@@ -253,6 +255,8 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         "due_at",
         "original_due_at",
         "scheduled_for",
+        "deadline_paused_at",
+        "deadline_pause_reason",
         "hold_reason",
         "held_at",
         "filed_by",
@@ -402,6 +406,16 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 name="erasure_erasurerequest_release",
             ),
             path(
+                "<path:object_id>/pause/",
+                self.admin_site.admin_view(self.pause_view),
+                name="erasure_erasurerequest_pause",
+            ),
+            path(
+                "<path:object_id>/resume/",
+                self.admin_site.admin_view(self.resume_view),
+                name="erasure_erasurerequest_resume",
+            ),
+            path(
                 "<path:object_id>/extend/",
                 self.admin_site.admin_view(self.extend_view),
                 name="erasure_erasurerequest_extend",
@@ -508,6 +522,33 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             "carried out again from what is left.",
             done="released from its hold",
             apply=lambda obj, actor, data: request_release(
+                request=obj, actor=actor, reason=data["reason"]
+            ),
+        )
+
+    def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._with_reason(
+            request,
+            object_id,
+            permission="erasure.extend_erasurerequest",
+            title="Pause the deadline",
+            help="The deadline's clock stops (execution goes on); resuming moves the "
+            "deadline by the time it was paused.",
+            done="given a paused deadline",
+            apply=lambda obj, actor, data: request_pause_deadline(
+                request=obj, actor=actor, reason=data["reason"]
+            ),
+        )
+
+    def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._with_reason(
+            request,
+            object_id,
+            permission="erasure.extend_erasurerequest",
+            title="Resume the deadline",
+            help="The deadline moves later by the time it was paused.",
+            done="given its deadline clock back",
+            apply=lambda obj, actor, data: request_resume_deadline(
                 request=obj, actor=actor, reason=data["reason"]
             ),
         )
@@ -646,6 +687,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 and request.user.has_perm("erasure.hold_erasurerequest"),
                 can_extend=can_extend(obj)
                 and request.user.has_perm("erasure.extend_erasurerequest"),
+                deadline_paused=obj.deadline_paused_at is not None,
                 can_certificate=obj.status
                 in (RequestStatus.COMPLETED, RequestStatus.COMPLETED_WITH_FAILURES),
                 can_export=request.user.has_perm("erasure.export_audit"),

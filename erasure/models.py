@@ -213,6 +213,10 @@ class ErasureRequest(models.Model):
     # A grace period between approval and execution, during which it can still be
     # cancelled: the request is `scheduled` until `scheduled_for`.
     grace_seconds = models.PositiveIntegerField(default=0)
+    # The deadline's clock is stopped (e.g. waiting for the subject to prove who they are);
+    # resuming adds the paused time to `due_at`.
+    deadline_paused_at = models.DateTimeField(null=True, blank=True)
+    deadline_pause_reason = models.TextField(blank=True, default="")
     scheduled_for = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -449,6 +453,8 @@ class AuditEventType(models.TextChoices):
     NAMESPACE_MODE_CHANGED = "namespace.mode_changed"
     REQUEST_SCHEDULED = "request.scheduled"
     REQUEST_DEADLINE_EXTENDED = "request.deadline_extended"
+    REQUEST_DEADLINE_PAUSED = "request.deadline_paused"
+    REQUEST_DEADLINE_RESUMED = "request.deadline_resumed"
     REQUEST_HELD = "request.held"
     REQUEST_RELEASED = "request.released"
     WEBHOOK_SOURCE_CHANGED = "webhook_source.changed"

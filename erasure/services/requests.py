@@ -490,3 +490,66 @@ def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
         )
         queue.enqueue_execution(request_id=request.pk)
     return request
+
+
+def request_pause_deadline(*, request: ErasureRequest, actor: Actor, reason: str) -> ErasureRequest:
+    """Stop an open request's deadline clock, with a reason (e.g. the subject's identity
+    must be verified first). Execution is not affected."""
+    reason = _required_reason(reason)
+    with transaction.atomic():
+        request = _lock(request)
+        if not can_extend(request):
+            raise InvalidTransition(
+                "only an open request's deadline can be paused; this one is "
+                f"{request.get_status_display().lower()}"
+            )
+        if request.deadline_paused_at is not None:
+            raise InvalidTransition("the deadline is paused already")
+        request.deadline_paused_at = timezone.now()
+        request.deadline_pause_reason = reason
+        request.save(update_fields=["deadline_paused_at", "deadline_pause_reason", "updated_at"])
+        audit_record(
+            event_type=AuditEventType.REQUEST_DEADLINE_PAUSED,
+            actor=actor,
+            request=request,
+            details={"reason": reason, "due_at": request.due_at.isoformat()},
+        )
+    return request
+
+
+def request_resume_deadline(
+    *, request: ErasureRequest, actor: Actor, reason: str
+) -> ErasureRequest:
+    """Restart a paused deadline clock: the deadline moves by the time it was paused."""
+    reason = _required_reason(reason)
+    with transaction.atomic():
+        request = _lock(request)
+        if request.deadline_paused_at is None:
+            raise InvalidTransition("the deadline is not paused")
+        paused = timezone.now() - request.deadline_paused_at
+        previous = request.due_at
+        request.original_due_at = request.original_due_at or previous
+        request.due_at = previous + paused
+        request.deadline_paused_at = None
+        request.deadline_pause_reason = ""
+        request.save(
+            update_fields=[
+                "due_at",
+                "original_due_at",
+                "deadline_paused_at",
+                "deadline_pause_reason",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            event_type=AuditEventType.REQUEST_DEADLINE_RESUMED,
+            actor=actor,
+            request=request,
+            details={
+                "reason": reason,
+                "paused_seconds": round(paused.total_seconds()),
+                "from": previous.isoformat(),
+                "to": request.due_at.isoformat(),
+            },
+        )
+    return request

@@ -196,3 +196,18 @@ def test_requests_over_their_states_limit_are_flagged_and_listed(
     listed = client.get("/admin/erasure/erasurerequest/?stuck=yes").content.decode()
     assert str(waiting_long.pk)[:8] in listed and str(running_long.pk)[:8] in listed
     assert str(waiting_short.pk)[:8] not in listed
+
+
+def test_an_approver_pauses_and_resumes_the_deadline(client, django_user_model):
+    client.force_login(_user(django_user_model, "ann", APPROVER))
+    request = _filed()
+    assert 'id="pause-deadline"' in _page(client, request)
+    url = f"/admin/erasure/erasurerequest/{request.pk}/pause/"
+    assert client.post(url, {"reason": "waiting for ID"}).status_code == 302
+    paused = ErasureRequest.objects.get(pk=request.pk)
+    assert paused.deadline_paused_at is not None
+    assert 'id="resume-deadline"' in _page(client, paused)
+    resume = f"/admin/erasure/erasurerequest/{request.pk}/resume/"
+    assert client.post(resume, {"reason": "ID checked"}).status_code == 302
+    assert ErasureRequest.objects.get(pk=request.pk).deadline_paused_at is None
+    assert AuditEvent.objects.filter(event_type="request.deadline_paused").exists()

@@ -156,3 +156,29 @@ def test_a_grace_period_out_of_range_is_refused(emulator):
     with pytest.raises(InvalidInput, match="grace_hours must be between 0 and 720"):
         request_file(subject_key="x", actor=LEGAL, source="admin", grace_hours=721)
     assert not ErasureRequest.objects.exists()
+
+
+def test_a_paused_deadline_moves_by_the_time_it_was_paused(emulator):
+    from django.utils import timezone
+
+    from erasure.services.requests import request_pause_deadline, request_resume_deadline
+
+    request = prepare(emulator, texts=1, vectors=0, approve=False)
+    legal = request.due_at
+    with pytest.raises(InvalidInput, match="a reason is required"):
+        request_pause_deadline(request=request, actor=LEGAL, reason="")
+    paused = request_pause_deadline(request=request, actor=LEGAL, reason="verifying identity")
+    with pytest.raises(InvalidTransition, match="paused already"):
+        request_pause_deadline(request=paused, actor=LEGAL, reason="again")
+    # Paused for two days.
+    ErasureRequest.objects.filter(pk=request.pk).update(
+        deadline_paused_at=timezone.now() - timedelta(days=2)
+    )
+    resumed = request_resume_deadline(request=paused, actor=LEGAL, reason="identity verified")
+    assert resumed.deadline_paused_at is None and resumed.original_due_at == legal
+    assert abs((resumed.due_at - legal) - timedelta(days=2)) < timedelta(seconds=5)
+    resumed_event = AuditEvent.objects.get(event_type=AuditEventType.REQUEST_DEADLINE_RESUMED)
+    assert resumed_event.details["reason"] == "identity verified"
+    assert 172_790 < resumed_event.details["paused_seconds"] < 172_810
+    with pytest.raises(InvalidTransition, match="not paused"):
+        request_resume_deadline(request=resumed, actor=LEGAL, reason="x")
