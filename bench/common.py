@@ -9,8 +9,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-key"
@@ -67,3 +69,15 @@ def table(rows: list[tuple], headers: tuple) -> str:
     return "\n".join(
         [line(headers), line(tuple("-" * w for w in widths))] + [line(r) for r in rows]
     )
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create the benchmark's own database on the server of DATABASE_URL (or
+    127.0.0.1:5432); returns its URL."""
+    import os
+
+    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))

@@ -29,12 +29,11 @@ import os
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import psycopg
 
-from bench.common import KEY, ROOT, api_calls, emulator_process, seed, table
+from bench.common import KEY, ROOT, api_calls, emulator_process, fresh_database, seed, table
 
 BENCH_DB = "erasure_bench"
 SUBJECT = "bench|subject-1"
@@ -42,12 +41,7 @@ NAMESPACES = (("docs-a", "text"), ("docs-b", "text"), ("vecs-a", "vector"), ("ve
 
 
 def bench_database_url() -> str:
-    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    parts = urlsplit(base)
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    return fresh_database(BENCH_DB)
 
 
 def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> dict:

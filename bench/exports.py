@@ -24,21 +24,16 @@ import resource
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from bench.common import ROOT, table
+from bench.common import ROOT, fresh_database, table
 
 BENCH_DB = "erasure_bench_exports"
 
 
 def bench_database_url() -> str:
-    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return urlunsplit(urlsplit(base)._replace(path=f"/{BENCH_DB}"))
+    return fresh_database(BENCH_DB)
 
 
 def _django(database_url: str) -> None:

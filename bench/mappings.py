@@ -34,12 +34,11 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 
-from bench.common import KEY, ROOT, emulator_process, free_port, seed, table
+from bench.common import KEY, ROOT, emulator_process, free_port, fresh_database, seed, table
 
 BENCH_DB = "erasure_bench_mappings"
 NAMESPACES = (("docs", "text"), ("vecs", "vector"))
@@ -47,12 +46,7 @@ API_BATCH = 10_000
 
 
 def bench_database_url() -> str:
-    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    parts = urlsplit(base)
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    return fresh_database(BENCH_DB)
 
 
 def row(i: int, subjects: int) -> tuple[str, str, str]:

@@ -33,11 +33,8 @@ import threading
 import time
 from collections import Counter
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
-from bench.common import ROOT, free_port, table
+from bench.common import ROOT, free_port, fresh_database, table
 
 BENCH_DB = "webhooks_bench"
 SLUG = "bench"
@@ -75,12 +72,7 @@ def bench_application() -> Any:
 
 
 def bench_database_url() -> str:
-    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    parts = urlsplit(base)
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    return fresh_database(BENCH_DB)
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

@@ -20,7 +20,6 @@ from django.http import (
     HttpResponseBadRequest,
     HttpResponseRedirect,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -111,29 +110,14 @@ def stream_export(
         return HttpResponseBadRequest(
             "unknown export: what must be events, items or requests, format csv or jsonl"
         )
-    event = exports.audit_export_begin(
+    return exports.export_response(
         actor=_officer(request),
-        export_format=export_format,
         what=what,
+        export_format=export_format,
         request_id=request_id,
         since=since,
         until=until,
     )
-    response = StreamingHttpResponse(
-        exports.export_stream(
-            what=what,
-            export_format=export_format,
-            request_id=request_id,
-            since=since,
-            until=until,
-            before_id=event.pk,
-        ),
-        content_type=exports.CONTENT_TYPES[export_format],
-    )
-    filename = exports.export_filename(what, export_format)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["X-Export-Event-Id"] = str(event.pk)
-    return response
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from erasure.actors import Actor
@@ -346,3 +347,40 @@ def table_export_chunks(
 def export_filename(what: str, export_format: str) -> str:
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     return f"{'audit' if what == 'events' else what}-{stamp}.{export_format}"
+
+
+def export_response(
+    *,
+    actor: Actor,
+    what: str,
+    export_format: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    request_id: str | None = None,
+) -> StreamingHttpResponse:
+    """An export as a streamed HTTP response, recorded first as an `export.created` event:
+    the one code path of the API's and the admin's exports."""
+    event = audit_export_begin(
+        actor=actor,
+        export_format=export_format,
+        since=since,
+        until=until,
+        what=what,
+        request_id=request_id,
+    )
+    response = StreamingHttpResponse(
+        export_stream(
+            what=what,
+            export_format=export_format,
+            since=since,
+            until=until,
+            request_id=request_id,
+            before_id=event.pk,
+        ),
+        content_type=CONTENT_TYPES[export_format],
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{export_filename(what, export_format)}"'
+    )
+    response["X-Export-Event-Id"] = str(event.pk)
+    return response

@@ -7,6 +7,7 @@ DATABASE_URL names and talk HTTP to the emulator.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from erasure.actors import Actor
 from erasure.services.api_keys import api_key_create
 from namespace_api.emulator import EmulatorServer
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_KEY = "test-emulator-key"
 
@@ -139,3 +141,35 @@ def run_worker_once(database_name: str, emulator: Emulator, timeout: float = 120
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output
     return output
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the live server's database
+    # work happens in its own thread, and ours here is plain setup between page steps.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+        # With Playwright's loop running, Django keys connections to that context: close
+        # the ones opened here, or they outlive the test and block dropping the test DB.
+        from django.db import connections
+
+        connections.close_all()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

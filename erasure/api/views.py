@@ -696,30 +696,14 @@ class AuditExportApi(ApiView):
         until = query.validated_data.get("until")
         request_id = query.validated_data.get("request")
         request_id = str(request_id) if request_id else None
-        event = exports.audit_export_begin(
+        return exports.export_response(
             actor=Actor.for_api_key(_key(request)),
+            what=what,
             export_format=export_format,
             since=since,
             until=until,
-            what=what,
             request_id=request_id,
         )
-        response = StreamingHttpResponse(
-            exports.export_stream(
-                what=what,
-                export_format=export_format,
-                since=since,
-                until=until,
-                request_id=request_id,
-                before_id=event.pk,
-            ),
-            content_type=exports.CONTENT_TYPES[export_format],
-        )
-        response["Content-Disposition"] = (
-            f'attachment; filename="{exports.export_filename(what, export_format)}"'
-        )
-        response["X-Export-Event-Id"] = str(event.pk)
-        return response
 
 
 def _key(request: Request) -> ApiKey:
