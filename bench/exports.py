@@ -71,9 +71,11 @@ def seed(database_url: str, total: int, small: int) -> dict[str, str]:
                 INSERT INTO erasure_erasurerequest
                     (id, subject_id, status, source, regulation, reason, received_at, due_at,
                      auto_approved, approved_at, started_at, completed_at, last_error,
-                     wakeups, updated_at)
+                     wakeups, updated_at, held_from, hold_reason, grace_seconds,
+                     deadline_pause_reason)
                 VALUES (gen_random_uuid(), %s, 'completed', 'api', 'gdpr', '', now(),
-                        now() + interval '30 days', false, now(), now(), now(), '', 0, now())
+                        now() + interval '30 days', false, now(), now(), now(), '', 0, now(),
+                        '', '', 0, '')
                 RETURNING id
                 """,
                 [subject],
