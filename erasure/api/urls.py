@@ -28,6 +28,27 @@ urlpatterns = [
     path(
         "requests/<str:request_id>/items", views.RequestItemsApi.as_view(), name="api-request-items"
     ),
+    path("requests/<str:request_id>/hold", views.RequestHoldApi.as_view(), name="api-request-hold"),
+    path(
+        "requests/<str:request_id>/release",
+        views.RequestReleaseApi.as_view(),
+        name="api-request-release",
+    ),
+    path(
+        "requests/<str:request_id>/deadline",
+        views.RequestExtendApi.as_view(),
+        name="api-request-deadline",
+    ),
+    path(
+        "requests/<str:request_id>/deadline/pause",
+        views.RequestPauseDeadlineApi.as_view(),
+        name="api-request-deadline-pause",
+    ),
+    path(
+        "requests/<str:request_id>/deadline/resume",
+        views.RequestResumeDeadlineApi.as_view(),
+        name="api-request-deadline-resume",
+    ),
     path(
         "requests/<str:request_id>/certificate",
         views.RequestCertificateApi.as_view(),

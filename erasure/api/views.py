@@ -80,7 +80,12 @@ from erasure.services.requests import (
     MAX_GRACE_HOURS,
     request_approve,
     request_cancel,
+    request_extend_deadline,
     request_file,
+    request_hold,
+    request_pause_deadline,
+    request_release,
+    request_resume_deadline,
     request_retry,
 )
 
@@ -153,6 +158,14 @@ class RequestOutputSerializer(serializers.Serializer):
     auto_approved = serializers.BooleanField()
     last_error = serializers.CharField(allow_blank=True)
     stuck_since = serializers.DateTimeField(allow_null=True)
+    scheduled_for = serializers.DateTimeField(
+        allow_null=True, help_text="While `scheduled`: when its grace period ends."
+    )
+    original_due_at = serializers.DateTimeField(
+        allow_null=True, help_text="The legal deadline, when `due_at` was extended or paused."
+    )
+    deadline_paused_at = serializers.DateTimeField(allow_null=True)
+    hold_reason = serializers.CharField(help_text="Why it is on hold; empty when not.")
     counts = serializers.DictField(child=serializers.IntegerField())
 
 
@@ -186,6 +199,10 @@ def request_output(request: ErasureRequest) -> dict[str, Any]:
         "auto_approved": request.auto_approved,
         "last_error": request.last_error,
         "stuck_since": request.stuck_since,
+        "scheduled_for": request.scheduled_for,
+        "original_due_at": request.original_due_at,
+        "deadline_paused_at": request.deadline_paused_at,
+        "hold_reason": request.hold_reason,
         "counts": request_outcome_counts(request=request),
     }
 
@@ -489,6 +506,106 @@ class RequestRetryApi(_RequestActionApi):
         responses=STATE_CHANGE_RESPONSES,
         operation_id="request_retry",
         summary="Send the failed items of a request again (only those)",
+    )
+    @idempotent
+    def post(self, request: Request, request_id: str) -> Response:
+        return super().post(request, request_id)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=5000, help_text="Required; recorded in the audit trail."
+    )
+
+
+class _ReasonActionApi(ApiView):
+    """POST /requests/{id}/<action> {"reason"}: one service call that needs a reason."""
+
+    required_scopes = (Scope.REQUESTS_APPROVE,)
+    service: Any = None
+    input_serializer: type[serializers.Serializer] = ReasonSerializer
+
+    def post(self, request: Request, request_id: str) -> Response:
+        data = _validated(self.input_serializer, request)
+        erasure_request = request_get(request_id=request_id)
+        changed = type(self).service(
+            request=erasure_request, actor=Actor.for_api_key(_key(request)), **data
+        )
+        return _out(changed)
+
+
+class RequestHoldApi(_ReasonActionApi):
+    service = staticmethod(request_hold)
+
+    @extend_schema(
+        request=ReasonSerializer,
+        responses=STATE_CHANGE_RESPONSES,
+        operation_id="request_hold",
+        summary="Place a legal hold: nothing more is sent until it is released",
+    )
+    @idempotent
+    def post(self, request: Request, request_id: str) -> Response:
+        return super().post(request, request_id)
+
+
+class RequestReleaseApi(_ReasonActionApi):
+    service = staticmethod(request_release)
+
+    @extend_schema(
+        request=ReasonSerializer,
+        responses=STATE_CHANGE_RESPONSES,
+        operation_id="request_release",
+        summary="Release a legal hold: the request goes back to where it was",
+    )
+    @idempotent
+    def post(self, request: Request, request_id: str) -> Response:
+        return super().post(request, request_id)
+
+
+class ExtendSerializer(ReasonSerializer):
+    due_at = serializers.DateTimeField(
+        help_text="The new deadline (ISO 8601), later than the current one and within the "
+        "regulation's limit (GDPR: 3 months from receipt in all; CCPA: 90 days)."
+    )
+
+
+class RequestExtendApi(_ReasonActionApi):
+    service = staticmethod(request_extend_deadline)
+    input_serializer = ExtendSerializer
+
+    @extend_schema(
+        request=ExtendSerializer,
+        responses=STATE_CHANGE_RESPONSES,
+        operation_id="request_extend_deadline",
+        summary="Extend a request's deadline, with a reason",
+    )
+    @idempotent
+    def post(self, request: Request, request_id: str) -> Response:
+        return super().post(request, request_id)
+
+
+class RequestPauseDeadlineApi(_ReasonActionApi):
+    service = staticmethod(request_pause_deadline)
+
+    @extend_schema(
+        request=ReasonSerializer,
+        responses=STATE_CHANGE_RESPONSES,
+        operation_id="request_pause_deadline",
+        summary="Stop the deadline's clock (execution goes on), with a reason",
+    )
+    @idempotent
+    def post(self, request: Request, request_id: str) -> Response:
+        return super().post(request, request_id)
+
+
+class RequestResumeDeadlineApi(_ReasonActionApi):
+    service = staticmethod(request_resume_deadline)
+
+    @extend_schema(
+        request=ReasonSerializer,
+        responses=STATE_CHANGE_RESPONSES,
+        operation_id="request_resume_deadline",
+        summary="Restart the deadline's clock: the deadline moves by the paused time",
     )
     @idempotent
     def post(self, request: Request, request_id: str) -> Response:

@@ -34,6 +34,11 @@ OPERATIONS = [
     ("patch", "/api/v1/namespaces/notes", ("requests:approve",)),
     ("get", "/api/v1/audit/export", ("audit:read",)),
     ("get", "/api/v1/audit/verify", ("audit:read",)),
+    ("post", f"/api/v1/requests/{RID}/hold", ("requests:approve",)),
+    ("post", f"/api/v1/requests/{RID}/release", ("requests:approve",)),
+    ("post", f"/api/v1/requests/{RID}/deadline", ("requests:approve",)),
+    ("post", f"/api/v1/requests/{RID}/deadline/pause", ("requests:approve",)),
+    ("post", f"/api/v1/requests/{RID}/deadline/resume", ("requests:approve",)),
     (
         "get",
         f"/api/v1/requests/{RID}/certificate",

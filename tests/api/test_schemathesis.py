@@ -91,6 +91,30 @@ def api(live_server, emulator):
     }
 
 
+# A new deadline succeeds only between the request's own deadline and the regulation's
+# limit, a window generated dates do not hit; its success is tested in test_holds_api.py.
+# It still gets every check above (no 5xx, documented answers).
+SUCCESS_NEEDS_A_WINDOW = {"POST /api/v1/requests/{request_id}/deadline"}
+# What an operation's own request needs first, by the end of the operation's path.
+PREPARE = {"/release": "hold", "/deadline/resume": "deadline/pause"}
+
+
+def _fresh_for(api: dict[str, Any], path: str, number: int) -> str:
+    import httpx
+
+    request_id = _file(api, f"fresh-{number}")
+    for suffix, setup in PREPARE.items():
+        if path.endswith(suffix):
+            response = httpx.post(
+                f"{api['base_url']}/api/v1/requests/{request_id}/{setup}",
+                json={"reason": "set up by the test"},
+                headers=api["other_headers"],
+                timeout=10,
+            )
+            assert response.status_code == 200, response.text
+    return request_id
+
+
 def _file(api: dict[str, Any], subject: str) -> str:
     import httpx
 
@@ -107,7 +131,7 @@ def _file(api: dict[str, Any], subject: str) -> str:
 def test_the_api_holds_to_its_schema(api):
     schema = api["schema"]
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 15
+    assert len(operations) == 20
     failures: list[str] = []
     seen: dict[str, set[int]] = {}
 
@@ -131,10 +155,14 @@ def test_the_api_holds_to_its_schema(api):
     ids = [_file(api, f"user-{i}") for i in range(3)]
     ErasureRequest.objects.filter(pk=ids[2]).update(status="completed_with_failures")
     existing = {"request_id": ids, "name": ["notes"]}
-    for operation in operations:
+    for number, operation in enumerate(operations):
         for parameter, values in existing.items():
             if f"{{{parameter}}}" not in operation.path:
                 continue
+            if parameter == "request_id":
+                # And a request of its own, in the state the operation needs (earlier
+                # operations may have moved the shared ones on).
+                values = [*values, _fresh_for(api, operation.path, number)]
             for value in values:
                 attempt(
                     f"{operation.label} on {value}",
@@ -150,5 +178,9 @@ def test_the_api_holds_to_its_schema(api):
     # Every operation was reached, and answered with success at least once (not only
     # with 4xx to generated garbage).
     assert set(seen) == {op.label for op in operations}
-    without_success = [label for label, codes in seen.items() if not codes & {200, 201}]
+    without_success = [
+        label
+        for label, codes in seen.items()
+        if not codes & {200, 201} and label not in SUCCESS_NEEDS_A_WINDOW
+    ]
     assert not without_success, seen
