@@ -12,9 +12,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
@@ -118,6 +119,14 @@ def stream_export(
         since=since,
         until=until,
     )
+
+
+def _request_or_404(object_id: str) -> ErasureRequest:
+    """The request of an admin URL; 404 for an unknown or malformed id (never a 500)."""
+    try:
+        return ErasureRequest.objects.get(pk=object_id)
+    except (ErasureRequest.DoesNotExist, ValidationError, ValueError) as exc:
+        raise Http404("no such erasure request") from exc
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -473,7 +482,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         """Status and counts, polled by the request page while the request runs."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        obj = get_object_or_404(ErasureRequest, pk=object_id)
+        obj = _request_or_404(object_id)
         return JsonResponse(
             {
                 "status": obj.status,
@@ -567,7 +576,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         """A state change that needs a reason (and maybe more): a form, then the service."""
         if not request.user.has_perm(permission):
             raise PermissionDenied
-        obj = get_object_or_404(ErasureRequest, pk=object_id)
+        obj = _request_or_404(object_id)
         target = reverse("admin:erasure_erasurerequest_change", args=[object_id])
         form = (form_class or ReasonForm)(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -593,7 +602,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         """The certificate of a completed request: PDF, or the HTML page (`?format=html`)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        erasure_request = get_object_or_404(ErasureRequest, pk=object_id)
+        erasure_request = _request_or_404(object_id)
         try:
             certificate = certificate_for(erasure_request)
         except ServiceError as exc:
@@ -611,7 +620,9 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         """One request's items or events, CSV or JSON Lines (`?what=&format=`), through the
         same code as the API's export; auditors only (`erasure.export_audit`)."""
-        erasure_request = get_object_or_404(ErasureRequest, pk=object_id)
+        if not request.user.has_perm("erasure.export_audit"):
+            raise PermissionDenied  # before the lookup: no hint whether the request exists
+        erasure_request = _request_or_404(object_id)
         return stream_export(
             request,
             what=request.GET.get("what", "items"),
@@ -623,7 +634,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         target = reverse("admin:erasure_erasurerequest_change", args=[object_id])
         if request.method != "POST":
             return HttpResponseRedirect(target)
-        erasure_request = get_object_or_404(ErasureRequest, pk=object_id)
+        erasure_request = _request_or_404(object_id)
         try:
             service(request=erasure_request, actor=_officer(request))
         except ServiceError as exc:

@@ -129,6 +129,9 @@ class RequestStatus(models.TextChoices):
     ON_HOLD = "on_hold", "On hold"
 
 
+# The longest grace period between approval and execution (hours).
+MAX_GRACE_HOURS = 720
+
 OPEN_STATUSES = (
     RequestStatus.RECEIVED,
     RequestStatus.AWAITING_APPROVAL,
@@ -441,6 +444,8 @@ class AuditEventType(models.TextChoices):
     REQUEST_REQUEUED = "request.requeued"
     REQUEST_FLAGGED_STUCK = "request.flagged_stuck"
     ITEMS_EXPANDED = "items.expanded"
+    # Items whose every try ended without a recorded answer (their workers died).
+    ITEMS_FAILED = "items.failed"
     DISPATCH_RECORDED = "dispatch.recorded"
     MAPPINGS_REGISTERED = "mappings.registered"
     MAPPINGS_REMOVED = "mappings.removed"

@@ -11,12 +11,12 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 
 EXECUTE_TASK = "erasure.execute_request"
 
@@ -64,6 +64,13 @@ def requeue_stalled_jobs(*, seconds_since_heartbeat: float) -> int:
     )
     count = 0
     for job_id in stalled.values_list("id", flat=True):
-        app.job_manager.retry_job_by_id(job_id=job_id, retry_at=timezone.now())
+        try:
+            with transaction.atomic():
+                app.job_manager.retry_job_by_id(job_id=job_id, retry_at=timezone.now())
+        except (IntegrityError, UniqueViolation):
+            # A job of the same slot is queued already (its queueing lock is taken): it
+            # does the work; the dead worker's job is closed instead of retried.
+            ProcrastinateJob.objects.filter(id=job_id, status="doing").update(status="failed")
+            continue
         count += 1
     return count

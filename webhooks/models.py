@@ -8,11 +8,14 @@ the event type and what was done with it. Subject identifiers appear only as key
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from erasure.models import ErasureRequest, Regulation, Subject
+from erasure.models import MAX_GRACE_HOURS, ErasureRequest, Regulation, Subject
+
+# Bounds of a source's delays (the service refuses a longer grace period).
+MAX_DEACTIVATION_DELAY_HOURS = 24 * 365
 
 
 class Scheme(models.TextChoices):
@@ -68,6 +71,7 @@ class WebhookSource(models.Model):
     grace_hours = models.FloatField(
         null=True,
         blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_GRACE_HOURS)],
         help_text="Hours between approval and execution during which its requests can still "
         "be cancelled (empty: the service's default, ERASURE_GRACE_HOURS).",
     )
@@ -92,7 +96,9 @@ class WebhookSource(models.Model):
         max_length=10, choices=DeactivationPolicy.choices, default=DeactivationPolicy.IGNORE
     )
     deactivation_delay_hours = models.PositiveIntegerField(
-        default=720, help_text="With the delay policy: hours between deactivation and filing."
+        default=720,
+        validators=[MaxValueValidator(MAX_DEACTIVATION_DELAY_HOURS)],
+        help_text="With the delay policy: hours between deactivation and filing (at most a year).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -427,6 +427,9 @@ def parse_generic(body: bytes, delivery_id: str) -> list[Event]:
         data.get("id")
         or data.get("user_id")
         or _user_from_resource_path(payload.get("resourcePath"))
+        # A user's own event (vymalo DELETE_ACCOUNT) has no resource path: the user who
+        # acted is the one deleted. (Admin events name the admin there: never read.)
+        or (payload.get("userId") if "resourcePath" not in payload else None)
     )
     return [
         Event(

@@ -162,7 +162,9 @@ def _claim(
 ) -> list[WebhookDelivery]:
     """Insert the delivery rows that do not exist yet; return those inserted (the others
     are duplicates). A concurrent attempt with the same ids waits here for ours."""
-    ids = list(planned)
+    # In a stable order: two overlapping batches then lock their delivery rows in the same
+    # order, and cannot deadlock each other.
+    ids = sorted(planned)
     types = [planned[i][0].event_type for i in ids]
     first_outcome = {FILE: DeliveryOutcome.FILED, DEFER: DeliveryOutcome.DEFERRED}
     outcomes = [first_outcome.get(planned[i][1], DeliveryOutcome.DEFERRAL_CANCELLED) for i in ids]
@@ -315,7 +317,13 @@ def deferred_file_due(*, now: datetime | None = None, limit: int = 500) -> int:
             deferral = (
                 DeferredErasure.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("source", "subject", "delivery")
-                .filter(state=DeferralState.PENDING, due_at__lte=now)
+                # A source disabled, or set back to "ignore", files nothing more.
+                .filter(
+                    state=DeferralState.PENDING,
+                    due_at__lte=now,
+                    source__enabled=True,
+                    source__deactivation_policy=DeactivationPolicy.DELAY,
+                )
                 .order_by("due_at")
                 .first()
             )

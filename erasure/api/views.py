@@ -427,7 +427,13 @@ class RequestsApi(ApiView):
             auto_approve=data["auto_approve"],
             grace_hours=data.get("grace_hours"),
         )
-        replay = idempotency_key is not None and result.request.idempotency_key == idempotency_key
+        # A replay of this key's own filing (another key's request with the same
+        # Idempotency-Key string is an open request answered with 200, not a creation).
+        replay = (
+            idempotency_key is not None
+            and result.request.idempotency_key == idempotency_key
+            and result.request.filed_by_api_key_id == key.pk
+        )
         created = result.created or replay
         return _out(result.request, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

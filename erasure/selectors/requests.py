@@ -137,13 +137,15 @@ def filing_preview(*, subject: Subject | None, regulation: str) -> dict[str, Any
     }
 
 
-# When a request entered each non-terminal state (the clock of its state limit).
+# When a request entered each non-terminal state (the clock of its state limit). Approved
+# and running requests are timed from their last save (`updated_at`): approval, a release,
+# a retry and a (re)start are each one; `approved_at`/`started_at` keep the first ones.
 STATE_CLOCKS = {
     RequestStatus.RECEIVED: "received_at",
     RequestStatus.AWAITING_APPROVAL: "received_at",
-    RequestStatus.APPROVED: "approved_at",
+    RequestStatus.APPROVED: "updated_at",
     RequestStatus.SCHEDULED: "scheduled_for",
-    RequestStatus.RUNNING: "started_at",
+    RequestStatus.RUNNING: "updated_at",
     RequestStatus.ON_HOLD: "held_at",
 }
 

@@ -67,6 +67,7 @@ WORKER = Actor.system("worker")
 # again after this delay.
 AUTH_FAILURE_RECHECK_SECONDS = 300
 ERASED_OUTCOMES = [o for o in TERMINAL_OUTCOMES if o != ItemOutcome.FAILED]
+EXPANDABLE_STATUSES = (RequestStatus.APPROVED, RequestStatus.SCHEDULED, RequestStatus.RUNNING)
 SINGLE_MODE_BATCH = 100
 
 
@@ -98,7 +99,9 @@ def items_expand(
     this very statement inserts, quadratic in the items (100,000: 14 s instead of 0.5 s).
     The conflict check costs about 6% over a plain insert and cannot go wrong that way.
     """
-    lock_request(request.pk)
+    locked = lock_request(request.pk)
+    if locked is None or locked.status not in EXPANDABLE_STATUSES:
+        return 0  # ended (or gone): no job would ever send what is added now
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -175,6 +178,11 @@ def request_execute(
                     # Next claim starts past this batch: no rescan of finished items.
                     after = batch.items[-1].item_id
                     failpoint("execution.after_claim")
+                    if not _still_running(request_id):
+                        # Held or cancelled since the claim: nothing is sent.
+                        _give_back(batch, owner)
+                        summary.stopped = "the request is no longer running"
+                        return summary
                     claimed = time.perf_counter()
                     result = _call(client, batch, owner)
                     failpoint("execution.after_answer")
@@ -363,13 +371,16 @@ def _claim_from(
     if namespace.attribution_mode == "single":
         size = SINGLE_MODE_BATCH
     with transaction.atomic():
-        request = (
-            ErasureRequest.objects.select_related("subject")
-            .filter(pk=request_id, status=RequestStatus.RUNNING)
-            .first()
-        )
-        if request is None:
-            return None
+        # FOR SHARE: a hold (or any state change, FOR NO KEY UPDATE) in progress is waited
+        # for, and its outcome seen: no batch is claimed for a request held meanwhile.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM erasure_erasurerequest WHERE id = %s AND status = %s FOR SHARE",
+                [request_id, RequestStatus.RUNNING],
+            )
+            if cursor.fetchone() is None:
+                return None
+        request = ErasureRequest.objects.select_related("subject").get(pk=request_id)
         with connection.cursor() as cursor:
             # The claim counts an attempt and clears the last status: a worker that dies
             # before recording leaves "tried, no answer", which the next claim turns into
@@ -414,6 +425,26 @@ def _claim_from(
         return None
     items = sorted((_Item(*row) for row in rows), key=lambda item: item.item_id)
     return _Batch(request=request, namespace=namespace, items=items)
+
+
+def _still_running(request_id: uuid.UUID | str) -> bool:
+    return ErasureRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING).exists()
+
+
+def _give_back(batch: _Batch, owner: str) -> None:
+    """Release a claimed batch that was never sent: its attempt is returned, and it is not
+    taken for a try without an answer."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE erasure_erasureitem
+            SET attempts = attempts - 1,
+                last_http_status = CASE WHEN attempts > 1 THEN 0 END,
+                lease_owner = '', lease_until = NULL
+            WHERE id = ANY(%s) AND lease_owner = %s
+            """,
+            [[item.pk for item in batch.items], owner],
+        )
 
 
 def _call(client: NamespaceApiClient, batch: _Batch, owner: str) -> BatchResult:
@@ -654,6 +685,17 @@ def _fail_exhausted(request: ErasureRequest) -> None:
               AND (lease_until IS NULL OR lease_until < now())
             """,
             [request.pk, settings.ERASURE_MAX_ATTEMPTS],
+        )
+        failed = cursor.rowcount
+    if failed:
+        audit_record(
+            event_type=AuditEventType.ITEMS_FAILED,
+            actor=WORKER,
+            request=request,
+            details={
+                "failed": failed,
+                "reason": "no answer recorded after the maximum number of tries",
+            },
         )
 
 

@@ -198,9 +198,18 @@ def _follow_up(
 
     added = 0
     if running_ids:
-        running = ErasureRequest.objects.filter(pk__in=running_ids).select_related("subject")
-        for request in running.order_by("pk"):
-            added += items_expand(request=request, actor=actor, namespace_ids=namespace_ids)
+        # Every row lock before the first audit event (the lock order is rows, then the
+        # chain), and the status read again under the lock: a request that completed
+        # meanwhile must not take items no job will ever send.
+        running = list(
+            ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("subject")
+            .filter(pk__in=running_ids)
+            .order_by("pk")
+        )
+        for request in running:
+            if request.status == RequestStatus.RUNNING:
+                added += items_expand(request=request, actor=actor, namespace_ids=namespace_ids)
     if not late:
         return _FollowUp(added_to_open_requests=added, after_erasure=0)
 

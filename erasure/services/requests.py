@@ -19,6 +19,7 @@ from erasure.deadlines import add_calendar_month, due_at
 from erasure.errors import Conflict, FourEyesViolation, InvalidInput, InvalidTransition, NotFound
 from erasure.hashing import normalize_subject_key, subject_hash
 from erasure.models import (
+    MAX_GRACE_HOURS,
     OPEN_STATUSES,
     AuditEventType,
     ErasureRequest,
@@ -32,7 +33,6 @@ from erasure.services.execution import lock_request
 from erasure.services.subjects import subject_get_or_create
 
 MAX_SUBJECT_KEY_LENGTH = 512
-MAX_GRACE_HOURS = 720
 MAX_REASON_LENGTH = 5000
 
 
@@ -246,8 +246,9 @@ CANCELLABLE_STATUSES = (
 
 
 def can_cancel(request: ErasureRequest) -> bool:
-    # A request held while it ran has erased part of its items: it can only be resumed.
-    if request.status == RequestStatus.ON_HOLD and request.held_from == RequestStatus.RUNNING:
+    # A request that has started (held or released since, or retried) has erased part of
+    # its items: it can only be resumed, never cancelled.
+    if request.started_at is not None:
         return False
     return request.status in CANCELLABLE_STATUSES
 
@@ -330,7 +331,20 @@ def request_release(*, request: ErasureRequest, actor: Actor, reason: str) -> Er
         request.held_from = ""
         request.hold_reason = ""
         request.held_at = None
-        request.save(update_fields=["status", "held_from", "hold_reason", "held_at", "updated_at"])
+        # A fresh start: the sweeper's count and stuck flag belong to before the hold.
+        request.stuck_since = None
+        request.wakeups = 0
+        request.save(
+            update_fields=[
+                "status",
+                "held_from",
+                "hold_reason",
+                "held_at",
+                "stuck_since",
+                "wakeups",
+                "updated_at",
+            ]
+        )
         audit_record(
             event_type=AuditEventType.REQUEST_RELEASED,
             actor=actor,
@@ -417,6 +431,8 @@ def request_cancel(*, request: ErasureRequest, actor: Actor, reason: str = "") -
         request.status = RequestStatus.CANCELLED
         request.completed_at = timezone.now()
         request.save(update_fields=["status", "completed_at", "updated_at"])
+        # Nothing open remains for the subject (one open request each): its raw key goes.
+        Subject.objects.filter(pk=request.subject_id).update(raw_key=None)
         audit_record(
             event_type=AuditEventType.REQUEST_CANCELLED,
             actor=actor,
@@ -526,6 +542,11 @@ def request_resume_deadline(
         request = _lock(request)
         if request.deadline_paused_at is None:
             raise InvalidTransition("the deadline is not paused")
+        if not can_extend(request):
+            raise InvalidTransition(
+                "only an open request's deadline can be resumed; this one is "
+                f"{request.get_status_display().lower()}"
+            )
         paused = timezone.now() - request.deadline_paused_at
         previous = request.due_at
         request.original_due_at = request.original_due_at or previous

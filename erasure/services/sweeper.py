@@ -60,9 +60,10 @@ def requests_sweep() -> SweepResult:
             if (
                 request is None
                 or request.stuck_since is not None
+                or not _due(request)
                 or queue.has_live_execution_job(request_id)
             ):
-                continue
+                continue  # moved on since it was listed, or has a job
             if request.wakeups >= settings.ERASURE_MAX_WAKEUPS:
                 request.stuck_since = timezone.now()
                 request.last_error = (
@@ -89,3 +90,14 @@ def requests_sweep() -> SweepResult:
             queue.enqueue_execution(request_id=request.pk)
             result.requeued += 1
     return result
+
+
+def _due(request: ErasureRequest) -> bool:
+    """Still a request a worker should be carrying out now (read under its lock)."""
+    if request.status in (RequestStatus.APPROVED, RequestStatus.RUNNING):
+        return True
+    return (
+        request.status == RequestStatus.SCHEDULED
+        and request.scheduled_for is not None
+        and request.scheduled_for <= timezone.now()
+    )

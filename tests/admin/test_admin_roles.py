@@ -184,7 +184,7 @@ def test_requests_over_their_states_limit_are_flagged_and_listed(
     waiting_long, waiting_short, running_long = _filed("a"), _filed("b"), _filed("c")
     ErasureRequest.objects.filter(pk=waiting_long.pk).update(received_at=now - timedelta(hours=73))
     ErasureRequest.objects.filter(pk=running_long.pk).update(
-        status="running", started_at=now - timedelta(hours=25)
+        status="running", started_at=now - timedelta(hours=25), updated_at=now - timedelta(hours=25)
     )
     flagged = set(ErasureRequest.objects.filter(over_state_limit()).values_list("pk", flat=True))
     assert flagged == {waiting_long.pk, running_long.pk}
@@ -211,3 +211,10 @@ def test_an_approver_pauses_and_resumes_the_deadline(client, django_user_model):
     assert client.post(resume, {"reason": "ID checked"}).status_code == 302
     assert ErasureRequest.objects.get(pk=request.pk).deadline_paused_at is None
     assert AuditEvent.objects.filter(event_type="request.deadline_paused").exists()
+
+
+def test_a_malformed_request_id_is_a_404_not_a_500(client, django_user_model):
+    client.force_login(_user(django_user_model, "ann", APPROVER))
+    for action in ("hold", "certificate", "progress", "approve"):
+        response = client.post(f"/admin/erasure/erasurerequest/not-a-uuid/{action}/", {})
+        assert response.status_code == 404, action

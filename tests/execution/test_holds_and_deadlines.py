@@ -182,3 +182,74 @@ def test_a_paused_deadline_moves_by_the_time_it_was_paused(emulator):
     assert 172_790 < resumed_event.details["paused_seconds"] < 172_810
     with pytest.raises(InvalidTransition, match="not paused"):
         request_resume_deadline(request=resumed, actor=LEGAL, reason="x")
+
+
+def test_a_request_that_has_started_can_never_be_cancelled(emulator):
+    request = prepare(emulator, texts=2, vectors=0)
+    execution._start(request.pk)
+    held = request_hold(request=request, actor=LEGAL, reason="hold")
+    released = request_release(request=held, actor=LEGAL, reason="lift")
+    assert released.status == "approved"  # back in line, but it has started already
+    assert not can_cancel(released)
+    with pytest.raises(InvalidTransition):
+        request_cancel(request=released, actor=LEGAL)
+
+
+def test_a_cancelled_request_purges_the_raw_key(emulator):
+    from erasure.models import Subject
+
+    request = prepare(emulator, texts=1, vectors=0, approve=False)
+    assert Subject.objects.get(pk=request.subject_id).raw_key
+    request_cancel(request=request, actor=LEGAL, reason="withdrawn")
+    assert Subject.objects.get(pk=request.subject_id).raw_key is None
+
+
+def test_a_batch_claimed_before_a_hold_is_given_back_unsent(emulator):
+    request = prepare(emulator, texts=3, vectors=0)
+    execution._start(request.pk)
+    namespace = execution._namespaces_with_claimable_items(request.pk)[0]
+    owner = execution.new_owner()
+    with execution.make_client() as client:
+        batch = execution._claim(request.pk, namespace, owner, client)
+    assert batch is not None and len(batch.items) == 3
+    request_hold(request=request, actor=LEGAL, reason="just in time")
+    # What request_execute does between claiming and calling.
+    assert not execution._still_running(request.pk)
+    execution._give_back(batch, owner)
+    items = ErasureItem.objects.filter(request=request)
+    assert set(items.values_list("attempts", "lease_owner", "maybe_applied")) == {(0, "", False)}
+    assert not [c for c in emulator.calls() if c["path"].endswith("/delete")]
+    # Released, the batch goes out once, as a first try: proven deleted.
+    request_release(request=request, actor=LEGAL, reason="lift")
+    request_execute(request_id=request.pk)
+    assert set(items.values_list("outcome", "attempts")) == {("deleted", 1)}
+
+
+def test_no_items_are_added_to_an_ended_request(emulator):
+    from erasure.services.execution import items_expand
+
+    request = prepare(emulator, texts=1, vectors=0)
+    request_execute(request_id=request.pk)
+    done = ErasureRequest.objects.get(pk=request.pk)
+    assert done.status == "completed"
+    from erasure.services.mappings import MappingInput, mappings_register
+
+    mappings_register(
+        items=[MappingInput("auth0|crash-test-subject", "notes", "t-late")],
+        actor=Actor.system("app"),
+    )
+    from django.db import transaction
+
+    with transaction.atomic():
+        assert items_expand(request=done, actor=LEGAL) == 0
+    assert not ErasureItem.objects.filter(request=done, item_id="t-late").exists()
+
+
+def test_a_release_clears_the_sweepers_stuck_flag(emulator):
+    from django.utils import timezone
+
+    request = prepare(emulator, texts=1, vectors=0)
+    ErasureRequest.objects.filter(pk=request.pk).update(stuck_since=timezone.now(), wakeups=20)
+    held = request_hold(request=request, actor=LEGAL, reason="look at it")
+    released = request_release(request=held, actor=LEGAL, reason="fixed")
+    assert released.stuck_since is None and released.wakeups == 0

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from erasure.actors import Actor
 from erasure.errors import InvalidInput
-from erasure.models import AuditEvent, AuditEventType, ErasureItem, ItemMapping
+from erasure.models import AuditEvent, AuditEventType, ErasureItem, ErasureRequest, ItemMapping
 from erasure.services.execution import items_expand
 from erasure.services.mappings import (
     MAX_ITEMS_PER_CALL,
@@ -96,6 +96,9 @@ def test_bad_item_is_reported_with_its_index(mapped):
 
 def test_items_already_in_a_request_stay_in_it(mapped):
     request = request_file(subject_key="user-0", actor=ACTOR, source="admin").request
+    # Items are expanded for an approved (or running) request only.
+    ErasureRequest.objects.filter(pk=request.pk).update(status="approved")
+    request.refresh_from_db()
 
     with transaction.atomic():
         items_expand(request=request, actor=ACTOR)

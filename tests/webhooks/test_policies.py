@@ -198,3 +198,20 @@ def test_deactivation_and_reactivation_in_one_batch_cancel_out(client):
     )
     assert response.json()["outcomes"] == {"deferred": 1, "deferral_cancelled": 1}
     assert DeferredErasure.objects.get().state == DeferralState.CANCELLED
+
+
+def test_a_disabled_source_files_none_of_its_pending_deferrals(client):
+    source = make_source(
+        "okta", [OKTA_SECRET], deactivation_policy="delay", deactivation_delay_hours=1
+    )
+    okta_post(client, lifecycle("deactivate", "e-1", "00u1"))
+    assert DeferredErasure.objects.filter(state=DeferralState.PENDING).count() == 1
+    source.enabled = False
+    source.save()
+    assert deferred_file_due(now=timezone.now() + timedelta(hours=2)) == 0
+    assert not ErasureRequest.objects.exists()
+    source.enabled = True
+    source.deactivation_policy = "ignore"
+    source.save()
+    assert deferred_file_due(now=timezone.now() + timedelta(hours=2)) == 0
+    assert not ErasureRequest.objects.exists()

@@ -324,3 +324,21 @@ def test_auth0_batch_with_no_readable_entry_is_400(client):
     assert response.status_code == 400
     assert "log_id" in response.json()["error"]["message"]
     assert nothing_written()
+
+
+def test_generic_static_header_with_a_self_service_account_deletion(client):
+    # vymalo keycloak-webhook, a user deleting their own account: no resource path, the
+    # user who acted is the one deleted.
+    make_source("static_header", ["Basic a2V5Y2xvYWs6c2VjcmV0"], slug="kc-self")
+    body = json.dumps(
+        {
+            "type": "DELETE_ACCOUNT",
+            "realmId": "master",
+            "id": "9c1b-0002",
+            "time": 1700000000000,
+            "userId": "kc-user-10",
+        }
+    ).encode()
+    response = post(client, "kc-self", body, {"Authorization": "Basic a2V5Y2xvYWs6c2VjcmV0"})
+    assert response.status_code == 200, response.content
+    filed_for("kc-user-10")
