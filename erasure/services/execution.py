@@ -380,7 +380,12 @@ def _claim_from(
             )
             if cursor.fetchone() is None:
                 return None
-        request = ErasureRequest.objects.select_related("subject").get(pk=request_id)
+        request = _request_cache.get(str(request_id))
+        if request is None:
+            # What a batch needs of its request (its id and subject) never changes: read
+            # once per thread and request.
+            request = ErasureRequest.objects.select_related("subject").get(pk=request_id)
+            _request_cache.set(str(request_id), request)
         with connection.cursor() as cursor:
             # The claim counts an attempt and clears the last status: a worker that dies
             # before recording leaves "tried, no answer", which the next claim turns into
@@ -425,6 +430,23 @@ def _claim_from(
         return None
     items = sorted((_Item(*row) for row in rows), key=lambda item: item.item_id)
     return _Batch(request=request, namespace=namespace, items=items)
+
+
+class _RequestCache(threading.local):
+    """The request object of the last claims, per worker thread (one entry)."""
+
+    def __init__(self) -> None:
+        self.key = ""
+        self.value: ErasureRequest | None = None
+
+    def get(self, key: str) -> ErasureRequest | None:
+        return self.value if self.key == key else None
+
+    def set(self, key: str, value: ErasureRequest) -> None:
+        self.key, self.value = key, value
+
+
+_request_cache = _RequestCache()
 
 
 def _still_running(request_id: uuid.UUID | str) -> bool:
