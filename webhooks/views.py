@@ -84,7 +84,10 @@ def receive(request: HttpRequest, slug: str) -> JsonResponse:
         events = scheme.parse(body, delivery_id)
         result = webhook_receive(source=source, events=events)
     except Malformed as exc:
-        logger.warning("webhook %s: malformed delivery %s: %s", source.slug, delivery_id, exc)
+        # The header's delivery id is not validated yet: logged escaped and cut short.
+        logger.warning(
+            "webhook %s: malformed delivery %r: %s", source.slug, (delivery_id or "")[:64], exc
+        )
         return _error(400, "malformed", str(exc))
     return JsonResponse({"received": len(events), "outcomes": dict(result.outcomes)})
 

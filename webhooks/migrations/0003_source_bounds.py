@@ -5,20 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webhooks', '0002_source_grace'),
+        ("webhooks", "0002_source_grace"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='webhooksource',
-            name='deactivation_delay_hours',
-            field=models.PositiveIntegerField(default=720, help_text='With the delay policy: hours between deactivation and filing (at most a year).', validators=[django.core.validators.MaxValueValidator(8760)]),
+            model_name="webhooksource",
+            name="deactivation_delay_hours",
+            field=models.PositiveIntegerField(
+                default=720,
+                help_text="With the delay policy: hours between deactivation and filing (at most a year).",
+                validators=[django.core.validators.MaxValueValidator(8760)],
+            ),
         ),
         migrations.AlterField(
-            model_name='webhooksource',
-            name='grace_hours',
-            field=models.FloatField(blank=True, help_text="Hours between approval and execution during which its requests can still be cancelled (empty: the service's default, ERASURE_GRACE_HOURS).", null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(720)]),
+            model_name="webhooksource",
+            name="grace_hours",
+            field=models.FloatField(
+                blank=True,
+                help_text="Hours between approval and execution during which its requests can still be cancelled (empty: the service's default, ERASURE_GRACE_HOURS).",
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(720),
+                ],
+            ),
         ),
     ]
