@@ -133,7 +133,9 @@ class WebhookSecret(models.Model):
 
     source = models.ForeignKey(WebhookSource, on_delete=models.CASCADE, related_name="secrets")
     value = models.TextField()
-    prefix = models.CharField(max_length=16, help_text="The first characters, to tell keys apart.")
+    prefix = models.CharField(
+        max_length=16, help_text="A fingerprint (SHA-256, 8 hex digits), to tell secrets apart."
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

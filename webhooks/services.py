@@ -8,6 +8,7 @@ unique key until the first attempt commits or rolls back.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -359,11 +360,10 @@ def deferred_file_due(*, now: datetime | None = None, limit: int = 500) -> int:
 
 
 def secret_prefix(value: str) -> str:
-    """Enough of a secret to tell two apart, never enough to matter: a well-known lead
-    (`whsec_`, `Basic `, `Bearer `) plus at most 4 characters and a quarter of the rest."""
-    lead = next((p for p in ("whsec_", "Basic ", "Bearer ") if value.startswith(p)), "")
-    rest = value[len(lead) :]
-    return lead + rest[: min(4, len(rest) // 4)]
+    """What the admin and the audit trail show of a secret: a fingerprint (the first 8 hex
+    digits of its SHA-256), enough to tell two apart and nothing of the secret itself (the
+    start of a `Basic` credential would be the start of its user name)."""
+    return "#" + hashlib.sha256(value.encode()).hexdigest()[:8]
 
 
 def source_save(
