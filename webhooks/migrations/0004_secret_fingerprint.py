@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webhooks', '0003_source_bounds'),
+        ("webhooks", "0003_source_bounds"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='webhooksecret',
-            name='prefix',
-            field=models.CharField(help_text='A fingerprint (SHA-256, 8 hex digits), to tell secrets apart.', max_length=16),
+            model_name="webhooksecret",
+            name="prefix",
+            field=models.CharField(
+                help_text="A fingerprint (SHA-256, 8 hex digits), to tell secrets apart.",
+                max_length=16,
+            ),
         ),
     ]
