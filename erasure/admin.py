@@ -6,6 +6,7 @@ the audit trail, dispatches and items are read-only here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -155,6 +156,60 @@ class ExtendForm(ReasonForm):
 
 
 DUE_SOON_DAYS = 7
+
+
+@dataclass(frozen=True)
+class ReasonAction:
+    permission: str
+    title: str
+    help: str
+    done: str
+    service: Any
+    form: type[forms.Form] = ReasonForm
+
+
+# The request page's state changes that take a reason, by the last part of their URL.
+REASON_ACTIONS = {
+    "hold": ReasonAction(
+        "erasure.hold_erasurerequest",
+        "Place a legal hold",
+        "Nothing more is sent for this request until the hold is released.",
+        "placed on hold",
+        request_hold,
+    ),
+    "release": ReasonAction(
+        "erasure.hold_erasurerequest",
+        "Release the legal hold",
+        "The request goes back to where it was; an approved or running one is carried out "
+        "again from what is left.",
+        "released from its hold",
+        request_release,
+    ),
+    "pause": ReasonAction(
+        "erasure.extend_erasurerequest",
+        "Pause the deadline",
+        "The deadline's clock stops (execution goes on); resuming moves the deadline by the "
+        "time it was paused.",
+        "given a paused deadline",
+        request_pause_deadline,
+    ),
+    "resume": ReasonAction(
+        "erasure.extend_erasurerequest",
+        "Resume the deadline",
+        "The deadline moves later by the time it was paused.",
+        "given its deadline clock back",
+        request_resume_deadline,
+    ),
+    "extend": ReasonAction(
+        "erasure.extend_erasurerequest",
+        "Extend the deadline",
+        "GDPR allows at most three months from receipt in all, CCPA 90 days; the data "
+        "subject must be told of the extension and why.",
+        "given a later deadline",
+        request_extend_deadline,
+        ExtendForm,
+    ),
+}
 
 
 class OverStateLimitFilter(admin.SimpleListFilter):
@@ -388,30 +443,14 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.progress_view),
                 name="erasure_erasurerequest_progress",
             ),
-            path(
-                "<path:object_id>/hold/",
-                self.admin_site.admin_view(self.hold_view),
-                name="erasure_erasurerequest_hold",
-            ),
-            path(
-                "<path:object_id>/release/",
-                self.admin_site.admin_view(self.release_view),
-                name="erasure_erasurerequest_release",
-            ),
-            path(
-                "<path:object_id>/pause/",
-                self.admin_site.admin_view(self.pause_view),
-                name="erasure_erasurerequest_pause",
-            ),
-            path(
-                "<path:object_id>/resume/",
-                self.admin_site.admin_view(self.resume_view),
-                name="erasure_erasurerequest_resume",
-            ),
-            path(
-                "<path:object_id>/extend/",
-                self.admin_site.admin_view(self.extend_view),
-                name="erasure_erasurerequest_extend",
+            *(
+                path(
+                    f"<path:object_id>/{action}/",
+                    self.admin_site.admin_view(self.reason_view),
+                    {"action": action},
+                    name=f"erasure_erasurerequest_{action}",
+                )
+                for action in REASON_ACTIONS
             ),
             path(
                 "<path:object_id>/certificate/",
@@ -492,107 +531,28 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             }
         )
 
-    def hold_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._with_reason(
-            request,
-            object_id,
-            permission="erasure.hold_erasurerequest",
-            title="Place a legal hold",
-            help="Nothing more is sent for this request until the hold is released.",
-            done="placed on hold",
-            apply=lambda obj, actor, data: request_hold(
-                request=obj, actor=actor, reason=data["reason"]
-            ),
-        )
-
-    def release_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._with_reason(
-            request,
-            object_id,
-            permission="erasure.hold_erasurerequest",
-            title="Release the legal hold",
-            help="The request goes back to where it was; an approved or running one is "
-            "carried out again from what is left.",
-            done="released from its hold",
-            apply=lambda obj, actor, data: request_release(
-                request=obj, actor=actor, reason=data["reason"]
-            ),
-        )
-
-    def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._with_reason(
-            request,
-            object_id,
-            permission="erasure.extend_erasurerequest",
-            title="Pause the deadline",
-            help="The deadline's clock stops (execution goes on); resuming moves the "
-            "deadline by the time it was paused.",
-            done="given a paused deadline",
-            apply=lambda obj, actor, data: request_pause_deadline(
-                request=obj, actor=actor, reason=data["reason"]
-            ),
-        )
-
-    def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._with_reason(
-            request,
-            object_id,
-            permission="erasure.extend_erasurerequest",
-            title="Resume the deadline",
-            help="The deadline moves later by the time it was paused.",
-            done="given its deadline clock back",
-            apply=lambda obj, actor, data: request_resume_deadline(
-                request=obj, actor=actor, reason=data["reason"]
-            ),
-        )
-
-    def extend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._with_reason(
-            request,
-            object_id,
-            permission="erasure.extend_erasurerequest",
-            title="Extend the deadline",
-            help="GDPR allows at most three months from receipt in all, CCPA 90 days; the "
-            "data subject must be told of the extension and why.",
-            done="given a later deadline",
-            apply=lambda obj, actor, data: request_extend_deadline(
-                request=obj, actor=actor, due_at=data["due_at"], reason=data["reason"]
-            ),
-            form_class=ExtendForm,
-        )
-
-    def _with_reason(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        *,
-        permission: str,
-        title: str,
-        help: str,
-        done: str,
-        apply: Any,
-        form_class: type[forms.Form] | None = None,
-    ) -> HttpResponse:
-        """A state change that needs a reason (and maybe more): a form, then the service."""
-        if not request.user.has_perm(permission):
+    def reason_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """A state change that needs a reason (REASON_ACTIONS): a form, then the service."""
+        spec = REASON_ACTIONS[action]
+        if not request.user.has_perm(spec.permission):
             raise PermissionDenied
         obj = _request_or_404(object_id)
         target = reverse("admin:erasure_erasurerequest_change", args=[object_id])
-        form = (form_class or ReasonForm)(request.POST or None)
+        form = spec.form(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                apply(obj, _officer(request), form.cleaned_data)
+                spec.service(request=obj, actor=_officer(request), **form.cleaned_data)
             except ServiceError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, f"The request was {done}.")
+                messages.success(request, f"The request was {spec.done}.")
                 return HttpResponseRedirect(target)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "original": obj,
-            "title": title,
-            "help": help,
+            "title": spec.title,
+            "help": spec.help,
             "form": form,
             "back_url": target,
         }

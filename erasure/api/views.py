@@ -540,32 +540,36 @@ class _ReasonActionApi(ApiView):
         return _out(changed)
 
 
-class RequestHoldApi(_ReasonActionApi):
-    service = staticmethod(request_hold)
+def _reason_action(
+    name: str,
+    service: Any,
+    *,
+    operation_id: str,
+    summary: str,
+    serializer: type[serializers.Serializer] = ReasonSerializer,
+) -> type[_ReasonActionApi]:
+    """A view for one reason-taking state change: its schema, Idempotency-Key, service."""
 
     @extend_schema(
-        request=ReasonSerializer,
+        request=serializer,
         responses=STATE_CHANGE_RESPONSES,
-        operation_id="request_hold",
-        summary="Place a legal hold: nothing more is sent until it is released",
+        operation_id=operation_id,
+        summary=summary,
     )
     @idempotent
-    def post(self, request: Request, request_id: str) -> Response:
-        return super().post(request, request_id)
+    def post(self: _ReasonActionApi, request: Request, request_id: str) -> Response:
+        return _ReasonActionApi.post(self, request, request_id)
 
-
-class RequestReleaseApi(_ReasonActionApi):
-    service = staticmethod(request_release)
-
-    @extend_schema(
-        request=ReasonSerializer,
-        responses=STATE_CHANGE_RESPONSES,
-        operation_id="request_release",
-        summary="Release a legal hold: the request goes back to where it was",
+    return type(
+        name,
+        (_ReasonActionApi,),
+        {
+            "service": staticmethod(service),
+            "input_serializer": serializer,
+            "post": post,
+            "__module__": __name__,
+        },
     )
-    @idempotent
-    def post(self, request: Request, request_id: str) -> Response:
-        return super().post(request, request_id)
 
 
 class ExtendSerializer(ReasonSerializer):
@@ -575,47 +579,37 @@ class ExtendSerializer(ReasonSerializer):
     )
 
 
-class RequestExtendApi(_ReasonActionApi):
-    service = staticmethod(request_extend_deadline)
-    input_serializer = ExtendSerializer
-
-    @extend_schema(
-        request=ExtendSerializer,
-        responses=STATE_CHANGE_RESPONSES,
-        operation_id="request_extend_deadline",
-        summary="Extend a request's deadline, with a reason",
-    )
-    @idempotent
-    def post(self, request: Request, request_id: str) -> Response:
-        return super().post(request, request_id)
-
-
-class RequestPauseDeadlineApi(_ReasonActionApi):
-    service = staticmethod(request_pause_deadline)
-
-    @extend_schema(
-        request=ReasonSerializer,
-        responses=STATE_CHANGE_RESPONSES,
-        operation_id="request_pause_deadline",
-        summary="Stop the deadline's clock (execution goes on), with a reason",
-    )
-    @idempotent
-    def post(self, request: Request, request_id: str) -> Response:
-        return super().post(request, request_id)
-
-
-class RequestResumeDeadlineApi(_ReasonActionApi):
-    service = staticmethod(request_resume_deadline)
-
-    @extend_schema(
-        request=ReasonSerializer,
-        responses=STATE_CHANGE_RESPONSES,
-        operation_id="request_resume_deadline",
-        summary="Restart the deadline's clock: the deadline moves by the paused time",
-    )
-    @idempotent
-    def post(self, request: Request, request_id: str) -> Response:
-        return super().post(request, request_id)
+RequestHoldApi = _reason_action(
+    "RequestHoldApi",
+    request_hold,
+    operation_id="request_hold",
+    summary="Place a legal hold: nothing more is sent until it is released",
+)
+RequestReleaseApi = _reason_action(
+    "RequestReleaseApi",
+    request_release,
+    operation_id="request_release",
+    summary="Release a legal hold: the request goes back to where it was",
+)
+RequestExtendApi = _reason_action(
+    "RequestExtendApi",
+    request_extend_deadline,
+    operation_id="request_extend_deadline",
+    summary="Extend a request's deadline, with a reason",
+    serializer=ExtendSerializer,
+)
+RequestPauseDeadlineApi = _reason_action(
+    "RequestPauseDeadlineApi",
+    request_pause_deadline,
+    operation_id="request_pause_deadline",
+    summary="Stop the deadline's clock (execution goes on), with a reason",
+)
+RequestResumeDeadlineApi = _reason_action(
+    "RequestResumeDeadlineApi",
+    request_resume_deadline,
+    operation_id="request_resume_deadline",
+    summary="Restart the deadline's clock: the deadline moves by the paused time",
+)
 
 
 class RequestItemsApi(ApiView):
