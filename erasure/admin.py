@@ -32,12 +32,7 @@ from django.utils.html import format_html
 
 from erasure import exports
 from erasure.actors import Actor
-from erasure.certificates import (
-    certificate_filename,
-    certificate_for,
-    certificate_html,
-    certificate_pdf,
-)
+from erasure.certificates import certificate_for, certificate_response
 from erasure.errors import ServiceError
 from erasure.hashing import subject_hash
 from erasure.models import (
@@ -570,12 +565,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:erasure_erasurerequest_change", args=[object_id])
             )
-        if request.GET.get("format") == "html":
-            return HttpResponse(certificate_html(certificate))
-        response = HttpResponse(certificate_pdf(certificate), content_type="application/pdf")
-        filename = certificate_filename(erasure_request, "pdf")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return certificate_response(certificate, as_html=request.GET.get("format") == "html")
 
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         """One request's items or events, CSV or JSON Lines (`?what=&format=`), through the

@@ -8,12 +8,11 @@ completion, so an auditor can tie the certificate to the trail (`verify_audit`).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -26,6 +25,7 @@ from erasure.models import (
     ItemOutcome,
     RequestStatus,
 )
+from erasure.selectors.requests import request_counts_by_namespace
 from erasure.services.audit import audit_chain_head
 
 # Failed items listed on the certificate itself; the export lists every one.
@@ -74,24 +74,16 @@ def certificate_for(request: ErasureRequest) -> Certificate:
             "a certificate is issued once the request has completed; this one is "
             f"{request.get_status_display().lower()}"
         )
-    rows = (
-        ErasureItem.objects.filter(request=request)
-        .values("namespace__name", "namespace__kind", "outcome")
-        .annotate(n=Count("id"))
-        .order_by("namespace__name")
-    )
-    per_namespace: dict[tuple[str, str], dict[str, int]] = defaultdict(
-        lambda: dict.fromkeys(OUTCOME_COLUMNS, 0)
-    )
-    totals = dict.fromkeys(OUTCOME_COLUMNS, 0)
-    for row in rows:
-        key = (row["namespace__name"], row["namespace__kind"])
-        per_namespace[key][row["outcome"]] = row["n"]
-        totals[row["outcome"]] = totals.get(row["outcome"], 0) + row["n"]
     namespaces = [
-        NamespaceCounts(name=name, kind=kind, counts=counts, total=sum(counts.values()))
-        for (name, kind), counts in sorted(per_namespace.items())
+        NamespaceCounts(
+            name=ns["name"],
+            kind=ns["kind"],
+            counts={o: ns["counts"][o] for o in OUTCOME_COLUMNS},
+            total=ns["total"],
+        )
+        for ns in request_counts_by_namespace(request=request)
     ]
+    totals = {o: sum(ns.counts[o] for ns in namespaces) for o in OUTCOME_COLUMNS}
     failed_items = ErasureItem.objects.filter(
         request=request, outcome=ItemOutcome.FAILED
     ).select_related("namespace")
@@ -135,5 +127,11 @@ def certificate_pdf(certificate: Certificate) -> bytes:
     return pdf
 
 
-def certificate_filename(request: ErasureRequest, extension: str) -> str:
-    return f"erasure-certificate-{request.pk}.{extension}"
+def certificate_response(certificate: Certificate, *, as_html: bool = False) -> HttpResponse:
+    """The certificate as a PDF download, or as its HTML page: for the API and the admin."""
+    if as_html:
+        return HttpResponse(certificate_html(certificate), content_type="text/html; charset=utf-8")
+    response = HttpResponse(certificate_pdf(certificate), content_type="application/pdf")
+    filename = f"erasure-certificate-{certificate.request.pk}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

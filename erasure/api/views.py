@@ -34,12 +34,7 @@ from erasure import exports
 from erasure.actors import Actor
 from erasure.api.idempotency import idempotent
 from erasure.api.schema import AutoSchema
-from erasure.certificates import (
-    certificate_filename,
-    certificate_for,
-    certificate_html,
-    certificate_pdf,
-)
+from erasure.certificates import certificate_for, certificate_response
 from erasure.errors import InvalidInput
 from erasure.models import (
     ApiKey,
@@ -932,11 +927,4 @@ class RequestCertificateApi(ApiView):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         certificate = certificate_for(request_get(request_id=request_id))
-        if query.validated_data["format"] == "html":
-            return HttpResponse(
-                certificate_html(certificate), content_type="text/html; charset=utf-8"
-            )
-        response = HttpResponse(certificate_pdf(certificate), content_type="application/pdf")
-        filename = certificate_filename(certificate.request, "pdf")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return certificate_response(certificate, as_html=query.validated_data["format"] == "html")
