@@ -180,7 +180,7 @@ def request_execute(
                     failpoint("execution.after_claim")
                     if not _still_running(request_id):
                         # Held or cancelled since the claim: nothing is sent.
-                        _give_back(batch, owner)
+                        _give_back([item.pk for item in batch.items], owner)
                         summary.stopped = "the request is no longer running"
                         return summary
                     claimed = time.perf_counter()
@@ -453,19 +453,20 @@ def _still_running(request_id: uuid.UUID | str) -> bool:
     return ErasureRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING).exists()
 
 
-def _give_back(batch: _Batch, owner: str) -> None:
-    """Release a claimed batch that was never sent: its attempt is returned, and it is not
+def _give_back(item_pks: list[int], owner: str, *, status: int | None = None) -> None:
+    """Release claimed items that were never sent: the attempt is returned, and the items
+    are marked answered (`status`, else 0 after an earlier try) so that the claim is not
     taken for a try without an answer."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE erasure_erasureitem
             SET attempts = attempts - 1,
-                last_http_status = CASE WHEN attempts > 1 THEN 0 END,
+                last_http_status = coalesce(%(status)s, CASE WHEN attempts > 1 THEN 0 END),
                 lease_owner = '', lease_until = NULL
-            WHERE id = ANY(%s) AND lease_owner = %s
+            WHERE id = ANY(%(ids)s) AND lease_owner = %(owner)s
             """,
-            [[item.pk for item in batch.items], owner],
+            {"status": status, "ids": item_pks, "owner": owner},
         )
 
 
@@ -576,17 +577,8 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                 written += cursor.rowcount
                 outcomes.extend([outcome] * len(pks))
             if untried:
-                # Nothing was sent for these (authentication stopped the batch): give the
-                # attempt back and release them, marked as answered so not ambiguous.
-                cursor.execute(
-                    """
-                    UPDATE erasure_erasureitem
-                    SET attempts = attempts - 1, last_http_status = 401,
-                        lease_owner = '', lease_until = NULL
-                    WHERE id = ANY(%s) AND lease_owner = %s
-                    """,
-                    [untried, owner],
-                )
+                # Nothing was sent for these: authentication stopped the batch.
+                _give_back(untried, owner, status=401)
             # Data minimisation as soon as the data is gone: the mappings of this batch's
             # erased items (the completion removes any left over).
             cursor.execute(
@@ -667,7 +659,7 @@ def _finish_or_wait(request_id: uuid.UUID | str) -> str:
     Only the last step takes the request's lock: deciding to wait or go on needs none, so
     the jobs of one request do not queue behind each other here.
     """
-    if not ErasureRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING).exists():
+    if not _still_running(request_id):
         return "finished"  # no longer ours to run (nothing can be claimed either)
     pending, claimable, exhausted, next_at = _pending_state(request_id)
     if claimable:

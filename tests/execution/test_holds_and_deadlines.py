@@ -215,7 +215,7 @@ def test_a_batch_claimed_before_a_hold_is_given_back_unsent(emulator):
     request_hold(request=request, actor=LEGAL, reason="just in time")
     # What request_execute does between claiming and calling.
     assert not execution._still_running(request.pk)
-    execution._give_back(batch, owner)
+    execution._give_back([item.pk for item in batch.items], owner)
     items = ErasureItem.objects.filter(request=request)
     assert set(items.values_list("attempts", "lease_owner", "maybe_applied")) == {(0, "", False)}
     assert not [c for c in emulator.calls() if c["path"].endswith("/delete")]
