@@ -25,21 +25,12 @@ from django.utils import timezone
 
 from erasure.actors import Actor
 from erasure.models import AuditEvent, AuditEventType
-from erasure.services.audit import audit_record
+from erasure.services.audit import HASHED_FIELDS, audit_record, event_record
 
 # What can be exported: the audit events, the items with their outcomes, the requests.
 WHAT = ("events", "items", "requests")
-COLUMNS = (
-    "id",
-    "occurred_at",
-    "event_type",
-    "actor",
-    "request_id",
-    "subject_hash",
-    "details",
-    "prev_hash",
-    "hash",
-)
+# An event as exported: its id, every field its hash covers, its hash (`event_record`).
+COLUMNS = ("id", *HASHED_FIELDS, "hash")
 ITEM_COLUMNS = (
     "request_id",
     "namespace",
@@ -167,18 +158,8 @@ def audit_export_rows(
         events = events.filter(occurred_at__lt=until)
     if before_id is not None:
         events = events.filter(id__lt=before_id)
-    for row in events.values(*COLUMNS).iterator(chunk_size=CHUNK_ROWS):
-        yield {
-            "id": row["id"],
-            "occurred_at": _iso(row["occurred_at"]),
-            "event_type": row["event_type"],
-            "actor": row["actor"],
-            "request_id": str(row["request_id"]) if row["request_id"] else None,
-            "subject_hash": row["subject_hash"],
-            "details": row["details"],
-            "prev_hash": row["prev_hash"],
-            "hash": row["hash"],
-        }
+    for event in events.iterator(chunk_size=CHUNK_ROWS):
+        yield event_record(event)
 
 
 def details_json(details: Any) -> str:

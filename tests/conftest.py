@@ -173,3 +173,27 @@ def browser() -> Iterator[object]:
 
         connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def tables_containing(needle: str) -> list[str]:
+    """Every table.column whose text form contains `needle`: how the tests prove that no
+    table keeps a raw subject key, an email or a provider's user id."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT table_name, column_name FROM information_schema.columns
+            WHERE table_schema = 'public'
+              AND data_type IN ('text', 'character varying', 'jsonb', 'json', 'ARRAY')
+            """
+        )
+        found = []
+        for table, column in cursor.fetchall():
+            cursor.execute(
+                f'SELECT count(*) FROM "{table}" WHERE "{column}"::text ILIKE %s',  # noqa: S608
+                [f"%{needle}%"],
+            )
+            if cursor.fetchone()[0]:
+                found.append(f"{table}.{column}")
+    return found

@@ -12,7 +12,7 @@ from erasure.actors import Actor
 from erasure.models import ErasureRequest
 from erasure.services.aliases import AliasInput, aliases_register
 from erasure.services.mappings import MappingInput, mappings_register
-from tests.conftest import run_worker_once
+from tests.conftest import run_worker_once, tables_containing
 from tests.webhooks import payloads
 from tests.webhooks.conftest import make_source, post
 
@@ -21,27 +21,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "Basic b2t0YTpzdXBlcnNlY3JldA=="
 OKTA_ID = "00u3m90rxKjGQ0G6L1d6"
 EMAIL = "john.doe@example.com"
-
-
-def tables_containing(needle: str) -> list[str]:
-    """Every (table, column) whose text form contains `needle`."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT table_name, column_name FROM information_schema.columns
-            WHERE table_schema = 'public'
-              AND data_type IN ('text', 'character varying', 'jsonb', 'json', 'ARRAY')
-            """
-        )
-        found = []
-        for table, column in cursor.fetchall():
-            cursor.execute(
-                f'SELECT count(*) FROM "{table}" WHERE "{column}"::text ILIKE %s',  # noqa: S608
-                [f"%{needle}%"],
-            )
-            if cursor.fetchone()[0]:
-                found.append(f"{table}.{column}")
-    return found
 
 
 @pytest.mark.parametrize("mapping", ["alias", "direct"])
