@@ -33,7 +33,7 @@ def remove_groups(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("erasure", "0007_role_permissions"),
+        ("erasure", "0004_intake_trail_and_workflow"),
         ("webhooks", "0001_initial"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
