@@ -28,9 +28,12 @@ if not _secret:
     _secret = "insecure-development-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY: str = _secret
 
-# Keyed hashes of subject identifiers (product.md, "Privacy of the service itself"). A key
-# of its own lets SECRET_KEY rotate without breaking every subject lookup.
-SUBJECT_HASH_KEY: str = env_str("SUBJECT_HASH_KEY") or SECRET_KEY
+# Key of the HMAC that subject identifiers are stored as (product.md, "Privacy of the
+# service itself"). Set it once and never change it: the hashes cannot be re-keyed, and
+# every process refuses to start against a database made with another key
+# (erasure.hash_key_guard). It is not derived from SECRET_KEY, which Django lets rotate,
+# and DEBUG never supplies one. Unset, nothing can be hashed (erasure.hashing says so).
+SUBJECT_HASH_KEY: str = env_str("SUBJECT_HASH_KEY") or env_str("SECRET_KEY") or ""
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -11,6 +11,7 @@ import hmac
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 def normalize_subject_key(key: str) -> str:
@@ -18,14 +19,22 @@ def normalize_subject_key(key: str) -> str:
     return key.strip()
 
 
+def _key() -> bytes:
+    if not settings.SUBJECT_HASH_KEY:
+        raise ImproperlyConfigured(
+            "SUBJECT_HASH_KEY is not set: subject identifiers cannot be hashed. Set it (or "
+            "SUBJECT_HASH_KEY_FILE) once, to a long random value, and never change it."
+        )
+    return settings.SUBJECT_HASH_KEY.encode()
+
+
 def subject_hash(key: str) -> str:
-    secret = settings.SUBJECT_HASH_KEY.encode()
-    return hmac.new(secret, normalize_subject_key(key).encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_key(), normalize_subject_key(key).encode(), hashlib.sha256).hexdigest()
 
 
 def subject_hashes(keys: Iterable[str]) -> dict[str, str]:
     """Map each distinct key to its hash (one HMAC object reused for speed)."""
-    base = hmac.new(settings.SUBJECT_HASH_KEY.encode(), digestmod=hashlib.sha256)
+    base = hmac.new(_key(), digestmod=hashlib.sha256)
     result = {}
     for key in keys:
         if key not in result:

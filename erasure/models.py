@@ -13,6 +13,9 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+
+from erasure.lifecycle import OPEN_STATUSES, ItemOutcome, RequestStatus
 
 
 class NamespaceKind(models.TextChoices):
@@ -116,31 +119,8 @@ class SubjectAlias(models.Model):
         return f"{self.kind} alias {self.alias_hash[:12]}…"
 
 
-class RequestStatus(models.TextChoices):
-    RECEIVED = "received", "Received"
-    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-    APPROVED = "approved", "Approved"
-    SCHEDULED = "scheduled", "Scheduled"
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    COMPLETED_WITH_FAILURES = "completed_with_failures", "Completed with failures"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-    ON_HOLD = "on_hold", "On hold"
-
-
 # The longest grace period between approval and execution (hours).
 MAX_GRACE_HOURS = 720
-
-OPEN_STATUSES = (
-    RequestStatus.RECEIVED,
-    RequestStatus.AWAITING_APPROVAL,
-    RequestStatus.APPROVED,
-    RequestStatus.SCHEDULED,
-    RequestStatus.RUNNING,
-    RequestStatus.ON_HOLD,
-)
-
 
 class Regulation(models.TextChoices):
     GDPR = "gdpr", "GDPR Art. 17"
@@ -221,6 +201,9 @@ class ErasureRequest(models.Model):
     deadline_paused_at = models.DateTimeField(null=True, blank=True)
     deadline_pause_reason = models.TextField(blank=True, default="")
     scheduled_for = models.DateTimeField(null=True, blank=True)
+    # When the request entered its status: set by every transition (erasure.lifecycle
+    # STATE_CLOCKS), never by other changes such as a deadline extension.
+    status_changed_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -268,22 +251,6 @@ class ErasureRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
-
-
-class ItemOutcome(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DELETED = "deleted", "Deleted"
-    NOT_FOUND = "not_found", "Not found"
-    DELETED_OR_NOT_FOUND = "deleted_or_not_found", "Deleted or not found"
-    FAILED = "failed", "Failed"
-
-
-TERMINAL_OUTCOMES = (
-    ItemOutcome.DELETED,
-    ItemOutcome.NOT_FOUND,
-    ItemOutcome.DELETED_OR_NOT_FOUND,
-    ItemOutcome.FAILED,
-)
 
 
 class Dispatch(models.Model):
@@ -384,7 +351,7 @@ class ErasureItem(models.Model):
         indexes = [
             models.Index(
                 fields=["request", "namespace", "item_id"],
-                condition=Q(outcome="pending"),
+                condition=Q(outcome=ItemOutcome.PENDING),
                 name="item_pending_idx",
             ),
         ]
@@ -524,3 +491,23 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} ({self.key})"
+
+
+class Installation(models.Model):
+    """Facts of this database that every process must agree with; one row.
+
+    `subject_hash_key_fingerprint` is an HMAC of a fixed text under SUBJECT_HASH_KEY
+    (erasure.hash_key_guard), written by the first migrate. Keyed hashes cannot be re-keyed
+    once the raw keys are purged, so a process whose key gives another fingerprint must not
+    run against this database at all.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    subject_hash_key_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="installation_one_row")]
+
+    def __str__(self) -> str:
+        return f"installation (subject hash key {self.subject_hash_key_fingerprint[:12]}…)"

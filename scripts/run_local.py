@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", ROOT / ".data"))
 PYTHON = sys.executable
 
+sys.path.insert(0, str(ROOT))
+from config.local_run import write_local_run_environment  # noqa: E402 (needs ROOT on the path)
+
 
 def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
@@ -32,6 +35,18 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
     raise SystemExit(f"nothing answered on {host}:{port} after {timeout:.0f}s")
 
 
+def keep_secret(path: Path, *, initial_from: Path | None = None) -> Path:
+    """A secret kept in `path` (owner-only), made once and never changed."""
+    if not path.exists():
+        if initial_from is not None and initial_from.exists():
+            value = initial_from.read_text().strip()
+        else:
+            value = secrets.token_urlsafe(50)
+        path.touch(mode=0o600)
+        path.write_text(value)
+    return path
+
+
 def manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -40,15 +55,17 @@ def main() -> None:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("DEBUG", "true")
+    secret_file = DATA_DIR / "secret_key"
     if not env.get("SECRET_KEY") and not env.get("SECRET_KEY_FILE"):
-        key_file = DATA_DIR / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(50))
-            key_file.chmod(0o600)
-        env["SECRET_KEY_FILE"] = str(key_file)
+        env["SECRET_KEY_FILE"] = str(keep_secret(secret_file))
+    if not env.get("SUBJECT_HASH_KEY") and not env.get("SUBJECT_HASH_KEY_FILE"):
+        # Until SUBJECT_HASH_KEY had a file of its own, SECRET_KEY served as the hash key:
+        # a demo database made then keeps its subjects by taking over that value.
+        env["SUBJECT_HASH_KEY_FILE"] = str(
+            keep_secret(DATA_DIR / "subject_hash_key", initial_from=secret_file)
+        )
 
     if not env.get("DATABASE_URL"):
-        sys.path.insert(0, str(ROOT))
         from config.embedded_postgres import database_url
 
         # This process holds the server; it stops when the last process using it exits.
@@ -83,6 +100,9 @@ def main() -> None:
         env["NAMESPACE_API_URL"] = f"http://127.0.0.1:{port}/v1"
         env.setdefault("NAMESPACE_API_KEY", "emulator-key")
 
+    # Commands typed in another shell use the same database, secrets and emulator.
+    shared = dict(env) if os.environ.get("DATABASE_URL") else {**env, "DATABASE_URL": ""}
+    write_local_run_environment(shared, directory=DATA_DIR)
     manage("migrate", "--noinput", "-v", "0", env=env)
     manage("seed_demo", env=env)
     spawn("procrastinate", "worker", "--concurrency", env.get("WORKER_CONCURRENCY", "4"))
@@ -96,6 +116,8 @@ def main() -> None:
         "              approver / demo-password (approves them: four-eyes)\n"
         "              auditor / demo-password  (reads and exports, changes nothing)\n"
         f"  API docs:   http://127.0.0.1:{web_port}/api/v1/docs/\n"
+        "  Other shells: .venv/bin/python manage.py ... uses this database, secrets and\n"
+        f"  emulator ({DATA_DIR / 'make-run.env'}).\n"
         "  Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -19,7 +19,8 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Substr, TruncWeek
 from django.utils import timezone
 
-from erasure.models import OPEN_STATUSES, ErasureRequest, Regulation, RequestStatus
+from erasure.lifecycle import COMPLETED_STATUSES, OPEN_STATUSES, RequestStatus
+from erasure.models import ErasureRequest, Regulation
 
 DASHBOARD_LIST_LIMIT = 50
 DASHBOARD_WEEKS = 12
@@ -28,7 +29,6 @@ SUBJECT_HASH_SHOWN = 12
 # Status counts, list totals, three lists, received per week, completed per week.
 DASHBOARD_QUERIES = 7
 
-COMPLETED_STATUSES = (RequestStatus.COMPLETED, RequestStatus.COMPLETED_WITH_FAILURES)
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,12 @@ from django.utils import timezone
 
 from erasure.deadlines import due_at
 from erasure.errors import NotFound
+from erasure.lifecycle import AWAITING_START_STATUSES, OPEN_STATUSES, STATE_CLOCKS
 from erasure.models import (
-    OPEN_STATUSES,
     ErasureItem,
     ErasureRequest,
     ItemMapping,
     ItemOutcome,
-    RequestStatus,
     Subject,
 )
 
@@ -41,9 +40,10 @@ def request_outcome_counts(*, request: ErasureRequest) -> dict[str, int]:
     for row in rows:
         counts[row["outcome"]] = row["n"]
     counts["total"] = sum(counts[o] for o in ItemOutcome.values)
-    if request.status == RequestStatus.APPROVED and counts["total"] == 0:
-        # Approved, not started yet: its items are expanded when its job starts; until
-        # then, the subject's mappings are what is pending.
+    if request.status in AWAITING_START_STATUSES and counts["total"] == 0:
+        # Approved (or scheduled for after its grace period), not started yet: its items
+        # are expanded when its job starts; until then, the subject's mappings are what is
+        # pending.
         counts["pending"] = counts["total"] = ItemMapping.objects.filter(
             subject_id=request.subject_id
         ).count()
@@ -135,19 +135,6 @@ def filing_preview(*, subject: Subject | None, regulation: str) -> dict[str, Any
         "open_request": open_request,
         "due_at": due_at(regulation=regulation, received_at=now).isoformat(),
     }
-
-
-# When a request entered each non-terminal state (the clock of its state limit). Approved
-# and running requests are timed from their last save (`updated_at`): approval, a release,
-# a retry and a (re)start are each one; `approved_at`/`started_at` keep the first ones.
-STATE_CLOCKS = {
-    RequestStatus.RECEIVED: "received_at",
-    RequestStatus.AWAITING_APPROVAL: "received_at",
-    RequestStatus.APPROVED: "updated_at",
-    RequestStatus.SCHEDULED: "scheduled_for",
-    RequestStatus.RUNNING: "updated_at",
-    RequestStatus.ON_HOLD: "held_at",
-}
 
 
 def over_state_limit(*, now: datetime | None = None) -> Q:

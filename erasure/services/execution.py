@@ -43,9 +43,10 @@ from django.utils import timezone
 
 from erasure import queue
 from erasure.actors import Actor
+from erasure.clients import make_client
 from erasure.failpoints import failpoint
+from erasure.lifecycle import ERASED_OUTCOMES
 from erasure.models import (
-    TERMINAL_OUTCOMES,
     AuditEventType,
     Dispatch,
     ErasureItem,
@@ -57,7 +58,8 @@ from erasure.models import (
     Subject,
 )
 from erasure.services.audit import audit_record
-from erasure.throttle import PgThrottle
+from erasure.services.expansion import items_expand
+from erasure.services.locks import lock_request
 from namespace_api.client import BatchResult, NamespaceApiClient
 
 logger = logging.getLogger(__name__)
@@ -66,71 +68,7 @@ WORKER = Actor.system("worker")
 # After an authentication failure nothing is sent until an operator fixes the key; look
 # again after this delay.
 AUTH_FAILURE_RECHECK_SECONDS = 300
-ERASED_OUTCOMES = [o for o in TERMINAL_OUTCOMES if o != ItemOutcome.FAILED]
-EXPANDABLE_STATUSES = (RequestStatus.APPROVED, RequestStatus.SCHEDULED, RequestStatus.RUNNING)
 SINGLE_MODE_BATCH = 100
-
-
-def make_client() -> NamespaceApiClient:
-    """A client configured from settings (read at call time, never at import)."""
-    return NamespaceApiClient(
-        base_url=settings.NAMESPACE_API_URL,
-        api_key=settings.NAMESPACE_API_KEY,
-        flavor=settings.NAMESPACE_API_FLAVOR,
-        timeout=settings.NAMESPACE_API_TIMEOUT,
-        throttle=PgThrottle.from_settings(),
-    )
-
-
-def items_expand(
-    *, request: ErasureRequest, actor: Actor, namespace_ids: list[int] | None = None
-) -> int:
-    """Add an item for every mapping of the request's subject not yet in it (set-based),
-    in every namespace or in `namespace_ids` only.
-
-    Runs when the request starts (namespace by namespace, see `_start`), when mappings
-    arrive for a running request, and again before finishing, so mappings registered while
-    the request runs are swept in. Returns the number of items added. Expansions of one
-    request are serialised by its row lock (taken here if the caller has not).
-
-    Items already there are skipped by the unique constraint (ON CONFLICT DO NOTHING), not
-    by a NOT EXISTS anti-join: with stale statistics (a young table, a first large
-    request) the planner may probe that anti-join by request alone and re-read the rows
-    this very statement inserts, quadratic in the items (100,000: 14 s instead of 0.5 s).
-    The conflict check costs about 6% over a plain insert and cannot go wrong that way.
-    """
-    locked = lock_request(request.pk)
-    if locked is None or locked.status not in EXPANDABLE_STATUSES:
-        return 0  # ended (or gone): no job would ever send what is added now
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO erasure_erasureitem
-                (request_id, namespace_id, item_id, outcome, attempts, last_error,
-                 lease_owner, seen_present, maybe_applied)
-            SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false, false
-            FROM erasure_itemmapping m
-            WHERE m.subject_id = %(subject)s
-              AND (%(all)s OR m.namespace_id = ANY(%(namespaces)s))
-            ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
-            """,
-            {
-                "request": request.pk,
-                "pending": ItemOutcome.PENDING,
-                "subject": request.subject_id,
-                "all": namespace_ids is None,
-                "namespaces": namespace_ids or [],
-            },
-        )
-        added = cursor.rowcount
-    if added:
-        audit_record(
-            event_type=AuditEventType.ITEMS_EXPANDED,
-            actor=actor,
-            request=request,
-            details={"added": added},
-        )
-    return added
 
 
 @dataclass
@@ -212,17 +150,6 @@ def request_execute(
             client.close()
 
 
-def lock_request(request_id: uuid.UUID | str) -> ErasureRequest | None:
-    """The request, locked FOR NO KEY UPDATE until the caller's transaction ends (see
-    erasure.services.audit on why not FOR UPDATE)."""
-    return (
-        ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("subject")
-        .filter(pk=request_id)
-        .first()
-    )
-
-
 def _start(request_id: uuid.UUID | str) -> list[int] | None:
     """approved → running (once, with its audit event), and the items of its first
     namespace. None when there is nothing to do; else the namespaces this job must still
@@ -254,8 +181,9 @@ def _start(request_id: uuid.UUID | str) -> list[int] | None:
             return None
         request.status = RequestStatus.RUNNING
         # Kept from the first start when a hold or a retry started it again.
-        request.started_at = request.started_at or timezone.now()
-        request.save(update_fields=["status", "started_at", "updated_at"])
+        request.status_changed_at = timezone.now()
+        request.started_at = request.started_at or request.status_changed_at
+        request.save(update_fields=["status", "started_at", "status_changed_at", "updated_at"])
         audit_record(event_type=AuditEventType.REQUEST_STARTED, actor=WORKER, request=request)
         mapped = ItemMapping.objects.filter(
             subject_id=request.subject_id, namespace_id=OuterRef("pk")
@@ -592,7 +520,7 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                 """,
                 {
                     "ids": ",".join(str(item.pk) for item in batch.items),
-                    "erased": ERASED_OUTCOMES,
+                    "erased": list(ERASED_OUTCOMES),
                     "subject": request.subject_id,
                 },
             )
@@ -723,9 +651,11 @@ def _complete(request: ErasureRequest) -> None:
         counts = dict(cursor.fetchall())
     failed = counts.get(ItemOutcome.FAILED, 0)
     request.status = RequestStatus.COMPLETED_WITH_FAILURES if failed else RequestStatus.COMPLETED
-    request.completed_at = timezone.now()
+    request.completed_at = request.status_changed_at = timezone.now()
     request.last_error = ""
-    request.save(update_fields=["status", "completed_at", "last_error", "updated_at"])
+    request.save(
+        update_fields=["status", "completed_at", "last_error", "status_changed_at", "updated_at"]
+    )
     # Data minimisation: the mappings of erased items, and the raw subject key, go now.
     # Each dispatch removed its own; this catches any left (driven from the few mappings
     # the subject still has, not from every item of the request).
@@ -739,7 +669,7 @@ def _complete(request: ErasureRequest) -> None:
                   WHERE i.request_id = %s AND i.namespace_id = m.namespace_id
                     AND i.item_id = m.item_id AND i.outcome = ANY(%s))
             """,
-            [request.subject_id, request.pk, ERASED_OUTCOMES],
+            [request.subject_id, request.pk, list(ERASED_OUTCOMES)],
         )
         mappings_removed = cursor.rowcount
     Subject.objects.filter(pk=request.subject_id).update(raw_key=None)

@@ -18,9 +18,17 @@ from erasure.actors import Actor
 from erasure.deadlines import add_calendar_month, due_at
 from erasure.errors import Conflict, FourEyesViolation, InvalidInput, InvalidTransition, NotFound
 from erasure.hashing import normalize_subject_key, subject_hash
+from erasure.lifecycle import (
+    OPEN_STATUSES,
+    RESUMING_STATUSES,
+    can_cancel,
+    can_extend,
+    can_hold,
+    can_release,
+    can_retry,
+)
 from erasure.models import (
     MAX_GRACE_HOURS,
-    OPEN_STATUSES,
     AuditEventType,
     ErasureRequest,
     Regulation,
@@ -29,7 +37,7 @@ from erasure.models import (
     Subject,
 )
 from erasure.services.audit import audit_record
-from erasure.services.execution import lock_request
+from erasure.services.locks import lock_request
 from erasure.services.subjects import subject_get_or_create
 
 MAX_SUBJECT_KEY_LENGTH = 512
@@ -211,6 +219,7 @@ def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
         approved_by_api_key=actor.api_key,
         auto_approved=auto,
         approved_at=now,
+        status_changed_at=now,
         updated_at=now,
     )
     if updated != 1:
@@ -236,49 +245,28 @@ def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
     queue.enqueue_execution(request_id=request.pk, delay_seconds=grace.total_seconds())
 
 
-CANCELLABLE_STATUSES = (
-    RequestStatus.RECEIVED,
-    RequestStatus.AWAITING_APPROVAL,
-    RequestStatus.APPROVED,
-    RequestStatus.SCHEDULED,
-    RequestStatus.ON_HOLD,
-)
 
 
-def can_cancel(request: ErasureRequest) -> bool:
-    # A request that has started (held or released since, or retried) has erased part of
-    # its items: it can only be resumed, never cancelled.
-    if request.started_at is not None:
-        return False
-    return request.status in CANCELLABLE_STATUSES
-
-
-HOLDABLE_STATUSES = (
-    RequestStatus.RECEIVED,
-    RequestStatus.AWAITING_APPROVAL,
-    RequestStatus.APPROVED,
-    RequestStatus.SCHEDULED,
-    RequestStatus.RUNNING,
-)
 # How far a deadline may be extended, counted from receipt: GDPR Art. 12(3) allows two
 # further months (three in all); CCPA one more 45-day period (90 days in all).
 EXTENSION_LIMITS = {"gdpr": "3 calendar months", "ccpa": "90 days"}
 
 
-def can_hold(request: ErasureRequest) -> bool:
-    return request.status in HOLDABLE_STATUSES
-
-
-def can_extend(request: ErasureRequest) -> bool:
-    return request.status in OPEN_STATUSES
+def _optional_reason(reason: str) -> str:
+    """The reason, stripped; refused (never cut short) when longer than MAX_REASON_LENGTH."""
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput(
+            f"reason is too long (at most {MAX_REASON_LENGTH} characters)",
+            fields={"reason": ["too long"]},
+        )
+    return reason
 
 
 def _required_reason(reason: str) -> str:
-    reason = (reason or "").strip()
+    reason = _optional_reason(reason)
     if not reason:
         raise InvalidInput("a reason is required", fields={"reason": ["required"]})
-    if len(reason) > MAX_REASON_LENGTH:
-        raise InvalidInput("reason is too long", fields={"reason": ["too long"]})
     return reason
 
 
@@ -300,8 +288,17 @@ def request_hold(*, request: ErasureRequest, actor: Actor, reason: str) -> Erasu
         request.status = RequestStatus.ON_HOLD
         request.held_from = previous
         request.hold_reason = reason
-        request.held_at = timezone.now()
-        request.save(update_fields=["status", "held_from", "hold_reason", "held_at", "updated_at"])
+        request.held_at = request.status_changed_at = timezone.now()
+        request.save(
+            update_fields=[
+                "status",
+                "held_from",
+                "hold_reason",
+                "held_at",
+                "status_changed_at",
+                "updated_at",
+            ]
+        )
         audit_record(
             event_type=AuditEventType.REQUEST_HELD,
             actor=actor,
@@ -317,13 +314,13 @@ def request_release(*, request: ErasureRequest, actor: Actor, reason: str) -> Er
     reason = _required_reason(reason)
     with transaction.atomic():
         request = _lock(request)
-        if request.status != RequestStatus.ON_HOLD:
+        if not can_release(request):
             raise InvalidTransition(
                 "only a request on hold can be released; this one is "
                 f"{request.get_status_display().lower()}"
             )
         back = request.held_from or RequestStatus.AWAITING_APPROVAL
-        resume = back in (RequestStatus.APPROVED, RequestStatus.RUNNING, RequestStatus.SCHEDULED)
+        resume = back in RESUMING_STATUSES
         # A running request restarts as approved: its job moves it to running again; a
         # scheduled one waits for what is left of its grace period.
         request.status = RequestStatus.APPROVED if back == RequestStatus.RUNNING else back
@@ -334,6 +331,7 @@ def request_release(*, request: ErasureRequest, actor: Actor, reason: str) -> Er
         # A fresh start: the sweeper's count and stuck flag belong to before the hold.
         request.stuck_since = None
         request.wakeups = 0
+        request.status_changed_at = timezone.now()
         request.save(
             update_fields=[
                 "status",
@@ -342,6 +340,7 @@ def request_release(*, request: ErasureRequest, actor: Actor, reason: str) -> Er
                 "held_at",
                 "stuck_since",
                 "wakeups",
+                "status_changed_at",
                 "updated_at",
             ]
         )
@@ -412,15 +411,9 @@ def request_extend_deadline(
     return request
 
 
-def can_retry(request: ErasureRequest) -> bool:
-    """Ended with failures, or running but flagged stuck by the sweeper."""
-    if request.status in (RequestStatus.COMPLETED_WITH_FAILURES, RequestStatus.FAILED):
-        return True
-    return request.status == RequestStatus.RUNNING and request.stuck_since is not None
-
-
 def request_cancel(*, request: ErasureRequest, actor: Actor, reason: str = "") -> ErasureRequest:
     """Cancel a request that has not started running."""
+    reason = _optional_reason(reason)
     with transaction.atomic():
         request = _lock(request)
         if not can_cancel(request):
@@ -429,15 +422,15 @@ def request_cancel(*, request: ErasureRequest, actor: Actor, reason: str = "") -
             )
         previous = request.status
         request.status = RequestStatus.CANCELLED
-        request.completed_at = timezone.now()
-        request.save(update_fields=["status", "completed_at", "updated_at"])
+        request.completed_at = request.status_changed_at = timezone.now()
+        request.save(update_fields=["status", "completed_at", "status_changed_at", "updated_at"])
         # Nothing open remains for the subject (one open request each): its raw key goes.
         Subject.objects.filter(pk=request.subject_id).update(raw_key=None)
         audit_record(
             event_type=AuditEventType.REQUEST_CANCELLED,
             actor=actor,
             request=request,
-            details={"from": previous, "reason": reason[:MAX_REASON_LENGTH]},
+            details={"from": previous, "reason": reason},
         )
     return request
 
@@ -482,6 +475,8 @@ def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
         request.stuck_since = None
         request.wakeups = 0
         request.last_error = ""
+        # A resumed stuck request is timed afresh, like any other (re-)entered state.
+        request.status_changed_at = timezone.now()
         try:
             with transaction.atomic():
                 request.save(
@@ -491,6 +486,7 @@ def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
                         "stuck_since",
                         "wakeups",
                         "last_error",
+                        "status_changed_at",
                         "updated_at",
                     ]
                 )

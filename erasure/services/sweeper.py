@@ -19,7 +19,7 @@ from erasure.actors import Actor
 from erasure.failpoints import failpoint
 from erasure.models import AuditEventType, ErasureRequest, RequestStatus
 from erasure.services.audit import audit_record
-from erasure.services.execution import lock_request
+from erasure.services.locks import lock_request
 
 SWEEPER = Actor.system("sweeper")
 

@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 
 from erasure.actors import Actor
+from erasure.clients import make_client
 from erasure.errors import InvalidInput, InvalidTransition
+from erasure.lifecycle import can_cancel
 from erasure.models import AuditEvent, AuditEventType, ErasureItem, ErasureRequest
 from erasure.services import execution
 from erasure.services.execution import request_execute
 from erasure.services.requests import (
-    can_cancel,
     request_cancel,
     request_extend_deadline,
     request_hold,
@@ -209,7 +210,7 @@ def test_a_batch_claimed_before_a_hold_is_given_back_unsent(emulator):
     execution._start(request.pk)
     namespace = execution._namespaces_with_claimable_items(request.pk)[0]
     owner = execution.new_owner()
-    with execution.make_client() as client:
+    with make_client() as client:
         batch = execution._claim(request.pk, namespace, owner, client)
     assert batch is not None and len(batch.items) == 3
     request_hold(request=request, actor=LEGAL, reason="just in time")
@@ -226,7 +227,7 @@ def test_a_batch_claimed_before_a_hold_is_given_back_unsent(emulator):
 
 
 def test_no_items_are_added_to_an_ended_request(emulator):
-    from erasure.services.execution import items_expand
+    from erasure.services.expansion import items_expand
 
     request = prepare(emulator, texts=1, vectors=0)
     request_execute(request_id=request.pk)

@@ -8,7 +8,7 @@ from django.db import transaction
 from erasure.actors import Actor
 from erasure.errors import InvalidInput
 from erasure.models import AuditEvent, AuditEventType, ErasureItem, ErasureRequest, ItemMapping
-from erasure.services.execution import items_expand
+from erasure.services.expansion import items_expand
 from erasure.services.mappings import (
     MAX_ITEMS_PER_CALL,
     MappingInput,

@@ -13,10 +13,10 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from erasure.actors import Actor
+from erasure.clients import make_client
 from erasure.hashing import subject_hash
 from erasure.models import ErasureRequest, ItemMapping
 from erasure.roles import APPROVER, AUDITOR, OFFICER
-from erasure.services.execution import make_client
 from erasure.services.mappings import MappingInput, mappings_register
 from namespace_api.client.errors import ApiStatusError
 

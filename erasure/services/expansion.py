@@ -1,0 +1,62 @@
+"""Expansion: a request's items, from its subject's mappings (product.md, "Execution")."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from erasure.actors import Actor
+from erasure.lifecycle import EXPANDABLE_STATUSES, ItemOutcome
+from erasure.models import AuditEventType, ErasureRequest
+from erasure.services.audit import audit_record
+from erasure.services.locks import lock_request
+
+
+def items_expand(
+    *, request: ErasureRequest, actor: Actor, namespace_ids: list[int] | None = None
+) -> int:
+    """Add an item for every mapping of the request's subject not yet in it (set-based),
+    in every namespace or in `namespace_ids` only.
+
+    Runs when the request starts (namespace by namespace, see `_start`), when mappings
+    arrive for a running request, and again before finishing, so mappings registered while
+    the request runs are swept in. Returns the number of items added. Expansions of one
+    request are serialised by its row lock (taken here if the caller has not).
+
+    Items already there are skipped by the unique constraint (ON CONFLICT DO NOTHING), not
+    by a NOT EXISTS anti-join: with stale statistics (a young table, a first large
+    request) the planner may probe that anti-join by request alone and re-read the rows
+    this very statement inserts, quadratic in the items (100,000: 14 s instead of 0.5 s).
+    The conflict check costs about 6% over a plain insert and cannot go wrong that way.
+    """
+    locked = lock_request(request.pk)
+    if locked is None or locked.status not in EXPANDABLE_STATUSES:
+        return 0  # ended (or gone): no job would ever send what is added now
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO erasure_erasureitem
+                (request_id, namespace_id, item_id, outcome, attempts, last_error,
+                 lease_owner, seen_present, maybe_applied)
+            SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false, false
+            FROM erasure_itemmapping m
+            WHERE m.subject_id = %(subject)s
+              AND (%(all)s OR m.namespace_id = ANY(%(namespaces)s))
+            ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
+            """,
+            {
+                "request": request.pk,
+                "pending": ItemOutcome.PENDING,
+                "subject": request.subject_id,
+                "all": namespace_ids is None,
+                "namespaces": namespace_ids or [],
+            },
+        )
+        added = cursor.rowcount
+    if added:
+        audit_record(
+            event_type=AuditEventType.ITEMS_EXPANDED,
+            actor=actor,
+            request=request,
+            details={"added": added},
+        )
+    return added

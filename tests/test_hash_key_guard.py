@@ -1,0 +1,127 @@
+"""The subject-hash key never changes under a database (erasure.hash_key_guard).
+
+Each process is started for real (manage.py, config.wsgi) against the test database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from erasure.hash_key_guard import fingerprint, recorded_fingerprint
+from erasure.models import ApiKey, Installation, ItemMapping
+from tests.conftest import ROOT, database_url_of, manage_py
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def installed() -> None:
+    # A transactional test before this one may have flushed the row the first migrate wrote.
+    Installation.objects.get_or_create(
+        id=1, defaults={"subject_hash_key_fingerprint": fingerprint(settings.SUBJECT_HASH_KEY)}
+    )
+
+
+def env_with(**values: str) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SUBJECT_HASH_KEY", "SECRET_KEY", "DEBUG"))
+    }
+    env.update(
+        DATABASE_URL=database_url_of(connection.settings_dict["NAME"]),
+        DATA_DIR=str(ROOT / ".data-tests-none"),  # no make-run.env defaults
+        SECRET_KEY=settings.SECRET_KEY,
+    )
+    env.update(values)
+    return env
+
+
+def test_the_first_migrate_records_the_key_fingerprint():
+    # The test database was made by migrate with the tests' SUBJECT_HASH_KEY.
+    Installation.objects.get_or_create(
+        id=1, defaults={"subject_hash_key_fingerprint": fingerprint(settings.SUBJECT_HASH_KEY)}
+    )
+    assert recorded_fingerprint() == fingerprint(settings.SUBJECT_HASH_KEY)
+    assert settings.SUBJECT_HASH_KEY not in recorded_fingerprint()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["create_api_key", "intruder", "--scope", "audit:read"],
+        ["import_mappings", "-", "--no-progress"],
+        ["procrastinate", "worker", "--one-shot"],
+        ["migrate", "--noinput"],
+        ["erasure_sweep"],
+    ],
+    ids=lambda command: command[0] if command[0] != "procrastinate" else "worker",
+)
+def test_every_command_refuses_another_subject_hash_key(installed, command):
+    completed = subprocess.run(
+        [sys.executable, "manage.py", *command],
+        cwd=ROOT,
+        env=env_with(SUBJECT_HASH_KEY="another-key"),
+        input="subject,namespace,item_id\nalice,docs,doc-1\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "SUBJECT_HASH_KEY" in completed.stderr
+    assert "another-key" not in completed.stderr  # the message never shows a key
+    assert not ApiKey.objects.filter(name="intruder").exists()
+    assert not ItemMapping.objects.exists()
+
+
+def test_debug_supplies_no_hash_key(installed):
+    # DEBUG=true once swapped in a built-in key; now an unset key is refused, not replaced.
+    env = env_with(DEBUG="true")
+    env.pop("SECRET_KEY")
+    completed = manage_py("create_api_key", "intruder", "--scope", "audit:read", env=env)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "SUBJECT_HASH_KEY is not set" in completed.stderr
+    assert not ApiKey.objects.filter(name="intruder").exists()
+
+
+def test_the_web_process_refuses_another_subject_hash_key(installed):
+    completed = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"],
+        cwd=ROOT,
+        env=env_with(SUBJECT_HASH_KEY="another-key"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert "SUBJECT_HASH_KEY" in completed.stderr
+
+
+def test_the_right_key_starts(installed):
+    completed = manage_py(
+        "create_api_key",
+        "welcome",
+        "--scope",
+        "audit:read",
+        env=env_with(SUBJECT_HASH_KEY=settings.SUBJECT_HASH_KEY),
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert ApiKey.objects.filter(name="welcome").exists()
+    web = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"],
+        cwd=ROOT,
+        env=env_with(SUBJECT_HASH_KEY=settings.SUBJECT_HASH_KEY),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert web.returncode == 0, web.stderr
