@@ -18,7 +18,10 @@ from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 
+# Jobs are deferred by task name: this module imports no task (erasure.tasks imports the
+# services, which import this module).
 EXECUTE_TASK = "erasure.execute_request"
+QUEUE = "erasure"
 
 
 def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) -> None:
@@ -27,8 +30,6 @@ def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) 
     ERASURE_JOBS_PER_REQUEST jobs ("slots") work on one request side by side, each claiming
     its own batches; each slot has at most one queued job (Procrastinate's queueing lock).
     """
-    from erasure.tasks import execute_request
-
     for slot in range(settings.ERASURE_JOBS_PER_REQUEST):
         options: dict = {"queueing_lock": f"execute-{request_id}-{slot}"}
         if delay_seconds > 0:
@@ -37,7 +38,9 @@ def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) 
             # A savepoint: the queueing lock is a unique index, and its violation would
             # otherwise abort the caller's transaction.
             with transaction.atomic():
-                execute_request.configure(**options).defer(request_id=str(request_id))
+                app.configure_task(EXECUTE_TASK, allow_unknown=False, queue=QUEUE, **options).defer(
+                    request_id=str(request_id)
+                )
         except AlreadyEnqueued:
             pass
 

@@ -107,7 +107,14 @@ def test_a_command_in_another_shell_uses_what_make_run_chose(tmp_path: Path, scr
         # The second shell: only DATA_DIR (the checkout's .data/ by default).
         second = bare_env(DATA_DIR=str(tmp_path))
         created = subprocess.run(
-            [sys.executable, "manage.py", "create_api_key", "second-shell", "--scope", "audit:read"],
+            [
+                sys.executable,
+                "manage.py",
+                "create_api_key",
+                "second-shell",
+                "--scope",
+                "audit:read",
+            ],
             cwd=ROOT,
             env=second,
             capture_output=True,
