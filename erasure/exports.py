@@ -24,6 +24,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from erasure.actors import Actor
+from erasure.lifecycle import ItemOutcome
 from erasure.models import AuditEvent, AuditEventType
 from erasure.services.audit import HASHED_FIELDS, audit_record, event_record
 
@@ -269,11 +270,11 @@ _REQUESTS_SELECT = """
     LEFT JOIN erasure_apikey ak ON ak.id = r.approved_by_api_key_id
     LEFT JOIN LATERAL (
         SELECT count(*) AS items,
-               count(*) FILTER (WHERE outcome = 'deleted') AS deleted,
-               count(*) FILTER (WHERE outcome = 'not_found') AS not_found,
-               count(*) FILTER (WHERE outcome = 'deleted_or_not_found') AS deleted_or_not_found,
-               count(*) FILTER (WHERE outcome = 'failed') AS failed,
-               count(*) FILTER (WHERE outcome = 'pending') AS pending
+               count(*) FILTER (WHERE outcome = %(deleted)s) AS deleted,
+               count(*) FILTER (WHERE outcome = %(not_found)s) AS not_found,
+               count(*) FILTER (WHERE outcome = %(deleted_or_not_found)s) AS deleted_or_not_found,
+               count(*) FILTER (WHERE outcome = %(failed)s) AS failed,
+               count(*) FILTER (WHERE outcome = %(pending)s) AS pending
         FROM erasure_erasureitem i WHERE i.request_id = r.id
     ) c ON true
     WHERE (%(request)s::uuid IS NULL OR r.id = %(request)s::uuid)
@@ -313,7 +314,8 @@ def table_export_chunks(
     about 64 KiB, in constant memory. Items are filtered by request and by when their
     outcome was decided; requests by id and by when they were received."""
     statement = _copy_statement(what, export_format)
-    params = {"request": request_id, "since": since, "until": until}
+    params: dict[str, object] = {"request": request_id, "since": since, "until": until}
+    params.update({outcome.value: outcome.value for outcome in ItemOutcome})
     buffer = bytearray()
     with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
         for block in copy:

@@ -333,7 +333,7 @@ def _claim_from(
                     SELECT id FROM erasure_erasureitem
                     WHERE request_id = %(request)s AND namespace_id = %(namespace)s
                       AND item_id > %(after)s
-                      AND outcome = 'pending'
+                      AND outcome = %(pending)s
                       AND (not_before IS NULL OR not_before <= now())
                       AND (lease_until IS NULL OR lease_until < now())
                       AND attempts < %(max_attempts)s
@@ -346,6 +346,7 @@ def _claim_from(
                 {
                     "request": request.pk,
                     "namespace": namespace.pk,
+                    "pending": ItemOutcome.PENDING,
                     "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
                     "size": size,
                     "owner": owner,
@@ -476,7 +477,7 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                         last_error = %(error)s,
                         maybe_applied = maybe_applied OR %(applied)s,
                         outcome = CASE WHEN %(again)s AND attempts < %(max_attempts)s
-                                       THEN 'pending' ELSE %(outcome)s END,
+                                       THEN %(pending)s ELSE %(outcome)s END,
                         not_before = CASE WHEN %(again)s AND attempts < %(max_attempts)s
                             THEN now() + make_interval(secs => %(base)s * power(2, attempts - 1))
                             ELSE NULL END,
@@ -494,6 +495,7 @@ def _record(batch: _Batch, result: BatchResult, owner: str, summary: ExecutionSu
                         "error": error,
                         "applied": applied,
                         "again": again,
+                        "pending": ItemOutcome.PENDING,
                         "outcome": outcome,
                         "dispatch": dispatch_id,
                         "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
@@ -573,9 +575,13 @@ def _pending_state(request_id: uuid.UUID | str) -> tuple[int, int, int, datetime
                                       AND (lease_until IS NULL OR lease_until < now())),
                    min(greatest(coalesce(not_before, now()), coalesce(lease_until, now())))
             FROM erasure_erasureitem
-            WHERE request_id = %(request)s AND outcome = 'pending'
+            WHERE request_id = %(request)s AND outcome = %(pending)s
             """,
-            {"request": request_id, "max": settings.ERASURE_MAX_ATTEMPTS},
+            {
+                "request": request_id,
+                "pending": ItemOutcome.PENDING,
+                "max": settings.ERASURE_MAX_ATTEMPTS,
+            },
         )
         return cursor.fetchone()
 
@@ -621,12 +627,17 @@ def _fail_exhausted(request: ErasureRequest) -> None:
         cursor.execute(
             """
             UPDATE erasure_erasureitem
-            SET outcome = 'failed', decided_at = now(), lease_owner = '', lease_until = NULL,
+            SET outcome = %(failed)s, decided_at = now(), lease_owner = '', lease_until = NULL,
                 last_error = 'no answer recorded after ' || attempts || ' tries'
-            WHERE request_id = %s AND outcome = 'pending' AND attempts >= %s
+            WHERE request_id = %(request)s AND outcome = %(pending)s AND attempts >= %(max)s
               AND (lease_until IS NULL OR lease_until < now())
             """,
-            [request.pk, settings.ERASURE_MAX_ATTEMPTS],
+            {
+                "request": request.pk,
+                "failed": ItemOutcome.FAILED,
+                "pending": ItemOutcome.PENDING,
+                "max": settings.ERASURE_MAX_ATTEMPTS,
+            },
         )
         failed = cursor.rowcount
     if failed:

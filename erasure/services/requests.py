@@ -21,6 +21,7 @@ from erasure.hashing import normalize_subject_key, subject_hash
 from erasure.lifecycle import (
     OPEN_STATUSES,
     RESUMING_STATUSES,
+    ItemOutcome,
     can_cancel,
     can_extend,
     can_hold,
@@ -461,12 +462,12 @@ def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
             cursor.execute(
                 """
                 UPDATE erasure_erasureitem
-                SET outcome = 'pending', not_before = NULL, decided_by_id = NULL,
+                SET outcome = %s, not_before = NULL, decided_by_id = NULL,
                     decided_at = NULL, lease_owner = '', lease_until = NULL, attempts = 0,
                     maybe_applied = maybe_applied OR last_http_status IS NULL
-                WHERE request_id = %s AND outcome = 'failed'
+                WHERE request_id = %s AND outcome = %s
                 """,
-                [request.pk],
+                [ItemOutcome.PENDING, request.pk, ItemOutcome.FAILED],
             )
             reopened = cursor.rowcount
         previous = request.status

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand
 from erasure.actors import Actor
 from erasure.clients import make_client
 from erasure.hashing import subject_hash
+from erasure.lifecycle import RequestStatus
 from erasure.models import ErasureRequest, ItemMapping
 from erasure.roles import APPROVER, AUDITOR, OFFICER
 from erasure.services.mappings import MappingInput, mappings_register
@@ -69,7 +70,7 @@ class Command(BaseCommand):
 
     def _mappings(self) -> None:
         erased = set(
-            ErasureRequest.objects.exclude(status="cancelled").values_list(
+            ErasureRequest.objects.exclude(status=RequestStatus.CANCELLED).values_list(
                 "subject__key_hash", flat=True
             )
         )
