@@ -21,7 +21,7 @@ from erasure.lifecycle import (
 )
 from erasure.models import AuditEvent, ErasureRequest
 from erasure.selectors.requests import over_state_limit, request_outcome_counts
-from erasure.services import execution
+from erasure.services.execution.start import start_request
 from erasure.services.requests import (
     MAX_REASON_LENGTH,
     request_approve,
@@ -50,7 +50,7 @@ def stuck(request: ErasureRequest) -> bool:
 @pytest.mark.django_db
 def test_a_deadline_extension_does_not_restart_a_running_requests_clock(emulator, settings):
     request = prepare(emulator, texts=2, vectors=0)
-    execution._start(request.pk)
+    start_request(request.pk)
     request.refresh_from_db()
     assert request.status == RequestStatus.RUNNING
     long_ago = timezone.now() - timedelta(hours=settings.ERASURE_STATE_LIMIT_HOURS["running"] + 1)
@@ -91,7 +91,7 @@ def test_each_transition_restarts_the_clock(emulator):
     request.refresh_from_db()
     assert request.status == RequestStatus.APPROVED
     assert request.status_changed_at >= before
-    execution._start(request.pk)
+    start_request(request.pk)
     started = ErasureRequest.objects.get(pk=request.pk)
     assert started.status == RequestStatus.RUNNING
     assert started.status_changed_at >= request.status_changed_at

@@ -240,7 +240,7 @@ def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
             request=request,
             details={"scheduled_for": request.scheduled_for.isoformat()},  # type: ignore[union-attr]
         )
-    # Items are expanded by the job when it starts (erasure.services.execution._start):
+    # Items are expanded by the job when it starts (erasure.services.execution.start):
     # approving stays a state change, whatever the number of items.
     # Deferred in this same transaction: the job exists if and only if the approval does.
     queue.enqueue_execution(request_id=request.pk, delay_seconds=grace.total_seconds())

@@ -12,8 +12,15 @@ from erasure.clients import make_client
 from erasure.errors import InvalidInput, InvalidTransition
 from erasure.lifecycle import can_cancel
 from erasure.models import AuditEvent, AuditEventType, ErasureItem, ErasureRequest
-from erasure.services import execution
 from erasure.services.execution import request_execute
+from erasure.services.execution.claims import (
+    claim,
+    give_back,
+    namespaces_with_claimable_items,
+    new_owner,
+    still_running,
+)
+from erasure.services.execution.start import start_request
 from erasure.services.requests import (
     request_cancel,
     request_extend_deadline,
@@ -49,7 +56,7 @@ def test_a_hold_blocks_execution_until_released(emulator):
 
 def test_a_running_request_put_on_hold_stops_claiming_and_resumes_where_it_was(emulator):
     request = prepare(emulator, texts=4, vectors=0)
-    assert execution._start(request.pk) == []  # running, items expanded
+    assert start_request(request.pk) == []  # running, items expanded
     held = request_hold(request=request, actor=LEGAL, reason="regulator inquiry")
     assert held.held_from == "running"
     # Held while running: part may be erased already, so it can only be resumed.
@@ -187,7 +194,7 @@ def test_a_paused_deadline_moves_by_the_time_it_was_paused(emulator):
 
 def test_a_request_that_has_started_can_never_be_cancelled(emulator):
     request = prepare(emulator, texts=2, vectors=0)
-    execution._start(request.pk)
+    start_request(request.pk)
     held = request_hold(request=request, actor=LEGAL, reason="hold")
     released = request_release(request=held, actor=LEGAL, reason="lift")
     assert released.status == "approved"  # back in line, but it has started already
@@ -207,16 +214,16 @@ def test_a_cancelled_request_purges_the_raw_key(emulator):
 
 def test_a_batch_claimed_before_a_hold_is_given_back_unsent(emulator):
     request = prepare(emulator, texts=3, vectors=0)
-    execution._start(request.pk)
-    namespace = execution._namespaces_with_claimable_items(request.pk)[0]
-    owner = execution.new_owner()
+    start_request(request.pk)
+    namespace = namespaces_with_claimable_items(request.pk)[0]
+    owner = new_owner()
     with make_client() as client:
-        batch = execution._claim(request.pk, namespace, owner, client)
+        batch = claim(request.pk, namespace, owner, client)
     assert batch is not None and len(batch.items) == 3
     request_hold(request=request, actor=LEGAL, reason="just in time")
     # What request_execute does between claiming and calling.
-    assert not execution._still_running(request.pk)
-    execution._give_back([item.pk for item in batch.items], owner)
+    assert not still_running(request.pk)
+    give_back([item.pk for item in batch.items], owner)
     items = ErasureItem.objects.filter(request=request)
     assert set(items.values_list("attempts", "lease_owner", "maybe_applied")) == {(0, "", False)}
     assert not [c for c in emulator.calls() if c["path"].endswith("/delete")]

@@ -16,8 +16,8 @@ from erasure.models import (
     ErasureRequest,
     ItemMapping,
 )
-from erasure.services import execution
 from erasure.services.execution import request_execute
+from erasure.services.execution.start import start_request
 from erasure.services.mappings import MappingInput, mappings_register
 from erasure.services.requests import request_approve, request_cancel, request_retry
 from tests.execution.helpers import SUBJECT, prepare
@@ -110,7 +110,7 @@ def test_mappings_registered_while_the_request_runs_are_swept_in(emulator):
     assert result.added_to_open_requests == 0
     assert not ErasureItem.objects.filter(request=request).exists()
     # Registered through the service while the request runs: added at once.
-    assert execution._start(request.pk) == []  # started: both names are in one namespace
+    assert start_request(request.pk) == []  # started: both names are in one namespace
     assert ErasureItem.objects.filter(request=request).count() == 3
     result = mappings_register(items=[MappingInput(SUBJECT, "notes", "late-1")], actor=OPERATOR)
     assert result.added_to_open_requests == 1

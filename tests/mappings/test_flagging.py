@@ -9,9 +9,9 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from erasure.actors import Actor
 from erasure.models import AuditEvent, AuditEventType, ErasureItem, ErasureRequest, ItemMapping
-from erasure.services import execution
 from erasure.services.api_keys import api_key_create
 from erasure.services.execution import request_execute
+from erasure.services.execution.start import start_request
 from erasure.services.mappings import MappingInput, mappings_register
 from erasure.services.requests import request_file
 from tests.conftest import manage_py, worker_env
@@ -40,7 +40,7 @@ def erased(emulator):
 
 def test_a_running_request_takes_new_items_at_once(emulator):
     request = prepare(emulator, texts=2, vectors=0)
-    execution._start(request.pk)
+    start_request(request.pk)
     _upload(emulator, "late-0")
     result = mappings_register(items=[MappingInput(SUBJECT, "notes", "late-0")], actor=OPERATOR)
     assert (result.created, result.added_to_open_requests, result.after_erasure) == (1, 1, 0)

@@ -21,8 +21,8 @@ from erasure.models import (
     ItemMapping,
     Subject,
 )
-from erasure.services import execution
 from erasure.services.execution import request_execute
+from erasure.services.execution.start import start_request
 from erasure.services.mappings import MappingInput, mappings_register
 from erasure.services.requests import request_file
 from tests.conftest import ROOT, worker_env
@@ -162,7 +162,7 @@ def prepare_running(emulator) -> ErasureRequest:
     request = request_file(
         subject_key="runner", actor=Actor.system("t"), source="admin", auto_approve=True
     ).request
-    execution._start(request.pk)
+    start_request(request.pk)
     request.refresh_from_db()
     assert request.status == "running"
     return request

@@ -1,0 +1,121 @@
+"""Carrying out an approved request: expand, claim, dispatch, record, finish.
+
+The database is the truth, and every step can be re-run by any worker:
+
+1. **Claim** (`claims`, a short transaction): up to one dispatch of pending items of one
+   namespace, taken with `FOR UPDATE SKIP LOCKED` and leased to this worker
+   (`lease_owner`, `lease_until`). The claim counts an attempt and clears the last
+   status, so that a worker dying before it records anything leaves a trace: "tried, no
+   answer recorded".
+2. **Call** (`dispatch`) the namespace API, outside any transaction (no row stays locked
+   while waiting on the network). In `exact` mode, what the pre-check saw present is
+   written down (`seen_present`) before anything is deleted.
+3. **Record** (`outcomes`, one transaction): the dispatch rows, every item's outcome in
+   one set-based UPDATE, and the audit event. Only items still leased to this worker are
+   written: a worker whose lease ran out (and whose items another worker took over)
+   records nothing for them, so no outcome is ever written twice.
+4. **Finish** (`finish`): sweep in mappings registered meanwhile, complete the request
+   when no item is pending, or schedule a wake-up for the earliest retry.
+
+A crash anywhere loses nothing: claimed items come back when their lease ends (the
+sweeper, or any worker, takes them), deletes are idempotent, and an item whose earlier try
+may have been applied is never reported `not_found` afterwards: `deleted` when this erasure
+saw it present, else `deleted_or_not_found`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from erasure import queue
+from erasure.clients import make_client
+from erasure.failpoints import failpoint
+from erasure.services.execution.base import ExecutionSummary
+from erasure.services.execution.claims import (
+    claim,
+    give_back,
+    namespaces_with_claimable_items,
+    new_owner,
+    start_position,
+    still_running,
+)
+from erasure.services.execution.dispatch import send_batch
+from erasure.services.execution.finish import finish_or_wait
+from erasure.services.execution.outcomes import record_outcomes
+from erasure.services.execution.start import expand_namespace, start_request
+from namespace_api.client import NamespaceApiClient
+
+__all__ = ["ExecutionSummary", "request_execute"]
+
+logger = logging.getLogger(__name__)
+
+# After an authentication failure nothing is sent until an operator fixes the key; look
+# again after this delay.
+AUTH_FAILURE_RECHECK_SECONDS = 300
+
+
+def request_execute(
+    *, request_id: uuid.UUID | str, client: NamespaceApiClient | None = None
+) -> ExecutionSummary:
+    """Work on a request until nothing is claimable, then finish it or schedule a wake-up.
+
+    Safe to run twice and concurrently: each run claims its own batches.
+    """
+    summary = ExecutionSummary()
+    to_expand = start_request(request_id)
+    if to_expand is None:
+        return summary
+    owner = new_owner()
+    own_client = client is None
+    client = client or make_client()
+    try:
+        # The job that started the request expands the namespaces left after the first,
+        # while the other jobs already work on the first one.
+        for namespace_id in to_expand:
+            if not expand_namespace(request_id, namespace_id):
+                break
+        while True:
+            for namespace in namespaces_with_claimable_items(request_id):
+                after = start_position(request_id, namespace, client.flavor.delete_max)
+                while True:
+                    started = time.perf_counter()
+                    batch = claim(request_id, namespace, owner, client, after=after)
+                    if batch is None:
+                        break
+                    # Next claim starts past this batch: no rescan of finished items.
+                    after = batch.items[-1].item_id
+                    failpoint("execution.after_claim")
+                    if not still_running(request_id):
+                        # Held or cancelled since the claim: nothing is sent.
+                        give_back([item.pk for item in batch.items], owner)
+                        summary.stopped = "the request is no longer running"
+                        return summary
+                    claimed = time.perf_counter()
+                    result = send_batch(client, batch, owner)
+                    failpoint("execution.after_answer")
+                    called = time.perf_counter()
+                    record_outcomes(batch, result, owner, summary)
+                    logger.debug(
+                        "request %s: %d items of %s: claim %.0f ms, calls %.0f ms, record %.0f ms",
+                        request_id,
+                        len(batch.items),
+                        namespace.name,
+                        (claimed - started) * 1000,
+                        (called - claimed) * 1000,
+                        (time.perf_counter() - called) * 1000,
+                    )
+                    if result.stop_reason:
+                        summary.stopped = result.stop_reason
+                        queue.enqueue_execution(
+                            request_id=request_id, delay_seconds=AUTH_FAILURE_RECHECK_SECONDS
+                        )
+                        return summary
+            state = finish_or_wait(request_id)
+            if state != "more":
+                summary.finished = state == "finished"
+                return summary
+    finally:
+        if own_client:
+            client.close()

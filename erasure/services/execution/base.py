@@ -1,0 +1,35 @@
+"""What the steps of an execution share: the worker's actor, a claimed batch, the summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from erasure.actors import Actor
+from erasure.models import ErasureRequest, Namespace
+
+WORKER = Actor.system("worker")
+
+
+@dataclass
+class ExecutionSummary:
+    batches: int = 0
+    calls: int = 0
+    finished: bool = False
+    stopped: str = ""
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class Item:
+    pk: int
+    item_id: str
+    maybe_applied: bool
+    seen_present: bool
+
+
+@dataclass(frozen=True)
+class Batch:
+    request: ErasureRequest
+    namespace: Namespace
+    items: list[Item]

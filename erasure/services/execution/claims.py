@@ -1,0 +1,208 @@
+"""Claims: leasing dispatch-sized batches of pending items to one worker.
+
+A claim is a short transaction of its own, committed before any call: the items are taken
+with `FOR UPDATE SKIP LOCKED` and leased (`lease_owner`, `lease_until`), and the claim
+counts an attempt, so that a worker dying before it records anything leaves a trace.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import socket
+import threading
+import uuid
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+
+from erasure.lifecycle import ItemOutcome, RequestStatus
+from erasure.models import AttributionMode, ErasureItem, ErasureRequest, Namespace
+from erasure.services.execution.base import Batch, Item
+from namespace_api.client import NamespaceApiClient
+
+SINGLE_MODE_BATCH = 100
+
+
+def new_owner() -> str:
+    """A lease owner name: unique per call, readable in the admin (host, pid, thread)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+def namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespace]:
+    """Namespaces where the request has pending items: one index probe per namespace we
+    know of (a handful), not a walk over every pending item."""
+    pending = ErasureItem.objects.filter(
+        request_id=uuid.UUID(str(request_id)),
+        namespace_id=OuterRef("pk"),
+        outcome=ItemOutcome.PENDING,
+    )
+    namespaces = list(Namespace.objects.filter(Exists(pending)).order_by("name"))
+    if settings.ERASURE_JOBS_PER_REQUEST <= 1 or len(namespaces) <= 1:
+        return namespaces  # one job: name order, predictable
+    # Jobs of one request start in different namespaces (a random rotation of the list),
+    # instead of all crowding into the first one.
+    turn = random.randrange(len(namespaces))  # noqa: S311 - spreading, not security
+    return namespaces[turn:] + namespaces[:turn]
+
+
+def start_position(request_id: uuid.UUID | str, namespace: Namespace, batch_size: int) -> str:
+    """Where a job starts sweeping a namespace: a random batch boundary, so that the jobs of
+    one request spread over it instead of all scanning past each other's claims. Starting
+    on a boundary keeps every claim a full batch: jobs meeting each other's territory still
+    take whole, adjacent batches, so the call count stays at the floor."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM erasure_erasureitem WHERE request_id = %s AND namespace_id = %s",
+            [request_id, namespace.pk],
+        )
+        total = cursor.fetchone()[0]
+        if total <= batch_size:
+            return ""
+        offset = random.randrange(math.ceil(total / batch_size)) * batch_size  # noqa: S311
+        if offset == 0:
+            return ""
+        cursor.execute(
+            """
+            SELECT item_id FROM erasure_erasureitem
+            WHERE request_id = %s AND namespace_id = %s
+            ORDER BY item_id OFFSET %s LIMIT 1
+            """,
+            [request_id, namespace.pk, offset - 1],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else ""
+
+
+def claim(
+    request_id: uuid.UUID | str,
+    namespace: Namespace,
+    owner: str,
+    client: NamespaceApiClient,
+    *,
+    after: str = "",
+) -> Batch | None:
+    """Lease one dispatch of claimable items to `owner` (committed before any call).
+
+    Items are taken in `item_id` order from `after` on (the pending index's order); when
+    nothing is left past `after`, the namespace is scanned again from its start once, for
+    retries that came due behind the cursor.
+    """
+    batch = _claim_from(request_id, namespace, owner, client, after=after)
+    if batch is None and after:
+        batch = _claim_from(request_id, namespace, owner, client, after="")
+    return batch
+
+
+def _claim_from(
+    request_id: uuid.UUID | str,
+    namespace: Namespace,
+    owner: str,
+    client: NamespaceApiClient,
+    *,
+    after: str,
+) -> Batch | None:
+    size = client.flavor.delete_max
+    if namespace.attribution_mode == AttributionMode.SINGLE:
+        size = SINGLE_MODE_BATCH
+    with transaction.atomic():
+        # FOR SHARE: a hold (or any state change, FOR NO KEY UPDATE) in progress is waited
+        # for, and its outcome seen: no batch is claimed for a request held meanwhile.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM erasure_erasurerequest WHERE id = %s AND status = %s FOR SHARE",
+                [request_id, RequestStatus.RUNNING],
+            )
+            if cursor.fetchone() is None:
+                return None
+        request = _request_cache.get(str(request_id))
+        if request is None:
+            # What a batch needs of its request (its id and subject) never changes: read
+            # once per thread and request.
+            request = ErasureRequest.objects.select_related("subject").get(pk=request_id)
+            _request_cache.set(str(request_id), request)
+        with connection.cursor() as cursor:
+            # The claim counts an attempt and clears the last status: a worker that dies
+            # before recording leaves "tried, no answer", which the next claim turns into
+            # `maybe_applied` (the call may have gone out and been applied).
+            cursor.execute(
+                """
+                UPDATE erasure_erasureitem i
+                SET lease_owner = %(owner)s,
+                    lease_until = now() + make_interval(secs => %(lease)s),
+                    maybe_applied = i.maybe_applied
+                        OR (i.attempts > 0 AND i.last_http_status IS NULL),
+                    attempts = i.attempts + 1,
+                    last_http_status = NULL,
+                    last_error = ''
+                -- ARRAY(...) makes the outer update an index lookup by primary key.
+                WHERE i.id = ANY(ARRAY(
+                    SELECT id FROM erasure_erasureitem
+                    WHERE request_id = %(request)s AND namespace_id = %(namespace)s
+                      AND item_id > %(after)s
+                      AND outcome = %(pending)s
+                      AND (not_before IS NULL OR not_before <= now())
+                      AND (lease_until IS NULL OR lease_until < now())
+                      AND attempts < %(max_attempts)s
+                    ORDER BY item_id
+                    LIMIT %(size)s
+                    FOR UPDATE SKIP LOCKED
+                ))
+                RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present
+                """,
+                {
+                    "request": request.pk,
+                    "namespace": namespace.pk,
+                    "pending": ItemOutcome.PENDING,
+                    "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
+                    "size": size,
+                    "owner": owner,
+                    "lease": settings.ERASURE_LEASE_SECONDS,
+                    "after": after,
+                },
+            )
+            rows = cursor.fetchall()
+    if not rows:
+        return None
+    items = sorted((Item(*row) for row in rows), key=lambda item: item.item_id)
+    return Batch(request=request, namespace=namespace, items=items)
+
+
+class _RequestCache(threading.local):
+    """The request object of the last claims, per worker thread (one entry)."""
+
+    def __init__(self) -> None:
+        self.key = ""
+        self.value: ErasureRequest | None = None
+
+    def get(self, key: str) -> ErasureRequest | None:
+        return self.value if self.key == key else None
+
+    def set(self, key: str, value: ErasureRequest) -> None:
+        self.key, self.value = key, value
+
+
+_request_cache = _RequestCache()
+
+
+def still_running(request_id: uuid.UUID | str) -> bool:
+    return ErasureRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING).exists()
+
+
+def give_back(item_pks: list[int], owner: str, *, status: int | None = None) -> None:
+    """Release claimed items that were never sent: the attempt is returned, and the items
+    are marked answered (`status`, else 0 after an earlier try) so that the claim is not
+    taken for a try without an answer."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE erasure_erasureitem
+            SET attempts = attempts - 1,
+                last_http_status = coalesce(%(status)s, CASE WHEN attempts > 1 THEN 0 END),
+                lease_owner = '', lease_until = NULL
+            WHERE id = ANY(%(ids)s) AND lease_owner = %(owner)s
+            """,
+            {"status": status, "ids": item_pks, "owner": owner},
+        )

@@ -1,0 +1,154 @@
+"""Finishing: complete a request when nothing is pending, or wait for what backs off."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from erasure import queue
+from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome, RequestStatus
+from erasure.models import AuditEventType, ErasureRequest, Subject
+from erasure.services.audit import audit_record
+from erasure.services.execution.base import WORKER
+from erasure.services.execution.claims import still_running
+from erasure.services.expansion import items_expand
+from erasure.services.locks import lock_request
+
+
+def pending_state(request_id: uuid.UUID | str) -> tuple[int, int, int, datetime]:
+    """(pending, claimable now, exhausted: tried to the limit with no answer, next time
+    something becomes claimable)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*),
+                   count(*) FILTER (WHERE (not_before IS NULL OR not_before <= now())
+                                      AND (lease_until IS NULL OR lease_until < now())
+                                      AND attempts < %(max)s),
+                   count(*) FILTER (WHERE attempts >= %(max)s
+                                      AND (lease_until IS NULL OR lease_until < now())),
+                   min(greatest(coalesce(not_before, now()), coalesce(lease_until, now())))
+            FROM erasure_erasureitem
+            WHERE request_id = %(request)s AND outcome = %(pending)s
+            """,
+            {
+                "request": request_id,
+                "pending": ItemOutcome.PENDING,
+                "max": settings.ERASURE_MAX_ATTEMPTS,
+            },
+        )
+        return cursor.fetchone()
+
+
+def finish_or_wait(request_id: uuid.UUID | str) -> str:
+    """ "finished", "more" (work is claimable again), or "waiting" (retries back off, or
+    other workers hold items; a wake-up job is scheduled).
+
+    Only the last step takes the request's lock: deciding to wait or go on needs none, so
+    the jobs of one request do not queue behind each other here.
+    """
+    if not still_running(request_id):
+        return "finished"  # no longer ours to run (nothing can be claimed either)
+    pending, claimable, exhausted, next_at = pending_state(request_id)
+    if claimable:
+        return "more"
+    if pending > exhausted:
+        # Retries back off, or other workers hold the rest (they finish the request).
+        delay = max((next_at - timezone.now()).total_seconds(), 0.5)
+        queue.enqueue_execution(request_id=request_id, delay_seconds=delay)
+        return "waiting"
+    with transaction.atomic():
+        request = lock_request(request_id)
+        if request is None or request.status != RequestStatus.RUNNING:
+            return "finished"
+        if exhausted:
+            fail_exhausted(request)
+        pending, claimable, _, _ = pending_state(request_id)
+        if claimable or pending:
+            return "more" if claimable else "waiting"
+        # About to complete: sweep in mappings registered while the request ran, which
+        # mappings_register may have missed (it raced with the approval).
+        if items_expand(request=request, actor=WORKER):
+            return "more"
+        complete(request)
+        return "finished"
+
+
+def fail_exhausted(request: ErasureRequest) -> None:
+    """Items whose every try ended without a recorded answer (their workers died) end
+    `failed`; an operator's retry sends them again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE erasure_erasureitem
+            SET outcome = %(failed)s, decided_at = now(), lease_owner = '', lease_until = NULL,
+                last_error = 'no answer recorded after ' || attempts || ' tries'
+            WHERE request_id = %(request)s AND outcome = %(pending)s AND attempts >= %(max)s
+              AND (lease_until IS NULL OR lease_until < now())
+            """,
+            {
+                "request": request.pk,
+                "failed": ItemOutcome.FAILED,
+                "pending": ItemOutcome.PENDING,
+                "max": settings.ERASURE_MAX_ATTEMPTS,
+            },
+        )
+        failed = cursor.rowcount
+    if failed:
+        audit_record(
+            event_type=AuditEventType.ITEMS_FAILED,
+            actor=WORKER,
+            request=request,
+            details={
+                "failed": failed,
+                "reason": "no answer recorded after the maximum number of tries",
+            },
+        )
+
+
+def complete(request: ErasureRequest) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT outcome, count(*) FROM erasure_erasureitem WHERE request_id = %s "
+            "GROUP BY outcome",
+            [request.pk],
+        )
+        counts = dict(cursor.fetchall())
+    failed = counts.get(ItemOutcome.FAILED, 0)
+    request.status = RequestStatus.COMPLETED_WITH_FAILURES if failed else RequestStatus.COMPLETED
+    request.completed_at = request.status_changed_at = timezone.now()
+    request.last_error = ""
+    request.save(
+        update_fields=["status", "completed_at", "last_error", "status_changed_at", "updated_at"]
+    )
+    # Data minimisation: the mappings of erased items, and the raw subject key, go now.
+    # Each dispatch removed its own; this catches any left (driven from the few mappings
+    # the subject still has, not from every item of the request).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            DELETE FROM erasure_itemmapping m
+            WHERE m.subject_id = %s
+              AND EXISTS (
+                  SELECT 1 FROM erasure_erasureitem i
+                  WHERE i.request_id = %s AND i.namespace_id = m.namespace_id
+                    AND i.item_id = m.item_id AND i.outcome = ANY(%s))
+            """,
+            [request.subject_id, request.pk, list(ERASED_OUTCOMES)],
+        )
+        mappings_removed = cursor.rowcount
+    Subject.objects.filter(pk=request.subject_id).update(raw_key=None)
+    audit_record(
+        event_type=AuditEventType.REQUEST_COMPLETED,
+        actor=WORKER,
+        request=request,
+        details={
+            "status": request.status,
+            "counts": counts,
+            "mappings_removed": mappings_removed,
+        },
+    )

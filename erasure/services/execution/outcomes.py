@@ -1,0 +1,160 @@
+"""Recording a batch's answer: the dispatch rows, every item's outcome (set-based) and the
+audit event, in one transaction. Only items still leased to this worker are written, so no
+outcome is ever written twice."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from erasure.failpoints import failpoint
+from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome
+from erasure.models import AuditEventType, Dispatch, ErasureRequest
+from erasure.services.audit import audit_record
+from erasure.services.execution.base import WORKER, Batch, ExecutionSummary
+from erasure.services.execution.claims import give_back
+from namespace_api.client import BatchResult
+
+logger = logging.getLogger(__name__)
+
+
+def record_outcomes(
+    batch: Batch, result: BatchResult, owner: str, summary: ExecutionSummary
+) -> None:
+    """Dispatch rows, item outcomes and the audit event: one transaction."""
+    request, namespace = batch.request, batch.namespace
+    outcomes: list[str] = []
+    untried = []
+    with transaction.atomic():
+        dispatches = Dispatch.objects.bulk_create(
+            [
+                Dispatch(
+                    request=request,
+                    namespace=namespace,
+                    endpoint=call.endpoint,
+                    ids_sent=call.ids_sent,
+                    http_status=call.http_status,
+                    requested_deletions=call.requested,
+                    actual_deletions=call.actual,
+                    unprocessed_count=call.unprocessed,
+                    error=call.error,
+                    latency_ms=call.latency_ms,
+                    worker=owner,
+                )
+                for call in result.calls
+            ]
+        )
+        # Items sharing an outcome (usually the whole batch) are written by one UPDATE
+        # whose only per-item parameter is the list of their ids.
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for item in batch.items:
+            outcome = result.results.get(item.item_id)
+            if outcome is None:
+                untried.append(item.pk)  # the batch stopped before this item
+                continue
+            dispatch_id = dispatches[outcome.call_index].pk if outcome.call_index >= 0 else None
+            key = (
+                str(outcome.outcome),
+                outcome.http_status,
+                outcome.error,
+                dispatch_id,
+                outcome.retryable,
+                outcome.maybe_applied,
+            )
+            groups[key].append(item.pk)
+        written = 0
+        with connection.cursor() as cursor:
+            for (outcome, status, error, dispatch_id, retryable, applied), pks in groups.items():
+                again = outcome == ItemOutcome.FAILED and retryable
+                cursor.execute(
+                    """
+                    UPDATE erasure_erasureitem SET
+                        last_http_status = %(status)s,
+                        last_error = %(error)s,
+                        maybe_applied = maybe_applied OR %(applied)s,
+                        outcome = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                       THEN %(pending)s ELSE %(outcome)s END,
+                        not_before = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                            THEN now() + make_interval(secs => %(base)s * power(2, attempts - 1))
+                            ELSE NULL END,
+                        decided_by_id = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                             THEN NULL ELSE %(dispatch)s END,
+                        decided_at = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                          THEN NULL ELSE now() END,
+                        lease_owner = '',
+                        lease_until = NULL
+                    WHERE id = ANY(string_to_array(%(ids)s, ',')::bigint[])
+                      AND lease_owner = %(owner)s
+                    """,
+                    {
+                        "status": status,
+                        "error": error,
+                        "applied": applied,
+                        "again": again,
+                        "pending": ItemOutcome.PENDING,
+                        "outcome": outcome,
+                        "dispatch": dispatch_id,
+                        "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
+                        "base": settings.ERASURE_RETRY_BASE_SECONDS,
+                        "ids": ",".join(map(str, pks)),
+                        "owner": owner,
+                    },
+                )
+                written += cursor.rowcount
+                outcomes.extend([outcome] * len(pks))
+            if untried:
+                # Nothing was sent for these: authentication stopped the batch.
+                give_back(untried, owner, status=401)
+            # Data minimisation as soon as the data is gone: the mappings of this batch's
+            # erased items (the completion removes any left over).
+            cursor.execute(
+                """
+                DELETE FROM erasure_itemmapping m
+                USING erasure_erasureitem i
+                WHERE i.id = ANY(string_to_array(%(ids)s, ',')::bigint[])
+                  AND i.outcome = ANY(%(erased)s)
+                  AND m.subject_id = %(subject)s AND m.namespace_id = i.namespace_id
+                  AND m.item_id = i.item_id
+                """,
+                {
+                    "ids": ",".join(str(item.pk) for item in batch.items),
+                    "erased": list(ERASED_OUTCOMES),
+                    "subject": request.subject_id,
+                },
+            )
+            mappings_removed = cursor.rowcount
+        if written < len(outcomes):
+            logger.warning(
+                "request %s: %d items were taken over by another worker before this one "
+                "recorded them; their outcomes come from that worker",
+                request.pk,
+                len(outcomes) - written,
+            )
+        counts = Counter(outcomes)
+        if result.stop_reason:
+            ErasureRequest.objects.filter(pk=request.pk).update(last_error=result.stop_reason)
+        audit_record(
+            event_type=AuditEventType.DISPATCH_RECORDED,
+            actor=WORKER,
+            request=request,
+            details={
+                "namespace": namespace.name,
+                "dispatch_ids": [d.pk for d in dispatches],
+                "calls": [
+                    {"endpoint": c.endpoint, "ids": c.ids_sent, "status": c.http_status}
+                    for c in result.calls
+                ],
+                "items": len(batch.items),
+                "results": dict(counts),
+                "recorded": written,
+                "mappings_removed": mappings_removed,
+                "stopped": result.stop_reason,
+            },
+        )
+        failpoint("execution.before_commit")
+    summary.batches += 1
+    summary.calls += len(result.calls)
+    summary.outcomes.update(counts)

@@ -1,0 +1,77 @@
+"""Starting a request: approved → running, and the expansion of its items."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from erasure import queue
+from erasure.lifecycle import RequestStatus
+from erasure.models import AuditEventType, ItemMapping, Namespace
+from erasure.services.audit import audit_record
+from erasure.services.execution.base import WORKER
+from erasure.services.expansion import items_expand
+from erasure.services.locks import lock_request
+
+logger = logging.getLogger(__name__)
+
+
+def start_request(request_id: uuid.UUID | str) -> list[int] | None:
+    """approved → running (once, with its audit event), and the items of its first
+    namespace. None when there is nothing to do; else the namespaces this job must still
+    expand (empty unless this job started the request).
+
+    Approval is a state change only: the items are expanded here, by the job, one namespace
+    per transaction, so a request of millions of items neither holds up the approver's web
+    request nor waits for the whole expansion before its first dispatch. Whatever a crash
+    leaves unexpanded is swept in before the request can complete (`finish_or_wait`).
+    """
+    with transaction.atomic():
+        request = lock_request(request_id)
+        if request is None:
+            logger.warning("execute: request %s does not exist", request_id)
+            return None
+        if request.status == RequestStatus.RUNNING:
+            return []
+        if request.status == RequestStatus.SCHEDULED:
+            left = (
+                (request.scheduled_for - timezone.now()).total_seconds()
+                if (request.scheduled_for)
+                else 0
+            )
+            if left > 0:
+                # Woken early (a sweep, a duplicate job): come back when the grace ends.
+                queue.enqueue_execution(request_id=request_id, delay_seconds=left)
+                return None
+        elif request.status != RequestStatus.APPROVED:
+            return None
+        request.status = RequestStatus.RUNNING
+        # Kept from the first start when a hold or a retry started it again.
+        request.status_changed_at = timezone.now()
+        request.started_at = request.started_at or request.status_changed_at
+        request.save(update_fields=["status", "started_at", "status_changed_at", "updated_at"])
+        audit_record(event_type=AuditEventType.REQUEST_STARTED, actor=WORKER, request=request)
+        mapped = ItemMapping.objects.filter(
+            subject_id=request.subject_id, namespace_id=OuterRef("pk")
+        )
+        namespace_ids = list(
+            Namespace.objects.filter(Exists(mapped)).order_by("pk").values_list("pk", flat=True)
+        )
+        if namespace_ids:
+            items_expand(request=request, actor=WORKER, namespace_ids=namespace_ids[:1])
+    return namespace_ids[1:]
+
+
+def expand_namespace(request_id: uuid.UUID | str, namespace_id: int) -> bool:
+    """One namespace's items, in a transaction of its own; False when the request is no
+    longer running."""
+    with transaction.atomic():
+        request = lock_request(request_id)
+        if request is None or request.status != RequestStatus.RUNNING:
+            return False
+        items_expand(request=request, actor=WORKER, namespace_ids=[namespace_id])
+    return True
