@@ -34,11 +34,13 @@ test: install-dev  ## run the whole test suite against a real PostgreSQL
 	scripts/ensure_system_packages.sh pdf browser
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-secret-key-not-for-production}" \
+	SUBJECT_HASH_KEY="$${SUBJECT_HASH_KEY:-test-subject-hash-key-not-for-production}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install-dev  ## ruff lint and format check, and mypy (the settings only parse the URL here)
+lint: install-dev  ## ruff lint and format check, mypy, and the import contract (the settings only parse the URL here)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	DEBUG=true DATABASE_URL=postgres://typecheck@localhost/typecheck $(BIN)/mypy
+	DEBUG=true DATABASE_URL=postgres://typecheck@localhost/typecheck $(BIN)/lint-imports
 
 format: install-dev  ## apply ruff formatting and safe fixes
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
@@ -57,6 +59,7 @@ bench: install-dev  ## all benchmarks (client calls, execution, webhooks, mappin
 soak: install-dev  ## the mixed-fault soak at 50,000 items per namespace (outside CI)
 	ERASURE_SOAK_ITEMS=50000 DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-secret-key-not-for-production}" \
+	SUBJECT_HASH_KEY="$${SUBJECT_HASH_KEY:-test-subject-hash-key-not-for-production}" \
 	$(BIN)/python -m pytest tests/execution/test_concurrency.py -k soak -q
 
 lock:  ## re-resolve requirements/*.lock from pyproject.toml (needs uv)

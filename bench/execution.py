@@ -104,6 +104,7 @@ def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> 
         ERASURE_JOBS_PER_REQUEST=str(args.workers * args.concurrency),
         NAMESPACE_API_MAX_IN_FLIGHT=str(args.in_flight),
         SECRET_KEY=settings.SECRET_KEY,
+        SUBJECT_HASH_KEY=settings.SUBJECT_HASH_KEY,
         LOG_LEVEL=os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
     )
     workers = [
@@ -280,6 +281,7 @@ def main() -> None:
     database_url = bench_database_url()
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("SECRET_KEY", "bench-secret")
+    os.environ.setdefault("SUBJECT_HASH_KEY", "bench-subject-hash-key")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
     subprocess.run(  # noqa: S603

@@ -39,6 +39,7 @@ def bench_database_url() -> str:
 def _django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("SECRET_KEY", "bench-secret")
+    os.environ.setdefault("SUBJECT_HASH_KEY", "bench-subject-hash-key")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
     import django
@@ -51,7 +52,12 @@ def seed(database_url: str, total: int, small: int) -> dict[str, str]:
     subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "migrate", "-v", "0"],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench-secret"},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "bench-secret",
+            "SUBJECT_HASH_KEY": "bench-subject-hash-key",
+        },
         check=True,
     )
     ids = {}
@@ -164,7 +170,12 @@ def run_child(kind: str, database_url: str, request_id: str | None) -> dict:
     out = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "bench.exports", "--child", kind, "--request", request_id or ""],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench-secret"},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "bench-secret",
+            "SUBJECT_HASH_KEY": "bench-subject-hash-key",
+        },
         check=True,
         capture_output=True,
         text=True,
