@@ -1,14 +1,18 @@
-"""Client of the namespace API: see client.py for the contract, errors.py for the tree."""
+"""Client of the namespace API: see client.py for the contract and the map of its modules,
+errors.py for the error tree."""
 
-from namespace_api.client.client import (
+from namespace_api.client.client import NamespaceApiClient
+from namespace_api.client.ids import normalize_ids
+from namespace_api.client.retry import RetryPolicy, parse_retry_after
+from namespace_api.client.types import (
     KIND_TEXT,
     KIND_VECTOR,
-    NamespaceApiClient,
-    RetryPolicy,
-    normalize_ids,
-    parse_retry_after,
+    BatchResult,
+    CallRecord,
+    IdResult,
+    Mode,
+    Outcome,
 )
-from namespace_api.client.types import BatchResult, CallRecord, IdResult, Mode, Outcome
 
 __all__ = [
     "KIND_TEXT",

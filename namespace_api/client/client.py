@@ -12,194 +12,72 @@ Two layers:
 Reads (`documents/get`, `items/get`, list) are retried on 429, 5xx and transport errors.
 Deletes are never retried blindly inside one call: `erase()` resends them itself and
 downgrades what it can claim afterwards.
+
+Where the rest lives, one module per concern:
+
+* `answers`: reading every documented body shape (the 200/207 delete answers, get, list,
+  error bodies) into typed values;
+* `attribution`: `erase()` itself, how the outcome of each ID is decided;
+* `retry`: the one retry policy and `Retry-After`; `throttle`: the pacing protocol;
+* `ids`: normalising and chunking IDs; `errors`: the error tree; `types`: typed results.
 """
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
-import math
-import random
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from contextlib import nullcontext
+from typing import Any
 
 import certifi
 import httpx
 
+from namespace_api.client import attribution
+from namespace_api.client.answers import (
+    DeleteAnswer,
+    PresenceCheck,
+    error_for_status,
+    error_message,
+    parse_delete,
+    parse_namespace_list,
+    parse_present,
+)
 from namespace_api.client.errors import (
-    ApiStatusError,
-    AuthenticationFailed,
-    BadRequest,
     NamespaceApiError,
-    NamespaceNotFound,
     RateLimited,
     ServerError,
     TransportError,
     UnexpectedResponse,
+    call_of,
 )
+from namespace_api.client.ids import chunked
+from namespace_api.client.retry import RetryPolicy, parse_retry_after
+from namespace_api.client.throttle import NoThrottle, Throttle
 from namespace_api.client.types import (
     FLAVORS,
+    KIND_TEXT,
+    KIND_VECTOR,
     BatchResult,
     CallRecord,
-    IdResult,
     Mode,
     NamespaceInfo,
-    Outcome,
 )
 
 # Threads that send the checks of one wave side by side. They only do HTTP (the throttle's
 # slots are taken by the caller), so a small shared pool serves every client.
 _WAVE_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="namespace-api-wave")
 
-KIND_TEXT = "text"
-KIND_VECTOR = "vector"
-
-
-def _as_id(raw: object) -> str | None:
-    """The API's string form of an ID, or None when it is not a usable ID."""
-    if type(raw) is str:
-        return raw or None
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return None
-    if isinstance(raw, float):
-        if not math.isfinite(raw):
-            return None
-        # The API is JavaScript: String(1.0) is "1".
-        if raw.is_integer():
-            return str(int(raw))
-    return str(raw)
-
-
-def normalize_ids(ids: Iterable[object]) -> list[str]:
-    """IDs as the API sees them: strings, duplicates (after conversion) removed, order kept.
-
-    The API converts numbers to strings (D-del), so `1` and `"1"` are one item. Empty IDs
-    and values that are neither strings nor numbers are refused before anything is sent.
-    """
-    raw_ids = list(ids)
-    # Plain strings are the common case: keep them out of the per-item function call.
-    converted = [raw if type(raw) is str and raw else _as_id(raw) for raw in raw_ids]
-    if None in converted:
-        bad = [raw for raw, value in zip(raw_ids, converted, strict=True) if value is None]
-        raise ValueError(f"invalid item IDs (empty or not a string/number): {bad[:5]!r}")
-    return list(dict.fromkeys(converted))  # type: ignore[arg-type]
-
-
-def chunked(values: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(values), size):
-        yield list(values[start : start + size])
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP-date."""
-    if value is None or value.strip() == "":
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """The one retry policy: capped exponential backoff, the server's `Retry-After` first.
-
-    `jitter` returns a number in [0, 1) and is separate so that tests can fix it.
-    """
-
-    max_retries: int = 3
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    retry_after_cap: float = 60.0
-    jitter: Callable[[], float] = random.random  # noqa: S311 - backoff jitter, not security
-
-    def delay(self, retry: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.retry_after_cap)
-        backoff = min(self.base_delay * (2**retry), self.max_delay)
-        return backoff * (0.5 + 0.5 * self.jitter())
-
-
-class Throttle(Protocol):
-    """Shared pacing of calls to one API, across threads, processes and machines.
-
-    `slot()` is held around every HTTP call: it waits for a permit (rate, calls in flight,
-    and any pause the API asked for). `pause(seconds)` tells every user of the throttle that
-    the API asked to wait (a 429's `Retry-After`).
-    """
-
-    def slot(self) -> AbstractContextManager[None]: ...
-
-    def extra_slots(self, wanted: int) -> AbstractContextManager[int]:
-        """Up to `wanted` more calls in flight, without waiting: yields how many."""
-        ...
-
-    def pause(self, seconds: float) -> None: ...
-
-
-class NoThrottle:
-    def slot(self) -> AbstractContextManager[None]:
-        return nullcontext()
-
-    def extra_slots(self, wanted: int) -> AbstractContextManager[int]:
-        return nullcontext(wanted)
-
-    def pause(self, seconds: float) -> None:
-        return None
-
-
-@dataclass(frozen=True)
-class PresenceCheck:
-    present: set[str]
-    calls: list[CallRecord]
-    answered_by: dict[str, int]
-    """For each ID asked about, the index in `calls` of the call that answered."""
-
-
-@dataclass(frozen=True)
-class DeleteAnswer:
-    """A delete call's answer, in whichever documented shape it came (section 6)."""
-
-    http_status: int
-    requested: int | None
-    actual: int | None
-    unprocessed: frozenset[str]
-    not_found: frozenset[str] | None = None
-    """Listed by the on-prem API (`not_found_ids`) and the SDK-mock 207 shape."""
-    deleted: frozenset[str] | None = None
-    """Listed only by the SDK-mock 207 shape (`deleted_ids`)."""
-
-
-def _error_message(body: Any, text: str) -> str:
-    # The docs use three error shapes; read `message`, then `error`, then the raw text.
-    if isinstance(body, dict):
-        for key in ("message", "error"):
-            if isinstance(body.get(key), str) and body[key]:
-                return body[key]
-    if isinstance(body, str) and body:
-        return body
-    return text[:500] or "(empty body)"
-
 
 class NamespaceApiClient:
     """Client of one namespace API account. Thread-safe for use by one worker thread.
 
     The connection pool lives as long as the client: create one per worker and `close()` it
-    (or use it as a context manager).
+    (or use it as a context manager). `sleep` is how the client waits between tries (tests
+    pass a function that records the delays instead).
     """
 
     def __init__(
@@ -218,7 +96,7 @@ class NamespaceApiClient:
             raise ValueError(f"unknown flavor {flavor!r}; expected one of {sorted(FLAVORS)}")
         self.flavor = FLAVORS[flavor]
         self.retry = retry or RetryPolicy()
-        self._sleep = sleep
+        self.sleep = sleep
         self.throttle: Throttle = throttle or NoThrottle()
         headers = {"Accept": "application/json", "User-Agent": "erasure-service"}
         if api_key and self.flavor.name == "cloud":
@@ -282,29 +160,17 @@ class NamespaceApiClient:
                     record,
                 )
             return status, body, CallRecord(endpoint, ids_sent, status, latency)
-        message = _error_message(body, response.text)
+        message = error_message(body, response.text)
         retry_after = (
             parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
         )
         record = CallRecord(
             endpoint, ids_sent, status, latency, error=message[:1000], retry_after=retry_after
         )
-        error: ApiStatusError
-        if status == 400:
-            error = BadRequest(status, message, body)
-        elif status in (401, 403):
-            error = AuthenticationFailed(status, message, body)
-        elif status == 404:
-            error = NamespaceNotFound(status, message, body)
-        elif status == 429:
-            error = RateLimited(status, message, body, retry_after=retry_after)
-            if throttled:
-                # Everyone sharing the throttle waits, not only this caller.
-                self.throttle.pause(self.retry.delay(0, retry_after))
-        elif status >= 500:
-            error = ServerError(status, message, body)
-        else:
-            error = ApiStatusError(status, message, body)
+        error = error_for_status(status, message, body, retry_after=retry_after)
+        if isinstance(error, RateLimited) and throttled:
+            # Everyone sharing the throttle waits, not only this caller.
+            self.throttle.pause(self.retry.delay(0, retry_after))
         raise _with_call(error, record)
 
     def _read(
@@ -330,15 +196,15 @@ class NamespaceApiClient:
                     throttled=throttled,
                 )
             except (RateLimited, ServerError, TransportError, UnexpectedResponse) as exc:
-                calls.append(_call_of(exc))
+                calls.append(call_of(exc))
                 if attempt == self.retry.max_retries:
                     exc.calls = calls
                     raise
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-                self._sleep(self.retry.delay(attempt, retry_after))
+                self.sleep(self.retry.delay(attempt, retry_after))
                 continue
             except NamespaceApiError as exc:
-                calls.append(_call_of(exc))
+                calls.append(call_of(exc))
                 exc.calls = calls
                 raise
             calls.append(record)
@@ -347,22 +213,7 @@ class NamespaceApiClient:
 
     def list_namespaces(self) -> list[NamespaceInfo]:
         _, body, _ = self._read("GET", "/namespaces", endpoint="namespaces/list")
-        rows = body.get("namespaces")
-        if not isinstance(rows, list):
-            raise UnexpectedResponse("list namespaces: `namespaces` is missing or not a list")
-        result = []
-        for row in rows:
-            # The docs show camelCase `itemCount`; the SDK and newer docs snake_case.
-            count = row.get("item_count", row.get("itemCount"))
-            result.append(
-                NamespaceInfo(
-                    name=str(row.get("namespace_name") or row.get("name")),
-                    kind=str(row.get("type")),
-                    vector_dimension=row.get("vector_dimension"),
-                    item_count=count if isinstance(count, int) else None,
-                )
-            )
-        return result
+        return parse_namespace_list(body)
 
     def create_namespace(
         self, *, name: str, kind: str, vector_dimension: int | None = None
@@ -423,13 +274,10 @@ class NamespaceApiClient:
                 if error is not None:
                     error.calls = calls
                     raise error
-                rows = answer.get("items", answer.get("documents"))
-                if not isinstance(rows, list):
-                    raise _with_calls(
-                        UnexpectedResponse("get: no `items` list in the answer"), calls
-                    )
-                wanted = set(chunk)
-                present.update(str(r.get("id")) for r in rows if str(r.get("id")) in wanted)
+                try:
+                    present.update(parse_present(answer, chunk))
+                except UnexpectedResponse as exc:
+                    raise _with_calls(exc, calls) from None
                 answered_by.update(dict.fromkeys(chunk, len(calls) - 1))
         return PresenceCheck(present=present, calls=calls, answered_by=answered_by)
 
@@ -470,7 +318,7 @@ class NamespaceApiClient:
             ids_sent=len(ids),
         )
         try:
-            answer = _parse_delete(status, body)
+            answer = parse_delete(status, body)
         except UnexpectedResponse as exc:
             raise _with_call(exc, record) from exc
         record = CallRecord(
@@ -505,323 +353,18 @@ class NamespaceApiClient:
         now, they were deleted by it. `on_present` receives the IDs the `exact` pre-check
         found, before anything is deleted, so that the caller can persist that evidence.
         Authentication errors stop the batch (`stop_reason`); IDs not attempted have no
-        result.
+        result. How each mode decides is in `attribution`.
         """
-        batch = _Batch(
-            ids=normalize_ids(ids),
-            prior=frozenset(prior_ambiguous),
-            known_present=frozenset(known_present),
+        return attribution.erase(
+            self,
+            namespace=namespace,
+            kind=kind,
+            ids=ids,
+            mode=mode,
+            prior_ambiguous=prior_ambiguous,
+            known_present=known_present,
             on_present=on_present,
         )
-        try:
-            if self.flavor.name == "onprem":
-                self._erase_listed(batch, namespace=namespace, kind=kind)
-            elif mode == Mode.SINGLE:
-                for item_id in batch.ids:
-                    self._erase_counted(batch, namespace=namespace, kind=kind, chunk=[item_id])
-            elif mode == Mode.EXACT and kind == KIND_TEXT:
-                self._erase_exact(batch, namespace=namespace, kind=kind)
-            else:
-                for chunk in chunked(batch.ids, self.flavor.delete_max):
-                    self._erase_counted(batch, namespace=namespace, kind=kind, chunk=chunk)
-        except AuthenticationFailed as exc:
-            batch.result.stop_reason = f"authentication failed (HTTP {exc.status}): {exc.message}"
-        return batch.result
-
-    def _delete_with_retries(
-        self, batch: _Batch, *, namespace: str, kind: str, chunk: list[str]
-    ) -> tuple[DeleteAnswer | None, bool]:
-        """Send one delete, resending after 429/5xx/no answer up to the retry budget.
-
-        Returns (answer or None when every try failed, whether the answer is ambiguous, i.e.
-        an earlier try may have been applied). Non-retryable errors become failures here;
-        authentication errors propagate.
-        """
-        ambiguous = False
-        for attempt in range(self.retry.max_retries + 1):
-            try:
-                answer, record = self.delete_once(namespace=namespace, kind=kind, ids=chunk)
-            except AuthenticationFailed as exc:
-                batch.result.calls.append(_call_of(exc))
-                raise
-            except (BadRequest, NamespaceNotFound, ApiStatusError) as exc:
-                index = batch.record(_call_of(exc))
-                if isinstance(exc, RateLimited | ServerError):
-                    ambiguous = True
-                    if attempt < self.retry.max_retries:
-                        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-                        self._sleep(self.retry.delay(attempt, retry_after))
-                        continue
-                    batch.fail(chunk, index, exc.status, exc.message, True, maybe_applied=ambiguous)
-                    return None, ambiguous
-                reason = (
-                    f"namespace_not_found: {exc.message}"
-                    if isinstance(exc, NamespaceNotFound)
-                    else exc.message
-                )
-                batch.fail(chunk, index, exc.status, reason, False, maybe_applied=ambiguous)
-                return None, ambiguous
-            except (TransportError, UnexpectedResponse) as exc:
-                index = batch.record(_call_of(exc))
-                ambiguous = True
-                if attempt < self.retry.max_retries:
-                    self._sleep(self.retry.delay(attempt))
-                    continue
-                batch.fail(chunk, index, None, str(exc), True, maybe_applied=True)
-                return None, ambiguous
-            batch.record(record)
-            return answer, ambiguous
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _erase_counted(self, batch: _Batch, *, namespace: str, kind: str, chunk: list[str]) -> None:
-        """`fast` and `single`: attribute by the counts of the answer (section 5.2)."""
-        answer, ambiguous = self._delete_with_retries(
-            batch, namespace=namespace, kind=kind, chunk=chunk
-        )
-        if answer is None:
-            return
-        index = len(batch.result.calls) - 1
-        rest = batch.apply_listed(chunk, answer, index, ambiguous=ambiguous)
-        if not rest:
-            return
-        processed = len(rest)
-        if answer.actual == processed:
-            # Every ID sent and processed was deleted by this very call: each existed before it.
-            batch.set_all(rest, Outcome.DELETED, index, answer.http_status)
-        elif answer.actual == 0:
-            batch.set_absent(rest, index, answer.http_status, ambiguous=ambiguous)
-        else:
-            batch.set_all(rest, Outcome.DELETED_OR_NOT_FOUND, index, answer.http_status)
-
-    def _erase_listed(self, batch: _Batch, *, namespace: str, kind: str) -> None:
-        """On-prem: `not_found_ids` names the absent IDs, so attribution is exact."""
-        for chunk in chunked(batch.ids, self.flavor.delete_max):
-            answer, ambiguous = self._delete_with_retries(
-                batch, namespace=namespace, kind=kind, chunk=chunk
-            )
-            if answer is None:
-                continue
-            index = len(batch.result.calls) - 1
-            rest = batch.apply_listed(chunk, answer, index, ambiguous=ambiguous)
-            if answer.not_found is not None and answer.actual == len(rest):
-                batch.set_all(rest, Outcome.DELETED, index, answer.http_status)
-            else:
-                self._verify(batch, namespace=namespace, ids=rest, present_before=None)
-
-    def _erase_exact(self, batch: _Batch, *, namespace: str, kind: str) -> None:
-        """`exact` for text: pre-check, delete what is present, verify when in doubt (5.1)."""
-        try:
-            check = self.get_present(namespace=namespace, ids=batch.ids)
-        except AuthenticationFailed:
-            raise
-        except NamespaceApiError as exc:
-            indexes = [batch.record(c) for c in exc.calls]
-            status = exc.status if isinstance(exc, ApiStatusError) else None
-            retryable = exc.retryable
-            reason = str(exc)
-            if isinstance(exc, NamespaceNotFound):
-                reason = f"namespace_not_found: {exc.message}"
-            batch.fail(batch.ids, indexes[-1] if indexes else -1, status, reason, retryable)
-            return
-        present = check.present
-        if batch.on_present is not None and present:
-            batch.on_present(present)
-        first = len(batch.result.calls)
-        for call in check.calls:
-            batch.record(call)
-        for item_id in batch.ids:
-            if item_id not in present:
-                index = check.answered_by[item_id]
-                batch.set_absent([item_id], first + index, check.calls[index].http_status)
-        targets = [i for i in batch.ids if i in present]
-        for chunk in chunked(targets, self.flavor.delete_max):
-            answer, ambiguous = self._delete_with_retries(
-                batch, namespace=namespace, kind=kind, chunk=chunk
-            )
-            if answer is None:
-                if ambiguous:
-                    # An earlier try may have been applied: ask the namespace.
-                    self._verify(batch, namespace=namespace, ids=chunk, present_before=present)
-                continue
-            index = len(batch.result.calls) - 1
-            rest = batch.apply_listed(chunk, answer, index, ambiguous=ambiguous)
-            if not ambiguous and answer.actual == len(rest):
-                batch.set_all(rest, Outcome.DELETED, index, answer.http_status)
-            elif rest:
-                self._verify(batch, namespace=namespace, ids=rest, present_before=present)
-
-    def _verify(
-        self, batch: _Batch, *, namespace: str, ids: list[str], present_before: set[str] | None
-    ) -> None:
-        """Post-verify: still present → failed (retryable); gone → deleted when it was
-        present before (else deleted_or_not_found)."""
-        if not ids:
-            return
-        try:
-            check = self.get_present(namespace=namespace, ids=ids)
-        except AuthenticationFailed:
-            raise
-        except NamespaceApiError as exc:
-            indexes = [batch.record(c) for c in exc.calls]
-            status = exc.status if isinstance(exc, ApiStatusError) else None
-            # The delete before this check may have been applied.
-            batch.fail(
-                ids, indexes[-1] if indexes else -1, status, str(exc), True, maybe_applied=True
-            )
-            return
-        first = len(batch.result.calls)
-        for call in check.calls:
-            batch.record(call)
-        for item_id in ids:
-            call_index = first + check.answered_by[item_id]
-            status = check.calls[check.answered_by[item_id]].http_status
-            if item_id in check.present:
-                batch.set_all(
-                    [item_id],
-                    Outcome.FAILED,
-                    call_index,
-                    status,
-                    error="still present after delete",
-                    retryable=True,
-                )
-            elif present_before is not None and item_id in present_before:
-                batch.set_all([item_id], Outcome.DELETED, call_index, status)
-            else:
-                batch.set_all([item_id], Outcome.DELETED_OR_NOT_FOUND, call_index, status)
-
-
-@dataclass
-class _Batch:
-    """Bookkeeping of one `erase()`: the calls made and the result per ID so far."""
-
-    ids: list[str]
-    prior: frozenset[str]
-    known_present: frozenset[str] = frozenset()
-    on_present: Callable[[set[str]], None] | None = None
-
-    def __post_init__(self) -> None:
-        self.result = BatchResult()
-
-    def record(self, call: CallRecord) -> int:
-        self.result.calls.append(call)
-        return len(self.result.calls) - 1
-
-    def set_all(
-        self,
-        ids: Iterable[str],
-        outcome: Outcome,
-        call_index: int,
-        http_status: int | None,
-        *,
-        error: str = "",
-        retryable: bool = False,
-        maybe_applied: bool = False,
-    ) -> None:
-        result = IdResult(outcome, call_index, http_status, error, retryable, maybe_applied)
-        for item_id in ids:
-            self.result.results[item_id] = result
-
-    def fail(
-        self,
-        ids: Iterable[str],
-        call_index: int,
-        http_status: int | None,
-        error: str,
-        retryable: bool,
-        *,
-        maybe_applied: bool = False,
-    ) -> None:
-        self.set_all(
-            ids,
-            Outcome.FAILED,
-            call_index,
-            http_status,
-            error=error,
-            retryable=retryable,
-            maybe_applied=maybe_applied,
-        )
-
-    def set_absent(
-        self, ids: Iterable[str], call_index: int, http_status: int | None, *, ambiguous=False
-    ) -> None:
-        """Absent now: `not_found`, unless a call of ours may have deleted it already."""
-        for item_id in ids:
-            if item_id in self.known_present:
-                outcome = Outcome.DELETED  # seen present by this erasure, gone now
-            elif ambiguous or item_id in self.prior:
-                outcome = Outcome.DELETED_OR_NOT_FOUND
-            else:
-                outcome = Outcome.NOT_FOUND
-            self.set_all([item_id], outcome, call_index, http_status)
-
-    def apply_listed(
-        self, chunk: list[str], answer: DeleteAnswer, index: int, *, ambiguous: bool
-    ) -> list[str]:
-        """Apply what the answer lists by ID; return the IDs it leaves to the counts."""
-        status = answer.http_status
-        unprocessed = answer.unprocessed & set(chunk)
-        self.fail(
-            unprocessed,
-            index,
-            status,
-            "unprocessed by the API (207)",
-            retryable=True,
-            maybe_applied=ambiguous,
-        )
-        rest = [i for i in chunk if i not in unprocessed]
-        if answer.deleted is not None:
-            # SDK-mock 207 shape: `deleted_ids` and `errors[]` name every ID.
-            listed = [i for i in rest if i in answer.deleted]
-            self.set_all(listed, Outcome.DELETED, index, status)
-            not_found = answer.not_found or frozenset()
-            self.set_absent([i for i in rest if i in not_found], index, status, ambiguous=ambiguous)
-            return [i for i in rest if i not in answer.deleted and i not in not_found]
-        if answer.not_found is not None:
-            absent = [i for i in rest if i in answer.not_found]
-            self.set_absent(absent, index, status, ambiguous=ambiguous)
-            return [i for i in rest if i not in answer.not_found]
-        return rest
-
-
-def _parse_delete(status: int, body: dict[str, Any]) -> DeleteAnswer:
-    """Read every documented delete answer shape (namespace-api.md 2.1, 3.1, section 6)."""
-
-    def _int(*keys: str) -> int | None:
-        for key in keys:
-            value = body.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        return None
-
-    unprocessed = frozenset(str(i) for i in body.get("unprocessed_ids") or [])
-    not_found: frozenset[str] | None = None
-    deleted: frozenset[str] | None = None
-    if isinstance(body.get("not_found_ids"), list):
-        not_found = frozenset(str(i) for i in body["not_found_ids"])
-    if isinstance(body.get("deleted_ids"), list) or isinstance(body.get("errors"), list):
-        deleted = frozenset(str(i) for i in body.get("deleted_ids") or [])
-        missing: set[str] = set()
-        failing: set[str] = set()
-        for error in body.get("errors") or []:
-            if not isinstance(error, dict) or "id" not in error:
-                continue
-            text = str(error.get("error") or error.get("message") or "").lower()
-            (missing if "not found" in text else failing).add(str(error["id"]))
-        not_found = frozenset(missing) | (not_found or frozenset())
-        unprocessed = unprocessed | frozenset(failing)
-    actual = _int("actual_deletions", "deleted")
-    if actual is None and deleted is not None:
-        actual = len(deleted)
-    if actual is None:
-        raise UnexpectedResponse(f"delete answer (HTTP {status}) has no deletion count")
-    return DeleteAnswer(
-        http_status=status,
-        requested=_int("requested_deletions", "requested"),
-        actual=actual,
-        unprocessed=unprocessed,
-        not_found=not_found,
-        deleted=deleted,
-    )
 
 
 @functools.cache
@@ -839,12 +382,6 @@ def _seg(namespace: str) -> str:
 
 def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
-
-
-def _call_of(error: NamespaceApiError) -> CallRecord:
-    """The call an error of `_call` carries (every error it raises has one)."""
-    assert error.call is not None, "errors raised by _call carry their call"
-    return error.call
 
 
 def _with_call(error: NamespaceApiError, call: CallRecord) -> NamespaceApiError:

@@ -75,3 +75,9 @@ class RateLimited(ApiStatusError):
 
 class ServerError(ApiStatusError):
     retryable = True
+
+
+def call_of(error: NamespaceApiError) -> CallRecord:
+    """The call an error raised by the client's `_call` carries (every such error has one)."""
+    assert error.call is not None, "errors raised by _call carry their call"
+    return error.call

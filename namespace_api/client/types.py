@@ -1,9 +1,13 @@
-"""Typed results of the namespace API client."""
+"""The client's vocabulary and typed results: kinds, modes, flavours, outcomes, calls."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+# The two kinds of namespace (the API's `type`): text documents, or vectors.
+KIND_TEXT = "text"
+KIND_VECTOR = "vector"
 
 
 class Outcome(StrEnum):

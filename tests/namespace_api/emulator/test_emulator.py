@@ -24,7 +24,7 @@ import pytest
 
 from namespace_api.emulator import EmulatorServer, EmulatorStore, parse_fault_spec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 API_KEY = "key-a"
 OTHER_KEY = "key-b"
