@@ -11,24 +11,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from erasure.actors import Actor
+from erasure.admin.base import BaseAdmin, ReadOnlyAdmin, actor_of
 from webhooks.models import DeferredErasure, Scheme, WebhookDelivery, WebhookSecret, WebhookSource
-from webhooks.schemes import SCHEMES, secret_problem
+from webhooks.providers import SCHEMES, secret_problem
 from webhooks.services import secret_add, secret_revoke, source_save
-
-
-def _officer(request: HttpRequest) -> Actor:
-    if not isinstance(request.user, User):
-        raise PermissionDenied
-    return Actor.for_user(request.user)
 
 
 class WebhookSecretForm(forms.ModelForm):
@@ -106,7 +98,7 @@ class WebhookSourceForm(forms.ModelForm):
 
 
 @admin.register(WebhookSource)
-class WebhookSourceAdmin(admin.ModelAdmin):
+class WebhookSourceAdmin(BaseAdmin):
     form = WebhookSourceForm
     inlines = [WebhookSecretInline]
     list_display = [
@@ -146,10 +138,10 @@ class WebhookSourceAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
         assert isinstance(obj, WebhookSource)
-        source_save(source=obj, actor=_officer(request), changed_fields=form.changed_data)
+        source_save(source=obj, actor=actor_of(request), changed_fields=form.changed_data)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        actor = _officer(request)
+        actor = actor_of(request)
         source = form.instance
         # What the admin's change message (LogEntry) reads after a formset's save().
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
@@ -167,17 +159,6 @@ class WebhookSourceAdmin(admin.ModelAdmin):
             elif "active" in secret_form.changed_data and not secret_form.cleaned_data["active"]:
                 secret_revoke(secret=secret, actor=actor)
                 formset.changed_objects.append((secret, ["active"]))
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)

@@ -4,6 +4,10 @@ configuration of sources and secrets (which the admin calls).
 A delivery's dedup rows, the requests it files and their audit events are written in one
 transaction: a redelivery either finds the rows committed (a duplicate) or waits on the
 unique key until the first attempt commits or rolls back.
+
+Lock order, as everywhere (erasure.services.audit): rows first, then the audit chain. A
+delivery locks its rows (its delivery keys, then the pending deferrals of its users)
+before its first audit event; `deferred_file_due` locks the deferral it files first too.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from django.utils import timezone
 
 from erasure.actors import Actor
 from erasure.errors import InvalidInput
-from erasure.hashing import subject_hash
-from erasure.models import AuditEventType, RequestSource, Subject
+from erasure.hashing import subject_hash, subject_hashes
+from erasure.models import AuditEventType, RequestSource, Subject, SubjectAlias
 from erasure.services.aliases import alias_hash, subject_for_alias
 from erasure.services.audit import audit_record
 from erasure.services.requests import request_file
@@ -36,7 +40,7 @@ from webhooks.models import (
     WebhookSecret,
     WebhookSource,
 )
-from webhooks.schemes import DEACTIVATE, REACTIVATE, SCHEMES, Event, Malformed, secret_problem
+from webhooks.providers import DEACTIVATE, REACTIVATE, SCHEMES, Event, Malformed, secret_problem
 
 logger = logging.getLogger("webhooks")
 
@@ -125,6 +129,10 @@ def webhook_receive(
     if planned:
         with transaction.atomic():
             claimed = {d.delivery_id: d for d in _claim(source=source, planned=planned, now=now)}
+            _lock_pending_deferrals(
+                source=source,
+                user_ids={user for d in claimed if (user := planned[d][0].user_id) is not None},
+            )
             # In the order of the batch: a deactivation and a reactivation of one user in
             # one delivery must cancel out.
             for delivery_id, (event, action) in planned.items():
@@ -193,6 +201,25 @@ def _claim(
         )
         for row in rows
     ]
+
+
+def _lock_pending_deferrals(*, source: WebhookSource, user_ids: set[str]) -> None:
+    """Lock the pending deferrals of these users, before the first audit event of the
+    delivery takes the chain. Filing and cancelling settle them; `deferred_file_due` holds
+    one while it files (and then waits for the chain): taken after the chain, they would
+    deadlock against it. Locked, they are skipped by `deferred_file_due` instead."""
+    if not user_ids:
+        return
+    pending = DeferredErasure.objects.filter(source=source, state=DeferralState.PENDING)
+    if source.subject_mapping == SubjectMapping.ALIAS:
+        hashes = [alias_hash(source.alias_kind, user_id) for user_id in user_ids]
+        aliases = SubjectAlias.objects.filter(kind=source.alias_kind, alias_hash__in=hashes)
+        pending = pending.filter(subject__in=aliases.values("subject_id"))
+    else:
+        keys = Subject.objects.filter(key_hash__in=subject_hashes(user_ids).values())
+        pending = pending.filter(subject__in=keys.values("pk"))
+    # In id order, so that two deliveries locking some of the same rows cannot deadlock.
+    list(pending.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
 
 
 def _file(*, source: WebhookSource, event: Event, delivery: WebhookDelivery) -> None:

@@ -21,7 +21,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from webhooks.models import Scheme, WebhookSource
-from webhooks.schemes import SCHEMES, Malformed, VerificationFailed, verify_static_header
+from webhooks.providers import SCHEMES, Malformed, VerificationFailed, okta
 from webhooks.services import webhook_receive
 
 logger = logging.getLogger("webhooks")
@@ -70,7 +70,7 @@ def receive(request: HttpRequest, slug: str) -> JsonResponse:
         return _too_large(source)
 
     try:
-        delivery_id = scheme.verify(
+        scheme.verify(
             body=body,
             headers=headers,
             secrets=secrets,
@@ -80,8 +80,9 @@ def receive(request: HttpRequest, slug: str) -> JsonResponse:
     except VerificationFailed as exc:
         logger.warning("webhook %s: refused, %s", source.slug, exc)
         return _error(401, "unauthorized", "the delivery could not be verified")
+    delivery_id = scheme.delivery_id(headers)
     try:
-        events = scheme.parse(body, delivery_id)
+        events = scheme.events(body, delivery_id)
         result = webhook_receive(source=source, events=events)
     except Malformed as exc:
         # The header's delivery id is not validated yet: logged escaped and cut short.
@@ -105,13 +106,13 @@ def _okta_verification(
     (Okta's support article "Unable to verify event hook" shows the GET with
     `Authorization: my-shared-secret`), which is checked: only the configured sender gets
     the answer."""
-    challenge = headers.get("x-okta-verification-challenge", "")
+    challenge = okta.verification_challenge(headers)
     if not challenge:
         response = _error(405, "method_not_allowed", "deliveries are POST requests")
         response["Allow"] = "GET, POST"
         return response
     try:
-        verify_static_header(
+        okta.verify(
             body=b"", headers=headers, secrets=secrets, header_name=source.header_name, now=0
         )
     except VerificationFailed as exc:

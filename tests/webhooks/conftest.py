@@ -1,5 +1,6 @@
-"""Webhook test helpers: sources in the database, and each scheme's signing written out
-from the provider's documentation (identity-webhooks.md), independently of webhooks.schemes."""
+"""Webhook test helpers: sources in the database, what a delivery left there, and each
+scheme's signing written out from the provider's documentation (identity-webhooks.md),
+independently of webhooks.providers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from webhooks.models import WebhookSecret, WebhookSource
+from erasure.hashing import subject_hash
+from erasure.models import AuditEvent, ErasureRequest, Subject
+from webhooks.models import DeferredErasure, WebhookDelivery, WebhookSecret, WebhookSource
 from webhooks.services import secret_prefix
 
 # The official Standard Webhooks test vector (every official library's tests).
@@ -32,6 +35,23 @@ def make_source(scheme: str, secrets: list[str], **fields: Any) -> WebhookSource
     for value in secrets:
         WebhookSecret.objects.create(source=source, value=value, prefix=secret_prefix(value))
     return source
+
+
+def filed_for(user_id: str) -> ErasureRequest:
+    """The request filed for the subject of `user_id` (direct mapping)."""
+    return ErasureRequest.objects.get(subject__key_hash=subject_hash(user_id))
+
+
+def nothing_written() -> bool:
+    """No request, delivery row, audit event, subject or deferral: what every refusal
+    leaves."""
+    return not (
+        ErasureRequest.objects.exists()
+        or WebhookDelivery.objects.exists()
+        or AuditEvent.objects.exists()
+        or Subject.objects.exists()
+        or DeferredErasure.objects.exists()
+    )
 
 
 def body_of(payload: Any) -> bytes:

@@ -8,23 +8,24 @@ import time
 
 import pytest
 
+from erasure.hashing import subject_hash
 from erasure.models import AuditEvent, ErasureRequest
 from tests.webhooks import payloads
-from tests.webhooks.conftest import VECTOR_SECRET, make_source, post, standard_headers
+from tests.webhooks.conftest import (
+    VECTOR_SECRET,
+    keycloak_signature,
+    make_source,
+    nothing_written,
+    post,
+    standard_headers,
+    workos_header,
+)
 from webhooks.models import WebhookDelivery, WebhookSecret
 from webhooks.views import MAX_BODY_BYTES
 
 pytestmark = pytest.mark.django_db
 
 OTHER_SECRET = "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
-
-
-def nothing_written() -> bool:
-    return not (
-        ErasureRequest.objects.exists()
-        or WebhookDelivery.objects.exists()
-        or AuditEvent.objects.exists()
-    )
 
 
 @pytest.fixture
@@ -231,3 +232,129 @@ def test_url_without_the_trailing_slash_is_served_not_redirected(client, clerk_s
     )
     assert response.status_code == 200
     assert ErasureRequest.objects.count() == 1
+
+
+# --- text that a verified sender may still put in a delivery ------------------------------
+#
+# PostgreSQL refuses NUL in text, a lone surrogate (valid JSON: "\ud800") has no UTF-8
+# encoding, and control characters would reach subject keys, log lines and exports. Each
+# is a body that is not the documented shape: 400, nothing written; in an Okta or Auth0
+# batch the entry is skipped as malformed and the rest still count.
+
+HOSTILE = {
+    "nul": "\x00",
+    "lone_surrogate": "\ud800",
+    "control": "\x01",
+    "escape": "\x1b",
+    "line_break": "\n",
+    "c1_control": "\x9b",
+}
+SCHEME_SECRETS = {
+    "standard_webhooks": VECTOR_SECRET,
+    "okta": "okta-secret-value",
+    "auth0": "Bearer auth0-stream-token-1234",
+    "workos": "workos-secret-value",
+    "keycloak": "keycloak-secret-value",
+    "static_header": "generic-secret-value",
+}
+DELETION = {
+    "standard_webhooks": "user.deleted",
+    "okta": "user.lifecycle.delete.initiated",
+    "auth0": "sdu",
+    "workos": "user.deleted",
+    "keycloak": "admin.USER-DELETE",
+    "static_header": "user.deleted",
+}
+BATCH_SCHEMES = ("okta", "auth0")
+
+
+def entry(scheme: str, *, user_id: str, delivery_id: str, event_type: str) -> dict:
+    """One entry of an Okta or Auth0 batch."""
+    if scheme == "okta":
+        return payloads.okta_event(event_type, delivery_id, user_id, "j@example.com")
+    return payloads.auth0_entry(event_type, delivery_id, user_id)
+
+
+def signed(
+    scheme: str,
+    *,
+    user_id: str = "user_1",
+    delivery_id: str = "delivery-1",
+    event_type: str | None = None,
+    entries: list[dict] | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """A delivery of `scheme`'s default deletion event (or of a batch of `entries`),
+    signed or authenticated exactly as the provider does it."""
+    secret = SCHEME_SECRETS[scheme]
+    event_type = event_type or DELETION[scheme]
+    if scheme in BATCH_SCHEMES:
+        entries = entries or [
+            entry(scheme, user_id=user_id, delivery_id=delivery_id, event_type=event_type)
+        ]
+        body = payloads.okta(*entries) if scheme == "okta" else json.dumps(entries).encode()
+        return body, {"Authorization": secret}
+    if scheme == "standard_webhooks":
+        body = json.dumps({"type": event_type, "data": {"id": user_id}}).encode()
+        return body, standard_headers(secret, delivery_id, body)
+    if scheme == "workos":
+        body = json.dumps(
+            {"object": "event", "id": delivery_id, "event": event_type, "data": {"id": user_id}}
+        ).encode()
+        return body, {"WorkOS-Signature": workos_header(secret, body)}
+    if scheme == "keycloak":
+        body = json.dumps(
+            {
+                "uid": delivery_id,
+                "type": event_type,
+                "resourceType": "USER",
+                "resourcePath": f"users/{user_id}",
+                "authDetails": {"userId": "admin-0000"},
+            }
+        ).encode()
+        return body, {"X-Keycloak-Signature": keycloak_signature(secret, body)}
+    body = json.dumps({"id": delivery_id, "type": event_type, "data": {"id": user_id}}).encode()
+    return body, {"Authorization": secret}
+
+
+@pytest.fixture
+def any_source(request):
+    scheme = request.param
+    make_source(scheme, [SCHEME_SECRETS[scheme]], slug="sender")
+    return scheme
+
+
+@pytest.mark.parametrize("any_source", list(SCHEME_SECRETS), indirect=True)
+@pytest.mark.parametrize("char", HOSTILE.values(), ids=list(HOSTILE))
+@pytest.mark.parametrize("field", ["user_id", "delivery_id", "event_type"])
+def test_verified_delivery_with_a_nul_surrogate_or_control_character_is_400(
+    client, any_source, char, field
+):
+    if any_source == "standard_webhooks" and field == "delivery_id" and char == "\ud800":
+        pytest.skip("the id is an HTTP header: latin-1, never a surrogate")
+    values = {"user_id": "user_1", "delivery_id": "delivery-1", "event_type": DELETION[any_source]}
+    values[field] += f"{char}x"
+    body, headers = signed(any_source, **values)
+    response = post(client, "sender", body, headers)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "malformed"
+    assert char not in response.content.decode("utf-8", "replace")
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("any_source", BATCH_SCHEMES, indirect=True)
+@pytest.mark.parametrize("char", HOSTILE.values(), ids=list(HOSTILE))
+@pytest.mark.parametrize("field", ["user_id", "delivery_id", "event_type"])
+def test_batch_entry_with_a_nul_surrogate_or_control_character_is_skipped_the_rest_count(
+    client, any_source, char, field
+):
+    deletion = DELETION[any_source]
+    values = {"user_id": "user_bad", "delivery_id": "d-bad", "event_type": deletion}
+    values[field] += f"{char}x"
+    bad = entry(any_source, **values)
+    good = entry(any_source, user_id="user_good", delivery_id="d-good", event_type=deletion)
+    body, headers = signed(any_source, entries=[bad, good])
+    response = post(client, "sender", body, headers)
+    assert response.status_code == 200, response.content
+    assert response.json()["outcomes"] == {"malformed": 1, "filed": 1}
+    assert ErasureRequest.objects.get().subject.key_hash == subject_hash("user_good")
+    assert list(WebhookDelivery.objects.values_list("delivery_id", flat=True)) == ["d-good"]

@@ -1,19 +1,27 @@
 """Simultaneous deliveries, each on its own database connection: the unique delivery key
-and the one-open-request rule hold under races."""
+and the one-open-request rule hold under races, and the webhook and the deferral worker
+take their locks in one order."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from erasure.models import ErasureRequest
+from erasure.services.audit import AUDIT_CHAIN_LOCK
 from tests.webhooks import payloads
 from tests.webhooks.conftest import VECTOR_SECRET, make_source, post, standard_headers
-from webhooks.models import WebhookDelivery
+from webhooks.models import DeferralState, DeferredErasure, WebhookDelivery
+from webhooks.services import deferred_file_due
 from webhooks.tasks import file_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,3 +81,94 @@ def test_periodic_task_is_registered_and_runs():
 
     assert "webhooks.file_due" in app.tasks
     file_due(timestamp=0)  # nothing due: a no-op, safe to run any time
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.02)
+
+
+def waiting_for_the_audit_chain() -> int:
+    """Sessions of this database queued on the audit chain's advisory lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FROM pg_locks
+            WHERE locktype = 'advisory' AND NOT granted AND objid = %s
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """,
+            [AUDIT_CHAIN_LOCK],
+        )
+        return cursor.fetchone()[0]
+
+
+def waiting_on_a_lock(pid: int | None) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", [pid])
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_deletion_and_the_due_deferral_of_its_user_at_once_do_not_deadlock():
+    # The interleaving that deadlocked: the webhook has filed its request and waits for the
+    # audit chain; the worker then claims the user's due deferral and files too. Holding
+    # the chain from a third session makes it happen every time. Both must take the
+    # deferral rows first, then the chain: the worker then skips the row the webhook holds.
+    secret = "okta-shared-secret"
+    make_source("okta", [secret], deactivation_policy="delay", deactivation_delay_hours=1)
+    deactivate = payloads.okta_event("user.lifecycle.deactivate", "e-1", "00u1", "j@example.com")
+    assert post(Client(), "okta", payloads.okta(deactivate), {"Authorization": secret}).json()[
+        "outcomes"
+    ] == {"deferred": 1}
+    delete = payloads.okta_event("user.lifecycle.delete.initiated", "e-2", "00u1", "j@x.org")
+    results: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            results["webhook"] = post(
+                Client(), "okta", payloads.okta(delete), {"Authorization": secret}
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def run_worker() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                results["worker_pid"] = cursor.fetchone()[0]
+            results["settled"] = deferred_file_due(now=timezone.now() + timedelta(hours=2))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    webhook = threading.Thread(target=deliver)
+    worker = threading.Thread(target=run_worker)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [AUDIT_CHAIN_LOCK])
+    try:
+        webhook.start()
+        wait_until(lambda: waiting_for_the_audit_chain() == 1, "the webhook waits for the chain")
+        worker.start()
+        wait_until(
+            lambda: not worker.is_alive() or waiting_on_a_lock(results.get("worker_pid")),
+            "the worker is done or waits",
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [AUDIT_CHAIN_LOCK])
+    webhook.join(timeout=30)
+    worker.join(timeout=30)
+
+    assert not webhook.is_alive() and not worker.is_alive()
+    assert errors == []
+    assert results["webhook"].json()["outcomes"] == {"filed": 1}
+    assert results["settled"] == 0
+    request = ErasureRequest.objects.get()
+    deferral = DeferredErasure.objects.get()
+    assert (deferral.state, deferral.request_id) == (DeferralState.FILED, request.pk)
