@@ -37,7 +37,7 @@ from erasure.models import (
     RequestStatus,
     Subject,
 )
-from erasure.services.audit import audit_record
+from erasure.services.audit import audit_chain_lock, audit_record
 from erasure.services.locks import lock_request
 from erasure.services.subjects import subject_get_or_create
 
@@ -108,6 +108,10 @@ def request_file(
 
     try:
         with transaction.atomic():
+            # The chain before the subject's and the request's rows (unique inserts): a
+            # webhook delivery filing for several users holds the chain from its first
+            # one, and must never wait on a filing that holds a later user's rows.
+            audit_chain_lock()
             if subject is None:
                 subject = subject_get_or_create(key=key, keep_raw_key=True)
             open_request = ErasureRequest.objects.filter(
