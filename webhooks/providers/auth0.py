@@ -49,12 +49,20 @@ def events(body: bytes, delivery_id: str) -> list[Event]:
     try:
         parsed = json.loads(body)
     except (ValueError, RecursionError):
-        parsed = [parse_json(line) for line in body.splitlines() if line.strip()]
+        # JSON lines: each line is an entry of its own, so one that is not JSON is one
+        # unreadable entry (skipped, like any other), not an unreadable delivery.
+        parsed = [_Line(line) for line in body.splitlines() if line.strip()]
     entries = parsed if isinstance(parsed, list) else [parsed]
     return batch(entries, _entry)
 
 
+class _Line(bytes):
+    """A JSON line not parsed yet."""
+
+
 def _entry(raw: Any, index: int) -> Event:
+    if isinstance(raw, _Line):
+        raw = parse_json(raw)
     entry = as_object(raw, f"entry {index}")
     if "specversion" in entry:
         return _cloud_event(entry, index)

@@ -88,6 +88,18 @@ def test_auth0_event_streams_cloud_event_user_deleted(client):
 
 
 @pytest.mark.django_db
+def test_auth0_json_line_that_is_not_json_is_one_malformed_entry(client):
+    # README: an unreadable entry of an Auth0 batch is skipped, the rest still count.
+    make_source("auth0", [AUTH0_SECRET])
+    good = payloads.auth0_entry("sdu", "900202405011", "auth0|lines")
+    body = b'{"log_id": "9002", "data": {"type"\n' + json.dumps(good).encode() + b"\n"
+    response = post(client, "auth0", body, {"Authorization": AUTH0_SECRET})
+    assert response.status_code == 200, response.content
+    assert response.json()["outcomes"] == {"malformed": 1, "filed": 1}
+    filed_for("auth0|lines")
+
+
+@pytest.mark.django_db
 def test_auth0_batch_with_no_readable_entry_is_400(client):
     make_source("auth0", [AUTH0_SECRET])
     body = json.dumps([{"data": {"type": "sdu", "user_id": "auth0|1"}}] * 2).encode()
