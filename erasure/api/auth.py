@@ -32,14 +32,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-def required_scopes(view: Any, method: str) -> tuple[str, ...]:
-    """The scopes of which a key needs one to call `method` on `view`: the view's
-    `required_scopes`, a tuple, or a dict by HTTP method when one path serves several
-    operations (GET and POST /requests)."""
-    scopes = getattr(view, "required_scopes", ())
-    if isinstance(scopes, dict):
-        return tuple(scopes.get(method.upper(), ()))
-    return tuple(scopes)
+def required_scopes(view: Any) -> tuple[str, ...]:
+    """The scopes of which a key needs one to call `view`: its `required_scopes` (one view
+    per operation, so one tuple per view; erasure.api.routing joins views of one path)."""
+    return tuple(getattr(view, "required_scopes", ()))
 
 
 class HasScope(permissions.BasePermission):
@@ -53,7 +49,7 @@ class HasScope(permissions.BasePermission):
             raise exceptions.NotAuthenticated("an API key is required (Authorization: Bearer)")
         if not hasattr(view, request.method.lower()):
             return True  # the view answers 405, which says more than a 403
-        required = required_scopes(view, request.method)
+        required = required_scopes(view)
         if not required:
             return False
         if not set(required) & set(key.scopes):

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -65,8 +66,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+@csrf_exempt
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """Any other path under /api/v1/: a 404 in the error shape, not Django's HTML page."""
+    """Any other path under /api/v1/: a 404 in the error shape, not Django's HTML page.
+
+    CSRF-exempt as every view of the API: Django's CSRF check would otherwise answer a
+    POST, PUT, PATCH or DELETE here with its HTML 403 page (the API authenticates by key,
+    never by cookie; this view reads nothing and writes nothing)."""
     return JsonResponse(
         {
             "error": {

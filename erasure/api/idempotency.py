@@ -12,6 +12,15 @@ progress" at once instead of running the effect twice; once the first commits, t
 gone and the record is there to be replayed. A process killed mid-call leaves neither lock
 nor record (the transaction rolls back), so the key can simply be sent again.
 
+A view may name a `prepare` step (`@idempotent(prepare=...)`): it runs outside any
+transaction, after the stored answer was looked for and before the key's transaction
+begins, and what it returns is passed to the handler. It is the place for validation and
+for calls to other systems (the namespace API), which must not keep a transaction, its
+advisory lock and the rows it has locked waiting on the network. It must write nothing
+the answer depends on: it may run for a call that then finds the answer stored, or the
+key in progress (two repeats of a call both prepare; one runs, the other gets a 409 or
+the first one's answer).
+
 Only 2xx answers are stored: a refused call (bad input, wrong state) wrote nothing, and
 sending it again under the same key, corrected or not, runs it again.
 """
@@ -22,11 +31,9 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from typing import Any, overload
 
 from django.db import connection, transaction
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
@@ -36,8 +43,6 @@ from rest_framework.utils.encoders import JSONEncoder
 from erasure.errors import Conflict, InvalidInput
 from erasure.models import ApiKey, IdempotencyRecord
 
-# How long a key is remembered at least (Stripe's 24 hours); older records may be pruned.
-RETENTION = timedelta(hours=24)
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -121,17 +126,30 @@ def _replay(record: IdempotencyRecord, *, method: str, path: str, digest: str) -
     )
 
 
-def run_idempotent(request: Request, run: Callable[[], Response]) -> Response:
-    """Run `run` once per (API key, Idempotency-Key); without the header, just run it."""
+def run_idempotent[T](
+    request: Request, run: Callable[[T], Response], *, prepare: Callable[[], T]
+) -> Response:
+    """`run(prepare())` once per (API key, Idempotency-Key); without the header, just that.
+
+    With the header: an answer stored for the key is replayed (or the call is a 409)
+    before `prepare` runs; `prepare` runs outside any transaction; `run` and the storing
+    of its answer happen in one transaction, under the key's advisory lock.
+    """
     raw = request.headers.get(HEADER)
     if raw is None or raw == "":
-        return run()
+        return run(prepare())
     key = _valid_key(raw)
     api_key = request.auth
     if not isinstance(api_key, ApiKey):
         raise NotAuthenticated("an API key is required (Authorization: Bearer)")
     method, path = request.method or "POST", request.path
     digest = body_sha256(request)
+    # A stored answer is committed, hence final: it is replayed without the lock, and
+    # without preparing anything.
+    record = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
+    if record is not None:
+        return _replay(record, method=method, path=path, digest=digest)
+    prepared = prepare()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -144,10 +162,11 @@ def run_idempotent(request: Request, run: Callable[[], Response]) -> Response:
                 f"a call with this {HEADER} is still in progress; retry once it has finished",
                 fields={HEADER: ["in progress"]},
             )
+        # Again under the lock: a first call may have committed since the look above.
         record = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
         if record is not None:
             return _replay(record, method=method, path=path, digest=digest)
-        response = run()
+        response = run(prepared)
         if 200 <= response.status_code < 300:
             IdempotencyRecord.objects.create(
                 api_key=api_key,
@@ -162,24 +181,42 @@ def run_idempotent(request: Request, run: Callable[[], Response]) -> Response:
     return response
 
 
-def idempotent[F: Callable[..., Response]](handler: F) -> F:
-    """Decorate a view's `post`: honours `Idempotency-Key` and documents the header."""
-
-    @functools.wraps(handler)
-    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return run_idempotent(request, lambda: handler(self, request, *args, **kwargs))
-
-    wrapper.idempotent = True  # type: ignore[attr-defined]
-    return extend_schema(parameters=[IDEMPOTENCY_PARAMETER, REPLAYED_PARAMETER])(wrapper)  # type: ignore[return-value]
+Handler = Callable[..., Response]
 
 
-def idempotency_records_prune(*, older_than: timedelta = RETENTION) -> int:
-    """Forget the answers stored more than `older_than` ago; returns how many.
+@overload
+def idempotent(handler: Handler, /) -> Handler: ...
+@overload
+def idempotent(*, prepare: Callable[..., Any]) -> Callable[[Handler], Handler]: ...
+def idempotent(
+    handler: Handler | None = None, /, *, prepare: Callable[..., Any] | None = None
+) -> Handler | Callable[[Handler], Handler]:
+    """Decorate a view's `post`: honours `Idempotency-Key` and documents the header.
 
-    Meant for a periodic job (the sweeper). A key sent again after this runs the call
-    again; POST /requests still finds its request by the key kept on the request.
+    `@idempotent` runs the whole handler in the key's transaction. `@idempotent(prepare=f)`
+    first calls `f(self, request, *args, **kwargs)` outside any transaction (see the module
+    docstring) and passes its result to the handler: `post(self, request, prepared, ...)`.
     """
-    deleted, _ = IdempotencyRecord.objects.filter(
-        created_at__lt=timezone.now() - older_than
-    ).delete()
-    return deleted
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+            if prepare is None:
+                return run_idempotent(
+                    request,
+                    lambda _: handler(self, request, *args, **kwargs),
+                    prepare=lambda: None,
+                )
+            return run_idempotent(
+                request,
+                lambda prepared: handler(self, request, prepared, *args, **kwargs),
+                prepare=lambda: prepare(self, request, *args, **kwargs),
+            )
+
+        wrapper.idempotent = True  # type: ignore[attr-defined]
+        documented: Handler = extend_schema(parameters=[IDEMPOTENCY_PARAMETER, REPLAYED_PARAMETER])(
+            wrapper
+        )
+        return documented
+
+    return decorate if handler is None else decorate(handler)

@@ -30,7 +30,7 @@ class AutoSchema(SpectacularAutoSchema):
         operation = super().get_operation(*args, **kwargs)
         if operation is None:
             return None
-        scopes = required_scopes(self.view, self.method)
+        scopes = required_scopes(self.view)
         if scopes:
             if len(scopes) == 1:
                 needs = f"Scope: `{scopes[0]}`."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +13,8 @@ from psycopg.pq import TransactionStatus
 from erasure.actors import Actor
 from erasure.errors import InvalidInput, UpstreamUnavailable
 from erasure.hashing import subject_hashes
+from erasure.lifecycle import COMPLETED_STATUSES, OPEN_STATUSES
 from erasure.models import (
-    OPEN_STATUSES,
     AuditEventType,
     ErasureRequest,
     Namespace,
@@ -23,7 +23,7 @@ from erasure.models import (
     Subject,
 )
 from erasure.services.audit import audit_record
-from erasure.services.execution import items_expand
+from erasure.services.expansion import items_expand
 from erasure.services.namespaces import namespaces_sync
 from erasure.services.requests import request_file
 from namespace_api.client.errors import NamespaceApiError
@@ -54,17 +54,43 @@ class RegisterResult:
     when ERASURE_LATE_MAPPINGS is `erase`."""
 
 
-def mappings_register(*, items: Sequence[MappingInput], actor: Actor) -> RegisterResult:
-    """Register mappings in bulk; idempotent (a mapping registered twice is kept once).
+def mappings_namespaces(*, items: Sequence[MappingInput]) -> dict[str, Namespace]:
+    """The namespaces the items name, by name, after validating the items (InvalidInput).
 
-    Every namespace must be known (we ask the namespace API for its list once when one is
-    not). Nothing is written unless every item is valid. Items of a subject whose request
-    is running are added to that request at once (an approved one expands everything when
-    its job starts). New mappings of a subject already erased are flagged, see
-    `_follow_up`.
+    A namespace not known yet is looked up in the namespace API's list (UpstreamUnavailable
+    when it cannot be asked, InvalidInput when it is not there either); the namespaces
+    learned are committed by the sync's own short transaction. Call it outside any
+    transaction: the API call can take seconds, and a transaction open across it would
+    keep everything it holds (an Idempotency-Key's lock, the namespace rows the sync locks
+    and every worker's dispatch needs) waiting on the network. The API view does, then
+    passes the result to `mappings_register` inside its Idempotency-Key transaction.
     """
     _validate(items)
-    namespaces = _resolve_namespaces({i.namespace for i in items})
+    return _resolve_namespaces({i.namespace for i in items})
+
+
+def mappings_register(
+    *,
+    items: Sequence[MappingInput],
+    actor: Actor,
+    namespaces: Mapping[str, Namespace] | None = None,
+) -> RegisterResult:
+    """Register mappings in bulk; idempotent (a mapping registered twice is kept once).
+
+    Every namespace must be known: `namespaces`, from `mappings_namespaces(items=...)`
+    called beforehand, or else resolved here first, before this function's own transaction
+    (the namespace API is asked for its list once when one is not known; see
+    `mappings_namespaces` for why no transaction may be open around that call). Nothing is
+    written unless every item is valid. Items of a subject whose request is running are
+    added to that request at once (an approved one expands everything when its job
+    starts). New mappings of a subject already erased are flagged, see `_follow_up`.
+    """
+    _validate(items)
+    names = {i.namespace for i in items}
+    if namespaces is None:
+        namespaces = _resolve_namespaces(names)
+    elif not names <= namespaces.keys():
+        raise ValueError("`namespaces` must hold every namespace the items name")
     hashes = subject_hashes(i.subject for i in items)
     distinct_hashes = list(set(hashes.values()))
     with transaction.atomic():
@@ -135,9 +161,6 @@ class _FollowUp:
     after_erasure: int
 
 
-COMPLETED_STATUSES = (RequestStatus.COMPLETED, RequestStatus.COMPLETED_WITH_FAILURES)
-
-
 def _follow_up(
     *,
     touched_sql: str,
@@ -193,7 +216,9 @@ def _follow_up(
             ],
         )
         rows = cursor.fetchall()
-    running_ids = [request_id for _, _, request_id, status, _, _ in rows if status == "running"]
+    running_ids = [
+        request_id for _, _, request_id, status, _, _ in rows if status == RequestStatus.RUNNING
+    ]
     late = [row for row in rows if row[3] in COMPLETED_STATUSES and row[5] > 0]
 
     added = 0

@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIRequestFactory
 
 from erasure.api.errors import exception_handler
-from tests.api.helpers import error_of
+from tests.api.helpers import error_of, written
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +73,29 @@ def test_nul_characters_in_paths_and_filters_are_4xx_not_500(api_key_factory):
         "/api/v1/namespaces/a%00b", {"attribution_mode": "fast"}, format="json"
     )
     error_of(response, 404)
+
+
+UNKNOWN_PATHS = ("/api/v1/nope", "/api/v1/requests/x/y/z", "/api/v1/")
+
+
+@pytest.mark.parametrize("method", ["get", "head", "options", "post", "put", "patch", "delete"])
+def test_every_method_on_an_unknown_path_is_a_json_404_that_writes_nothing(method):
+    """The catch-all is not a DRF view: Django's CSRF check used to answer its unsafe
+    methods with the HTML 403 page. Checks enforced, as a real client meets them (the
+    test client skips them by default); no session cookie, as an API client sends none."""
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    before = written()
+    for path in UNKNOWN_PATHS:
+        if method in ("get", "head", "options"):
+            response = getattr(client, method)(path)
+        else:
+            response = getattr(client, method)(
+                path, b'{"subject": "u"}', content_type="application/json"
+            )
+        assert response.status_code == 404, (method, path, response.content[:200])
+        assert response["Content-Type"] == "application/json", (method, path)
+        if method != "head":  # a HEAD answer has no body
+            assert error_of(response, 404)["code"] == "not_found"
+    assert written() == before

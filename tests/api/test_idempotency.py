@@ -221,7 +221,7 @@ def test_records_older_than_the_retention_can_be_pruned(caller):
 
     from django.utils import timezone
 
-    from erasure.api.idempotency import RETENTION, idempotency_records_prune
+    from erasure.services.idempotency import RETENTION, idempotency_records_prune
 
     for key in ("old", "new"):
         caller.post(
@@ -243,3 +243,22 @@ def test_a_body_with_a_lone_surrogate_is_400_not_500(caller):
     )
     assert "subject" in error_of(response, 400)["fields"]
     assert ErasureRequest.objects.count() == 0
+
+
+def test_a_stored_answer_is_found_before_the_namespace_api_is_asked(caller, emulator, settings):
+    """The key's stored answer is looked for before the preparing step (which may ask the
+    namespace API): a reused key is a 409 even when that API is down."""
+    emulator.seed([{"name": "notes", "type": "text", "items": []}])
+    headers = {"HTTP_IDEMPOTENCY_KEY": "k1"}
+    first = caller.post("/api/v1/mappings", {"items": [MAPPING]}, format="json", **headers)
+    assert first.status_code == 200
+    settings.NAMESPACE_API_URL = "http://127.0.0.1:9/v1"
+    settings.NAMESPACE_API_TIMEOUT = 1
+    emulator.control("calls/clear", {})
+    before = written()
+    unknown = {"items": [{**MAPPING, "namespace": "not-known-yet"}]}
+    conflict = caller.post("/api/v1/mappings", unknown, format="json", **headers)
+    assert error_of(conflict, 409)["code"] == "conflict"
+    again = caller.post("/api/v1/mappings", {"items": [MAPPING]}, format="json", **headers)
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert written() == before

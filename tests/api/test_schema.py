@@ -20,9 +20,10 @@ PREFIX = "/api/v1/"
 NOT_OPERATIONS = {"/api/v1/schema/", "/api/v1/docs/"}
 
 
-def _api_routes() -> dict[str, tuple[type, set[str]]]:
-    """Every route under /api/v1/ as an OpenAPI path, with its view class and methods."""
-    routes: dict[str, tuple[type, set[str]]] = {}
+def _api_routes() -> dict[str, dict[str, type]]:
+    """Every route under /api/v1/ as an OpenAPI path, with the view of each method. A path
+    routed by method (erasure.api.routing) has one pattern per view, under one route."""
+    routes: dict[str, dict[str, type]] = {}
 
     def walk(patterns: list, prefix: str) -> None:
         for pattern in patterns:
@@ -34,12 +35,10 @@ def _api_routes() -> dict[str, tuple[type, set[str]]]:
                     continue  # the catch-all 404 of unknown paths
                 path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
                 view = pattern.callback.cls  # type: ignore[attr-defined]
-                methods = {
-                    m
-                    for m in view.http_method_names
-                    if m not in ("options", "head") and hasattr(view, m)
-                }
-                routes[path] = (view, methods)
+                for method in view.http_method_names:
+                    if method not in ("options", "head") and hasattr(view, method):
+                        assert method not in routes.get(path, {}), (path, method)
+                        routes.setdefault(path, {})[method] = view
 
     walk(get_resolver().url_patterns, "")
     return routes
@@ -64,16 +63,15 @@ def test_schema_covers_every_route_and_method_of_the_api(schema):
     routes = {p: r for p, r in _api_routes().items() if p not in NOT_OPERATIONS}
     assert len(routes) >= 12
     assert set(schema["paths"]) == set(routes)
-    for path, (_, methods) in routes.items():
-        assert set(schema["paths"][path]) == methods, path
+    for path, views in routes.items():
+        assert set(schema["paths"][path]) == set(views), path
 
 
 def test_every_operation_documents_its_scope_errors_and_auth(schema):
     routes = _api_routes()
     for path, operations in schema["paths"].items():
-        view, _ = routes[path]
         for method, operation in operations.items():
-            scopes = required_scopes(view, method)
+            scopes = required_scopes(routes[path][method])
             assert scopes, (method, path)
             for scope in scopes:
                 assert f"`{scope}`" in operation["description"], (method, path)
@@ -87,7 +85,7 @@ def test_every_operation_documents_its_scope_errors_and_auth(schema):
 
 def test_every_post_takes_an_idempotency_key(schema):
     routes = _api_routes()
-    posts = [(p, routes[p][0]) for p, ops in schema["paths"].items() if "post" in ops]
+    posts = [(p, routes[p]["post"]) for p, ops in schema["paths"].items() if "post" in ops]
     assert len(posts) == 12
     for path, view in posts:
         assert getattr(view.post, "idempotent", False), path

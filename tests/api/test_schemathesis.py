@@ -92,7 +92,7 @@ def api(live_server, emulator):
 
 
 # A new deadline succeeds only between the request's own deadline and the regulation's
-# limit, a window generated dates do not hit; its success is tested in test_holds_api.py.
+# limit, a window generated dates do not hit; its success is tested in test_request_actions.py.
 # It still gets every check above (no 5xx, documented answers).
 SUCCESS_NEEDS_A_WINDOW = {"POST /api/v1/requests/{request_id}/deadline"}
 # What an operation's own request needs first, by the end of the operation's path.

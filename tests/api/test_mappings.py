@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
+from typing import Any
 
+import psycopg
 import pytest
+from django.db import connection
 
-from erasure.models import AuditEvent, ItemMapping, Namespace, Subject
+from erasure.models import AuditEvent, IdempotencyRecord, ItemMapping, Namespace, Subject
 from erasure.services.mappings import RegisterResult
 from tests.api.helpers import error_of, written
+from tests.conftest import database_url_of
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +160,69 @@ def test_remove_takes_at_most_ten_thousand_items(uploader, namespaces):
         uploader.post("/api/v1/mappings/remove", {"items": _items(10_001)}, format="json"), 400
     )
     assert "items" in error["fields"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_namespace_api_is_asked_with_no_transaction_open(emulator, api_key_factory):
+    """A registration naming an unknown namespace asks the namespace API for its list. That
+    call can take seconds: it must not run inside the Idempotency-Key's transaction, which
+    would stay open across it (and then keep the namespace rows the sync locks, which every
+    worker's dispatch needs, until the whole registration commits)."""
+    emulator.seed([{"name": "notes", "type": "text", "items": []}])
+    Namespace.objects.create(name="known", kind="text", attribution_mode="exact")
+    uploader = api_key_factory("uploader", "mappings:write")
+    body = {"items": [{"subject": "user-1", "namespace": "notes", "item_id": "a"}]}
+    # Every API answer of the emulator comes this late; its call log has the call at once.
+    emulator.control("config", {"latency_ms": 1500})
+    emulator.control("calls/clear", {})
+    outcome: dict[str, Any] = {}
+
+    def register() -> None:
+        try:
+            connection.ensure_connection()
+            outcome["pid"] = connection.connection.info.backend_pid
+            outcome["response"] = uploader.post(
+                "/api/v1/mappings", body, format="json", HTTP_IDEMPOTENCY_KEY="slow-1"
+            )
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=register)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any(
+            call["method"] == "GET" and call["path"].endswith("/namespaces")
+            for call in emulator.calls()
+        ):
+            assert time.monotonic() < deadline, "the namespace API was never asked"
+            time.sleep(0.02)
+        # The list call is in flight (its answer is 1.5 s away).
+        with psycopg.connect(database_url_of(connection.settings_dict["NAME"])) as other:
+            locked = other.execute(
+                "SELECT name FROM erasure_namespace ORDER BY name FOR UPDATE NOWAIT"
+            ).fetchall()
+            backends = other.execute(
+                "SELECT pid, state, xact_start IS NOT NULL FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+            other.rollback()
+    finally:
+        thread.join(timeout=30)
+    assert locked == [("known",)]
+    request_backend = [
+        (state, in_transaction) for pid, state, in_transaction in backends if pid == outcome["pid"]
+    ]
+    assert request_backend == [("idle", False)], backends
+    assert not [row for row in backends if row[2]], backends
+
+    response = outcome["response"]
+    assert response.status_code == 200, response.content
+    assert response.json()["created"] == 1
+    assert Namespace.objects.filter(name="notes").exists()
+    assert IdempotencyRecord.objects.count() == 1
+    emulator.control("config", {"latency_ms": 0})
+    again = uploader.post("/api/v1/mappings", body, format="json", HTTP_IDEMPOTENCY_KEY="slow-1")
+    assert (again.status_code, again.json()) == (200, response.json())
+    assert again["Idempotent-Replayed"] == "true"
+    assert ItemMapping.objects.count() == 1

@@ -182,3 +182,34 @@ def test_cancel_before_running_and_not_after(filer):
     assert response.json()["status"] == "cancelled"
     again = filer.post(f"/api/v1/requests/{created['id']}/cancel", {}, format="json")
     assert again.status_code == 409
+
+
+@pytest.mark.parametrize("payload", [{"subject": "user-1", "reason": ""}, {"subject": "user-1"}])
+def test_the_reason_is_optional_and_may_be_empty(filer, payload):
+    response = filer.post("/api/v1/requests", payload, format="json")
+    assert response.status_code == 201, response.content
+    filed = ErasureRequest.objects.get(pk=response.json()["id"])
+    assert filed.reason == ""
+
+
+def test_a_reason_of_5000_characters_is_kept_and_one_more_is_400(filer):
+    response = filer.post(
+        "/api/v1/requests", {"subject": "user-1", "reason": "r" * 5000}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert ErasureRequest.objects.get(pk=response.json()["id"]).reason == "r" * 5000
+    before = _counts()
+    response = filer.post(
+        "/api/v1/requests", {"subject": "user-2", "reason": "r" * 5001}, format="json"
+    )
+    assert response.status_code == 400
+    assert "reason" in _error(response)["fields"]
+    assert _counts() == before
+
+
+@pytest.mark.parametrize("payload", [{"reason": ""}, {}])
+def test_the_cancel_reason_is_optional_and_may_be_empty(filer, payload):
+    created = filer.post("/api/v1/requests", {"subject": "user-1"}, format="json").json()
+    response = filer.post(f"/api/v1/requests/{created['id']}/cancel", payload, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "cancelled"

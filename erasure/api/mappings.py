@@ -1,0 +1,174 @@
+"""Which items belong to which subject: mappings registered and removed, and aliases."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from erasure.api.base import POST_ERRORS, ApiView, ErrorSerializer, Scope, actor_of, validated_body
+from erasure.api.idempotency import idempotent
+from erasure.models import Namespace
+from erasure.services.aliases import (
+    KIND_PATTERN,
+    MAX_ALIAS_LENGTH,
+    MAX_ALIASES_PER_CALL,
+    AliasInput,
+    aliases_register,
+)
+from erasure.services.mappings import (
+    MAX_ITEMS_PER_CALL,
+    MappingInput,
+    mappings_namespaces,
+    mappings_register,
+    mappings_remove,
+)
+
+
+class MappingItemSerializer(serializers.Serializer):
+    subject = serializers.CharField(max_length=512, trim_whitespace=True)
+    namespace = serializers.CharField(max_length=200)
+    item_id = serializers.CharField(max_length=512, trim_whitespace=False)
+
+
+class MappingsInputSerializer(serializers.Serializer):
+    # max_length goes to the ListSerializer that many=True builds (the stubs miss it).
+    items = MappingItemSerializer(  # type: ignore[call-arg]
+        many=True, allow_empty=False, max_length=MAX_ITEMS_PER_CALL
+    )
+
+
+# erasure.services.mappings.RegisterResult, every field of it (a test holds the two
+# together: the README promises every field of the service's result).
+class MappingsRegisterResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    added_to_open_requests = serializers.IntegerField()
+    after_erasure = serializers.IntegerField()
+
+
+# erasure.services.mappings.RemoveResult, every field of it.
+class MappingsRemoveResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    removed = serializers.IntegerField()
+
+
+MAPPINGS_EXAMPLE = OpenApiExample(
+    "Two items of one subject",
+    request_only=True,
+    value={
+        "items": [
+            {"subject": "auth0|5f7c8ec7", "namespace": "notes", "item_id": "doc-1"},
+            {"subject": "auth0|5f7c8ec7", "namespace": "notes", "item_id": "doc-2"},
+        ]
+    },
+)
+
+
+def _mapping_inputs(request: Request) -> list[MappingInput]:
+    data = validated_body(MappingsInputSerializer, request)
+    return [MappingInput(**item) for item in data["items"]]
+
+
+class MappingsRegisterApi(ApiView):
+    required_scopes = (Scope.MAPPINGS_WRITE,)
+
+    def items_and_namespaces(
+        self, request: Request
+    ) -> tuple[list[MappingInput], dict[str, Namespace]]:
+        """The items and their namespaces, outside any transaction: a namespace not known
+        yet is looked up in the namespace API's list, a call that can take seconds, and
+        the Idempotency-Key's transaction must not stay open across it."""
+        items = _mapping_inputs(request)
+        return items, mappings_namespaces(items=items)
+
+    @extend_schema(
+        request=MappingsInputSerializer,
+        responses={200: MappingsRegisterResultSerializer, 503: ErrorSerializer, **POST_ERRORS},
+        operation_id="mappings_register",
+        examples=[MAPPINGS_EXAMPLE],
+        summary="Register which items belong to which subject (idempotent, bulk)",
+        description=f"At most {MAX_ITEMS_PER_CALL:,} items per call; all or nothing. A "
+        "namespace not known yet is looked up in the namespace API's list (503 when it "
+        "cannot be reached). Items of a subject whose request is running join it at once.",
+    )
+    @idempotent(prepare=items_and_namespaces)
+    def post(
+        self, request: Request, prepared: tuple[list[MappingInput], dict[str, Namespace]]
+    ) -> Response:
+        items, namespaces = prepared
+        result = mappings_register(items=items, namespaces=namespaces, actor=actor_of(request))
+        return Response(MappingsRegisterResultSerializer(result).data)
+
+
+class MappingsRemoveApi(ApiView):
+    required_scopes = (Scope.MAPPINGS_WRITE,)
+
+    @extend_schema(
+        request=MappingsInputSerializer,
+        responses={200: MappingsRemoveResultSerializer, **POST_ERRORS},
+        operation_id="mappings_remove",
+        examples=[MAPPINGS_EXAMPLE],
+        summary="Remove mappings (bulk; ones that do not exist remove nothing)",
+        description=f"At most {MAX_ITEMS_PER_CALL:,} items per call; all or nothing. Items "
+        "already taken into an erasure request stay in it.",
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        result = mappings_remove(items=_mapping_inputs(request), actor=actor_of(request))
+        return Response(MappingsRemoveResultSerializer(result).data)
+
+
+class AliasesRegisterApi(ApiView):
+    required_scopes = (Scope.MAPPINGS_WRITE,)
+
+    class InputSerializer(serializers.Serializer):
+        class ItemSerializer(serializers.Serializer):
+            subject = serializers.CharField(max_length=512)
+            kind = serializers.RegexField(
+                KIND_PATTERN.pattern,
+                max_length=40,
+                help_text="Where the alias comes from: `email`, `okta`, `auth0`, ... "
+                "(1-40 of a-z, 0-9, `_`, `.`, `-`).",
+            )
+            alias = serializers.CharField(max_length=MAX_ALIAS_LENGTH)
+
+        items = ItemSerializer(  # type: ignore[call-arg]
+            many=True, allow_empty=False, max_length=MAX_ALIASES_PER_CALL
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        received = serializers.IntegerField()
+        created = serializers.IntegerField()
+        conflicts = serializers.IntegerField(
+            help_text="Aliases already registered to another subject: kept, never moved."
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OutputSerializer, **POST_ERRORS},
+        operation_id="aliases_register",
+        examples=[
+            OpenApiExample(
+                "Two aliases of one subject",
+                request_only=True,
+                value={
+                    "items": [
+                        {"subject": "auth0|5f7c8ec7", "kind": "email", "alias": "ann@example.com"},
+                        {"subject": "auth0|5f7c8ec7", "kind": "okta", "alias": "00u1a2b3c4"},
+                    ]
+                },
+            )
+        ],
+        summary="Register other identifiers of subjects (bulk, idempotent)",
+        description="Identity webhooks and the admin find a subject by an alias. Emails "
+        "compare case-insensitively; only keyed hashes are stored.",
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = validated_body(self.InputSerializer, request)
+        result = aliases_register(
+            items=[AliasInput(**item) for item in data["items"]], actor=actor_of(request)
+        )
+        return Response(self.OutputSerializer(result).data)
