@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('erasure', '0005_role_groups'),
+        ("erasure", "0005_role_groups"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='erasurerequest',
-            name='status_changed_at',
+            model_name="erasurerequest",
+            name="status_changed_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
         # Requests filed before this field: their last save is the best known entry time
