@@ -30,7 +30,6 @@ SUBJECT_HASH_SHOWN = 12
 DASHBOARD_QUERIES = 7
 
 
-
 @dataclass(frozen=True)
 class StatusCount:
     status: str

@@ -250,8 +250,6 @@ def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
     queue.enqueue_execution(request_id=request.pk, delay_seconds=grace.total_seconds())
 
 
-
-
 # How far a deadline may be extended, counted from receipt: GDPR Art. 12(3) allows two
 # further months (three in all); CCPA one more 45-day period (90 days in all).
 EXTENSION_LIMITS = {"gdpr": "3 calendar months", "ccpa": "90 days"}
