@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from erasure.admin_dashboard import dashboard_urls
+from erasure.admin.dashboard import dashboard_urls
 
 urlpatterns = [
     # The team's dashboard first: the admin's own catch-all would otherwise take it.

@@ -434,6 +434,7 @@ class AuditEventType(models.TextChoices):
     WEBHOOK_DEFERRED = "webhook.deferred"
     WEBHOOK_DEFERRAL_CANCELLED = "webhook.deferral_cancelled"
     EXPORT_CREATED = "export.created"
+    NAMESPACE_CREATED = "namespace.created"
 
 
 class AuditEvent(models.Model):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from erasure.actors import Actor
-from erasure.errors import InvalidInput, NotFound
+from erasure.clients import make_client
+from erasure.errors import Conflict, InvalidInput, NotFound
 from erasure.models import AttributionMode, AuditEventType, Namespace, NamespaceKind
 from erasure.services.audit import audit_record
-from erasure.services.execution import make_client
 
 
 def namespaces_sync() -> list[Namespace]:
@@ -72,3 +72,52 @@ def namespace_set_mode(*, namespace: Namespace, mode: str, actor: Actor) -> Name
             details={"namespace": locked.name, "kind": locked.kind, "from": previous, "to": mode},
         )
     return locked
+
+
+def namespace_create(*, name: str, kind: str, attribution_mode: str, actor: Actor) -> Namespace:
+    """Make a namespace known by hand (before the namespace API lists it, or one it does
+    not list), with an audit event in the same transaction.
+
+    The name is the namespace API's identifier: refused when empty, too long, or holding a
+    character that does not print (a control character, a NUL, a bidirectional override).
+    """
+    name = (name or "").strip()
+    max_length = Namespace._meta.get_field("name").max_length or 200
+    if not name:
+        raise InvalidInput("name must not be empty", fields={"name": ["required"]})
+    if len(name) > max_length:
+        raise InvalidInput(
+            f"name is longer than {max_length} characters", fields={"name": ["too long"]}
+        )
+    if not name.isprintable():
+        raise InvalidInput(
+            "name must hold printable characters only", fields={"name": ["not printable"]}
+        )
+    if kind not in NamespaceKind.values:
+        raise InvalidInput(
+            f"kind must be one of {', '.join(NamespaceKind.values)}",
+            fields={"kind": ["invalid choice"]},
+        )
+    if attribution_mode not in AttributionMode.values:
+        raise InvalidInput(
+            f"attribution_mode must be one of {', '.join(AttributionMode.values)}",
+            fields={"attribution_mode": ["invalid choice"]},
+        )
+    with transaction.atomic():
+        try:
+            # A savepoint: a concurrent create of the same name loses on the unique name
+            # and is answered as a conflict, not as a broken transaction.
+            with transaction.atomic():
+                namespace = Namespace.objects.create(
+                    name=name, kind=kind, attribution_mode=attribution_mode
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"a namespace named {name!r} is known already", fields={"name": ["exists"]}
+            ) from exc
+        audit_record(
+            event_type=AuditEventType.NAMESPACE_CREATED,
+            actor=actor,
+            details={"namespace": name, "kind": kind, "attribution_mode": attribution_mode},
+        )
+    return namespace

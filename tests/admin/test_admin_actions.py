@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from erasure.actors import Actor
 from erasure.models import AuditEvent, ErasureRequest
@@ -13,21 +12,15 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def officer(django_user_model):
-    user = django_user_model.objects.create_user("officer", password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="erasure",
-            codename__in=[
-                "view_erasurerequest",
-                "change_erasurerequest",
-                "approve_erasurerequest",
-                "cancel_erasurerequest",
-                "retry_erasurerequest",
-            ],
-        )
+def officer(staff):
+    return staff(
+        "officer",
+        "view_erasurerequest",
+        "change_erasurerequest",
+        "approve_erasurerequest",
+        "cancel_erasurerequest",
+        "retry_erasurerequest",
     )
-    return user
 
 
 def _request(status: str, officer) -> ErasureRequest:
@@ -93,18 +86,11 @@ def test_seed_demo_refuses_to_touch_a_real_namespace_api(settings, django_user_m
     assert not django_user_model.objects.filter(username__in=["officer", "approver"]).exists()
 
 
-def test_a_namespace_mode_changed_in_the_admin_goes_through_the_service(client, django_user_model):
+def test_a_namespace_mode_changed_in_the_admin_goes_through_the_service(client, staff):
     from erasure.models import Namespace
 
     namespace = Namespace.objects.create(name="docs", kind="text", attribution_mode="exact")
-    operator = django_user_model.objects.create_user("ops", password="pw", is_staff=True)
-    operator.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="erasure",
-            codename__in=["view_namespace", "change_namespace"],
-        )
-    )
-    client.force_login(operator)
+    client.force_login(staff("ops", "view_namespace", "change_namespace"))
     response = client.post(
         f"/admin/erasure/namespace/{namespace.pk}/change/", {"attribution_mode": "fast"}
     )
@@ -114,3 +100,35 @@ def test_a_namespace_mode_changed_in_the_admin_goes_through_the_service(client, 
     event = AuditEvent.objects.get(event_type="namespace.mode_changed")
     assert event.actor == "user:ops"
     assert event.details["from"] == "exact" and event.details["to"] == "fast"
+
+
+def test_a_namespace_added_in_the_admin_goes_through_the_service_and_is_audited(client, staff):
+    from erasure.models import AuditEventType, Namespace
+
+    client.force_login(staff("ops", "view_namespace", "add_namespace"))
+    response = client.post(
+        "/admin/erasure/namespace/add/",
+        {"name": "new-docs", "kind": "vector", "attribution_mode": "fast"},
+    )
+    assert response.status_code == 302, response.content
+    namespace = Namespace.objects.get(name="new-docs")
+    assert (namespace.kind, namespace.attribution_mode) == ("vector", "fast")
+    event = AuditEvent.objects.get(event_type=AuditEventType.NAMESPACE_CREATED)
+    assert event.actor == "user:ops"
+    assert event.details == {"namespace": "new-docs", "kind": "vector", "attribution_mode": "fast"}
+
+
+def test_a_namespace_name_the_service_refuses_is_a_form_error_and_adds_nothing(client, staff):
+    from erasure.models import Namespace
+
+    client.force_login(staff("ops", "view_namespace", "add_namespace"))
+    events = AuditEvent.objects.count()
+    # A bidirectional override prints nothing: the service refuses it in a name.
+    response = client.post(
+        "/admin/erasure/namespace/add/",
+        {"name": "docs\u202etxt", "kind": "text", "attribution_mode": "exact"},
+    )
+    assert response.status_code == 200
+    assert "printable characters only" in response.content.decode()
+    assert not Namespace.objects.exists()
+    assert AuditEvent.objects.count() == events

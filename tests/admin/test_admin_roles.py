@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from erasure.actors import Actor
@@ -18,12 +17,6 @@ from erasure.services.requests import request_file
 pytestmark = pytest.mark.django_db
 
 
-def _user(django_user_model, name: str, role: str):
-    user = django_user_model.objects.create_user(name, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
 def _filed(key: str = "s-1") -> ErasureRequest:
     return request_file(subject_key=key, actor=Actor.system("test"), source="api").request
 
@@ -32,8 +25,8 @@ def _page(client, obj) -> str:
     return client.get(f"/admin/erasure/erasurerequest/{obj.pk}/change/").content.decode()
 
 
-def test_an_approver_holds_and_releases_with_a_reason(client, django_user_model):
-    client.force_login(_user(django_user_model, "ann", APPROVER))
+def test_an_approver_holds_and_releases_with_a_reason(client, role_user):
+    client.force_login(role_user("ann", APPROVER))
     request = _filed()
     assert 'id="hold-request"' in _page(client, request)
     url = f"/admin/erasure/erasurerequest/{request.pk}/hold/"
@@ -58,8 +51,8 @@ def test_an_approver_holds_and_releases_with_a_reason(client, django_user_model)
     assert actors == {"user:ann"}
 
 
-def test_an_extension_beyond_the_limit_is_refused_with_the_reason(client, django_user_model):
-    client.force_login(_user(django_user_model, "ann", APPROVER))
+def test_an_extension_beyond_the_limit_is_refused_with_the_reason(client, role_user):
+    client.force_login(role_user("ann", APPROVER))
     request = _filed()
     url = f"/admin/erasure/erasurerequest/{request.pk}/extend/"
     too_late = (request.received_at + timedelta(days=120)).strftime("%Y-%m-%d %H:%M")
@@ -75,8 +68,8 @@ def test_an_extension_beyond_the_limit_is_refused_with_the_reason(client, django
     assert extended.due_at.strftime("%Y-%m-%d %H:%M") == later
 
 
-def test_an_officer_has_neither_hold_nor_extend(client, django_user_model):
-    client.force_login(_user(django_user_model, "otto", OFFICER))
+def test_an_officer_has_neither_hold_nor_extend(client, role_user):
+    client.force_login(role_user("otto", OFFICER))
     request = _filed()
     page = _page(client, request)
     assert 'id="hold-request"' not in page and 'id="extend-deadline"' not in page
@@ -89,8 +82,8 @@ def test_an_officer_has_neither_hold_nor_extend(client, django_user_model):
     assert ErasureRequest.objects.get(pk=request.pk).status == "awaiting_approval"
 
 
-def test_the_list_marks_overdue_and_due_soon(client, django_user_model):
-    client.force_login(_user(django_user_model, "otto", OFFICER))
+def test_the_list_marks_overdue_and_due_soon(client, role_user):
+    client.force_login(role_user("otto", OFFICER))
     overdue, soon, _later = _filed("a"), _filed("b"), _filed("c")
     now = timezone.now()
     ErasureRequest.objects.filter(pk=overdue.pk).update(due_at=now - timedelta(days=1))
@@ -99,8 +92,8 @@ def test_the_list_marks_overdue_and_due_soon(client, django_user_model):
     assert page.count("· overdue") == 1 and page.count("· due soon") == 1
 
 
-def test_an_auditor_exports_but_changes_nothing(client, django_user_model):
-    client.force_login(_user(django_user_model, "audrey", AUDITOR))
+def test_an_auditor_exports_but_changes_nothing(client, role_user):
+    client.force_login(role_user("audrey", AUDITOR))
     request = _filed()
     page = _page(client, request)
     assert 'id="export-items"' in page
@@ -120,8 +113,8 @@ def test_an_auditor_exports_but_changes_nothing(client, django_user_model):
     assert AuditEvent.objects.filter(event_type="export.created", actor="user:audrey").count() == 2
 
 
-def test_an_officer_cannot_export(client, django_user_model):
-    client.force_login(_user(django_user_model, "otto", OFFICER))
+def test_an_officer_cannot_export(client, role_user):
+    client.force_login(role_user("otto", OFFICER))
     request = _filed()
     assert 'id="export-items"' not in _page(client, request)
     assert client.get(f"/admin/erasure/erasurerequest/{request.pk}/export/").status_code == 403
@@ -129,8 +122,8 @@ def test_an_officer_cannot_export(client, django_user_model):
     assert not AuditEvent.objects.filter(event_type="export.created").exists()
 
 
-def test_the_progress_endpoint_reports_status_and_counts(client, django_user_model):
-    client.force_login(_user(django_user_model, "audrey", AUDITOR))
+def test_the_progress_endpoint_reports_status_and_counts(client, role_user):
+    client.force_login(role_user("audrey", AUDITOR))
     request = _filed()
     body = client.get(f"/admin/erasure/erasurerequest/{request.pk}/progress/").json()
     assert body["status"] == "awaiting_approval" and body["live"] is False
@@ -139,11 +132,11 @@ def test_the_progress_endpoint_reports_status_and_counts(client, django_user_mod
     assert client.get(f"/admin/erasure/erasurerequest/{request.pk}/progress/").status_code == 302
 
 
-def test_an_officer_previews_and_files_by_alias(client, django_user_model):
+def test_an_officer_previews_and_files_by_alias(client, role_user):
     from erasure.hashing import subject_hash
     from erasure.services.aliases import AliasInput, aliases_register
 
-    client.force_login(_user(django_user_model, "otto", OFFICER))
+    client.force_login(role_user("otto", OFFICER))
     aliases_register(
         items=[AliasInput("user-77", "email", "Pat@Example.com")], actor=Actor.system("app")
     )
@@ -174,17 +167,20 @@ def test_an_officer_previews_and_files_by_alias(client, django_user_model):
     assert request.subject.raw_key is None  # found by alias: the raw key is not known
 
 
-def test_requests_over_their_states_limit_are_flagged_and_listed(
-    client, django_user_model, settings
-):
+def test_requests_over_their_states_limit_are_flagged_and_listed(client, role_user, settings):
     from erasure.selectors.requests import over_state_limit
 
-    client.force_login(_user(django_user_model, "otto", OFFICER))
+    client.force_login(role_user("otto", OFFICER))
     now = timezone.now()
     waiting_long, waiting_short, running_long = _filed("a"), _filed("b"), _filed("c")
     ErasureRequest.objects.filter(pk=waiting_long.pk).update(received_at=now - timedelta(hours=73))
+    # A running request is timed from when it entered its state (erasure.lifecycle
+    # STATE_CLOCKS), not from its last save.
     ErasureRequest.objects.filter(pk=running_long.pk).update(
-        status="running", started_at=now - timedelta(hours=25), updated_at=now - timedelta(hours=25)
+        status="running",
+        started_at=now - timedelta(hours=25),
+        status_changed_at=now - timedelta(hours=25),
+        updated_at=now - timedelta(hours=25),
     )
     flagged = set(ErasureRequest.objects.filter(over_state_limit()).values_list("pk", flat=True))
     assert flagged == {waiting_long.pk, running_long.pk}
@@ -198,8 +194,8 @@ def test_requests_over_their_states_limit_are_flagged_and_listed(
     assert str(waiting_short.pk)[:8] not in listed
 
 
-def test_an_approver_pauses_and_resumes_the_deadline(client, django_user_model):
-    client.force_login(_user(django_user_model, "ann", APPROVER))
+def test_an_approver_pauses_and_resumes_the_deadline(client, role_user):
+    client.force_login(role_user("ann", APPROVER))
     request = _filed()
     assert 'id="pause-deadline"' in _page(client, request)
     url = f"/admin/erasure/erasurerequest/{request.pk}/pause/"
@@ -213,8 +209,50 @@ def test_an_approver_pauses_and_resumes_the_deadline(client, django_user_model):
     assert AuditEvent.objects.filter(event_type="request.deadline_paused").exists()
 
 
-def test_a_malformed_request_id_is_a_404_not_a_500(client, django_user_model):
-    client.force_login(_user(django_user_model, "ann", APPROVER))
+def test_a_malformed_request_id_is_a_404_not_a_500(client, role_user):
+    client.force_login(role_user("ann", APPROVER))
     for action in ("hold", "certificate", "progress", "approve"):
         response = client.post(f"/admin/erasure/erasurerequest/not-a-uuid/{action}/", {})
         assert response.status_code == 404, action
+
+
+def test_a_filing_reason_over_the_services_limit_is_a_form_error_and_files_nothing(
+    client, role_user
+):
+    from erasure.services.requests import MAX_REASON_LENGTH
+
+    client.force_login(role_user("otto", OFFICER))
+    events = AuditEvent.objects.count()
+    response = client.post(
+        "/admin/erasure/erasurerequest/add/",
+        {"subject_key": "s-9", "regulation": "gdpr", "reason": "x" * (MAX_REASON_LENGTH + 1)},
+    )
+    assert response.status_code == 200
+    assert f"at most {MAX_REASON_LENGTH} characters" in response.content.decode()
+    assert not ErasureRequest.objects.exists()
+    assert AuditEvent.objects.count() == events
+
+
+@pytest.mark.parametrize("action", ["hold", "release", "extend", "pause", "resume"])
+def test_an_action_reason_over_the_services_limit_is_a_form_error_and_changes_nothing(
+    client, role_user, action
+):
+    from erasure.services.requests import MAX_REASON_LENGTH, request_hold, request_pause_deadline
+
+    client.force_login(role_user("ann", APPROVER))
+    request = _filed()
+    if action == "release":
+        request_hold(request=request, actor=Actor.system("test"), reason="held")
+    if action == "resume":
+        request_pause_deadline(request=request, actor=Actor.system("test"), reason="paused")
+    before = ErasureRequest.objects.filter(pk=request.pk).values().get()
+    events = AuditEvent.objects.count()
+    later = (request.due_at + timedelta(days=3)).strftime("%Y-%m-%d %H:%M")
+    response = client.post(
+        f"/admin/erasure/erasurerequest/{request.pk}/{action}/",
+        {"due_at": later, "reason": "x" * (MAX_REASON_LENGTH + 1)},
+    )
+    assert response.status_code == 200
+    assert f"at most {MAX_REASON_LENGTH} characters" in response.content.decode()
+    assert ErasureRequest.objects.filter(pk=request.pk).values().get() == before
+    assert AuditEvent.objects.count() == events

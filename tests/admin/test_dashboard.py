@@ -11,14 +11,13 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
 from erasure import roles
-from erasure.admin_dashboard import dashboard_view, weekly_chart_svg
+from erasure.admin.dashboard import dashboard_view, weekly_chart_svg
 from erasure.models import ErasureRequest, Subject
 from erasure.selectors.dashboard import (
     DASHBOARD_LIST_LIMIT,
@@ -333,20 +332,6 @@ def _rows_of(html: str, element_id: str) -> dict[str, str]:
         for tag in _element(html, element_id).tags
         if tag["tag"] == "tr" and "data-request-id" in tag
     }
-
-
-@pytest.fixture
-def staff(django_user_model):
-    def make(name: str, *codenames: str, group: str | None = None):
-        user = django_user_model.objects.create_user(name, password="pw", is_staff=True)
-        user.user_permissions.set(
-            Permission.objects.filter(content_type__app_label="erasure", codename__in=codenames)
-        )
-        if group:
-            user.groups.add(Group.objects.get(name=group))
-        return user
-
-    return make
 
 
 def _factory_request(user):

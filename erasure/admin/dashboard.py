@@ -1,5 +1,5 @@
-"""The team dashboard of the admin: what is open, due, overdue or failed, and how the
-last weeks went.
+"""The team dashboard of the admin (`/admin/dashboard/`): what is open, due, overdue or
+failed, and how the last weeks went.
 
 Every role reads it (anyone with `erasure.view_erasurerequest`). The weekly chart is an
 SVG drawn here, on the server: the admin loads no JavaScript library and nothing from a

@@ -1,54 +1,42 @@
-"""The compliance officer's admin.
+"""Erasure requests in the admin: the list with its filters, the filing form with its
+preview, the request page, and its actions (approve, cancel, retry, hold, release, extend
+or pause the deadline, certificate, exports).
 
-Every write goes through the same services as the API (filing, approval, cancellation);
-the audit trail, dispatches and items are read-only here.
+Every write goes through the same services as the API; nothing here saves a request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
-from django.http import (
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBadRequest,
-    HttpResponseRedirect,
-    JsonResponse,
-)
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from erasure import exports
-from erasure.actors import Actor
+from erasure.admin.audit import stream_export
+from erasure.admin.base import BaseAdmin, actor_of
 from erasure.certificates import certificate_for, certificate_response
 from erasure.errors import ServiceError
 from erasure.hashing import subject_hash
-from erasure.models import (
-    ApiKey,
-    AuditEvent,
-    Dispatch,
-    ErasureItem,
-    ErasureRequest,
-    ItemMapping,
-    Namespace,
-    Regulation,
-    RequestSource,
+from erasure.lifecycle import (
     RequestStatus,
-    Subject,
-    SubjectAlias,
+    can_approve,
+    can_cancel,
+    can_certify,
+    can_extend,
+    can_hold,
+    can_release,
+    can_retry,
 )
+from erasure.models import ErasureRequest, Regulation, RequestSource, Subject
 from erasure.selectors.requests import (
     filing_preview,
     over_state_limit,
@@ -56,17 +44,10 @@ from erasure.selectors.requests import (
     request_outcome_counts,
 )
 from erasure.services.aliases import subject_for_alias
-from erasure.services.api_keys import api_key_revoke
-from erasure.services.audit import audit_verify
-from erasure.services.namespaces import namespace_set_mode
 from erasure.services.requests import (
     MAX_GRACE_HOURS,
     MAX_REASON_LENGTH,
     MAX_SUBJECT_KEY_LENGTH,
-    can_cancel,
-    can_extend,
-    can_hold,
-    can_retry,
     request_approve,
     request_cancel,
     request_extend_deadline,
@@ -80,41 +61,8 @@ from erasure.services.requests import (
 
 ITEMS_SHOWN_ON_REQUEST_PAGE = 200
 ROWS_SHOWN_ON_REQUEST_PAGE = 100
-
-
-def _officer(request: HttpRequest) -> Actor:
-    """The signed-in officer (every admin view requires a staff login)."""
-    user = request.user
-    if not isinstance(user, User):
-        raise PermissionDenied
-    return Actor.for_user(user)
-
-
-def stream_export(
-    request: HttpRequest,
-    *,
-    what: str,
-    export_format: str,
-    request_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> HttpResponseBase:
-    """An export from the admin: the API's code path (erasure.exports), recorded as an
-    `export.created` event naming the person. Auditors only."""
-    if not request.user.has_perm("erasure.export_audit"):
-        raise PermissionDenied
-    if what not in exports.WHAT or export_format not in exports.FORMATS:
-        return HttpResponseBadRequest(
-            "unknown export: what must be events, items or requests, format csv or jsonl"
-        )
-    return exports.export_response(
-        actor=_officer(request),
-        what=what,
-        export_format=export_format,
-        request_id=request_id,
-        since=since,
-        until=until,
-    )
+# While a request is in one of these, its page follows the counts without reloading.
+LIVE_STATUSES = (RequestStatus.APPROVED, RequestStatus.RUNNING)
 
 
 def _request_or_404(object_id: str) -> ErasureRequest:
@@ -123,17 +71,6 @@ def _request_or_404(object_id: str) -> ErasureRequest:
         return ErasureRequest.objects.get(pk=object_id)
     except (ErasureRequest.DoesNotExist, ValidationError, ValueError) as exc:
         raise Http404("no such erasure request") from exc
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ReasonForm(forms.Form):
@@ -223,19 +160,29 @@ class OverStateLimitFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ErasureRequestAddForm(forms.ModelForm):
-    subject_key = forms.CharField(
+def _subject_key_field() -> forms.CharField:
+    return forms.CharField(
         label="Subject key or alias",
         max_length=MAX_SUBJECT_KEY_LENGTH,
         help_text="The subject's stable key (usually the identity system's user id), or an "
         "alias registered with the mappings (then give its kind below). Stored as a keyed "
         "hash; a raw key is kept only while the request is open.",
     )
-    alias_kind = forms.CharField(
+
+
+def _alias_kind_field() -> forms.CharField:
+    return forms.CharField(
         required=False,
         max_length=40,
         help_text="Only for an alias: its kind, e.g. email, okta, auth0.",
     )
+
+
+class ErasureRequestAddForm(forms.ModelForm):
+    subject_key = _subject_key_field()
+    alias_kind = _alias_kind_field()
+    # The service's limit (request_file refuses a longer reason): a form error here.
+    reason = forms.CharField(required=False, max_length=MAX_REASON_LENGTH, widget=forms.Textarea)
     grace_hours = forms.FloatField(
         required=False,
         min_value=0,
@@ -263,8 +210,17 @@ class ErasureRequestAddForm(forms.ModelForm):
         return data
 
 
+class FilingPreviewForm(forms.Form):
+    """What the filing form's preview sends: the subject (key, or alias and kind) and the
+    regulation, checked as the filing form checks them."""
+
+    subject_key = _subject_key_field()
+    alias_kind = _alias_kind_field()
+    regulation = forms.ChoiceField(choices=Regulation.choices, required=False)
+
+
 @admin.register(ErasureRequest)
-class ErasureRequestAdmin(admin.ModelAdmin):
+class ErasureRequestAdmin(BaseAdmin):
     list_display = (
         "short_id",
         "status",
@@ -384,7 +340,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             regulation=form.cleaned_data["regulation"] or Regulation.GDPR,
             grace_hours=form.cleaned_data.get("grace_hours"),
             reason=form.cleaned_data["reason"] or "",
-            actor=_officer(request),
+            actor=actor_of(request),
             source=RequestSource.ADMIN,
         )
         if not result.created:
@@ -467,11 +423,18 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method != "POST":
             return JsonResponse({"error": "POST the subject key"}, status=405)
-        key = request.POST.get("subject_key", "").strip()
-        kind = request.POST.get("alias_kind", "").strip()
-        regulation = request.POST.get("regulation") or Regulation.GDPR
-        if not key or regulation not in Regulation.values:
-            return JsonResponse({"error": "enter a subject key and a regulation"}, status=400)
+        form = FilingPreviewForm(request.POST)
+        if not form.is_valid():
+            problems = "; ".join(
+                f"{name}: {' '.join(str(error) for error in errors)}"
+                for name, errors in form.errors.items()
+            )
+            return JsonResponse(
+                {"error": f"enter a subject key and a regulation ({problems})"}, status=400
+            )
+        key = form.cleaned_data["subject_key"]  # required, and stripped by the form
+        kind = form.cleaned_data["alias_kind"].strip()
+        regulation = form.cleaned_data["regulation"] or Regulation.GDPR
         subject = (
             subject_for_alias(kind=kind, alias=key)
             if kind
@@ -522,7 +485,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 "status": obj.status,
                 "status_display": obj.get_status_display(),
                 "counts": request_outcome_counts(request=obj),
-                "live": obj.status in (RequestStatus.APPROVED, RequestStatus.RUNNING),
+                "live": obj.status in LIVE_STATUSES,
             }
         )
 
@@ -536,7 +499,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         form = spec.form(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                spec.service(request=obj, actor=_officer(request), **form.cleaned_data)
+                spec.service(request=obj, actor=actor_of(request), **form.cleaned_data)
             except ServiceError as exc:
                 form.add_error(None, exc.message)
             else:
@@ -586,7 +549,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(target)
         erasure_request = _request_or_404(object_id)
         try:
-            service(request=erasure_request, actor=_officer(request))
+            service(request=erasure_request, actor=actor_of(request))
         except ServiceError as exc:
             messages.error(request, exc.message)
         else:
@@ -617,292 +580,23 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 ],
                 events=obj.events.order_by("id")[:ROWS_SHOWN_ON_REQUEST_PAGE],
                 progress_url=reverse("admin:erasure_erasurerequest_progress", args=[obj.pk]),
-                live=obj.status in (RequestStatus.APPROVED, RequestStatus.RUNNING),
+                live=obj.status in LIVE_STATUSES,
                 items=items[:ITEMS_SHOWN_ON_REQUEST_PAGE],
                 items_total=counts["total"],
                 items_url=reverse("admin:erasure_erasureitem_changelist")
                 + f"?request__id__exact={obj.pk}",
-                can_approve=obj.status == RequestStatus.AWAITING_APPROVAL
+                can_approve=can_approve(obj)
                 and request.user.has_perm("erasure.approve_erasurerequest"),
                 can_retry=can_retry(obj) and request.user.has_perm("erasure.retry_erasurerequest"),
                 can_cancel=can_cancel(obj)
                 and request.user.has_perm("erasure.cancel_erasurerequest"),
                 can_hold=can_hold(obj) and request.user.has_perm("erasure.hold_erasurerequest"),
-                can_release=obj.status == RequestStatus.ON_HOLD
+                can_release=can_release(obj)
                 and request.user.has_perm("erasure.hold_erasurerequest"),
                 can_extend=can_extend(obj)
                 and request.user.has_perm("erasure.extend_erasurerequest"),
                 deadline_paused=obj.deadline_paused_at is not None,
-                can_certificate=obj.status
-                in (RequestStatus.COMPLETED, RequestStatus.COMPLETED_WITH_FAILURES),
+                can_certificate=can_certify(obj),
                 can_export=request.user.has_perm("erasure.export_audit"),
             )
         return super().change_view(request, object_id, form_url, extra_context)
-
-
-@admin.register(ErasureItem)
-class ErasureItemAdmin(ReadOnlyAdmin):
-    list_display = (
-        "item_id",
-        "namespace",
-        "outcome",
-        "attempts",
-        "last_http_status",
-        "last_error",
-        "decided_at",
-        "request_link",
-    )
-    list_filter = ("outcome", "namespace")
-    search_fields = ("item_id",)
-    list_select_related = ("namespace", "request")
-
-    @admin.display(description="Request")
-    def request_link(self, obj: ErasureItem) -> str:
-        url = reverse("admin:erasure_erasurerequest_change", args=[obj.request_id])
-        return format_html('<a href="{}">{}</a>', url, str(obj.request_id)[:8])
-
-
-@admin.register(Namespace)
-class NamespaceAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "attribution_mode", "created_at")
-    list_filter = ("kind", "attribution_mode")
-    fields = ("name", "kind", "attribution_mode")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
-        return ("name", "kind") if obj is not None else ()
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if not change:
-            super().save_model(request, obj, form, change)
-            return
-        # A mode change goes through the service: audited, like the API's PATCH.
-        namespace_set_mode(
-            namespace=obj,
-            mode=form.cleaned_data["attribution_mode"],
-            actor=_officer(request),
-        )
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(ItemMapping)
-class ItemMappingAdmin(ReadOnlyAdmin):
-    list_display = ("item_id", "namespace", "subject", "registered_at", "registered_by")
-    list_filter = ("namespace",)
-    search_fields = ("item_id", "subject__key_hash")
-    list_select_related = ("namespace", "subject")
-
-
-@admin.register(Dispatch)
-class DispatchAdmin(ReadOnlyAdmin):
-    list_display = (
-        "id",
-        "created_at",
-        "namespace",
-        "endpoint",
-        "ids_sent",
-        "http_status",
-        "requested_deletions",
-        "actual_deletions",
-        "unprocessed_count",
-        "latency_ms",
-    )
-    list_filter = ("endpoint", "http_status", "namespace")
-    list_select_related = ("namespace",)
-
-
-class ExportForm(forms.Form):
-    what = forms.ChoiceField(
-        choices=[
-            ("events", "Audit events"),
-            ("items", "Items with their outcomes"),
-            ("requests", "Requests with their counts"),
-        ]
-    )
-    format = forms.ChoiceField(choices=[("csv", "CSV"), ("jsonl", "JSON Lines")])
-    since = forms.DateTimeField(
-        required=False,
-        help_text="UTC, e.g. 2026-07-01 00:00 (events: occurred; items: decided; "
-        "requests: received).",
-    )
-    until = forms.DateTimeField(required=False, help_text="UTC, exclusive.")
-    request = forms.UUIDField(required=False, help_text="Only this request.")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if since and until and until <= since:
-            raise forms.ValidationError("“until” must be later than “since”.")
-        return data
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "occurred_at", "event_type", "actor", "request", "hash_short")
-    list_filter = ("event_type",)
-    search_fields = ("actor", "subject_hash", "request__id")
-    list_select_related = ("request",)
-    change_list_template = "admin/erasure/auditevent/change_list.html"
-
-    def get_urls(self):
-        own = [
-            path(
-                "export/",
-                self.admin_site.admin_view(self.export_view),
-                name="erasure_auditevent_export",
-            ),
-            path(
-                "verify/",
-                self.admin_site.admin_view(self.verify_view),
-                name="erasure_auditevent_verify",
-            ),
-        ]
-        return own + super().get_urls()
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        extra_context = {
-            **(extra_context or {}),
-            "can_export": request.user.has_perm("erasure.export_audit"),
-        }
-        return super().changelist_view(request, extra_context)
-
-    def export_view(self, request: HttpRequest) -> HttpResponseBase:
-        """Auditors export events, items or requests, for a date range or one request."""
-        if not request.user.has_perm("erasure.export_audit"):
-            raise PermissionDenied
-        form = ExportForm(request.GET or None)
-        if request.GET and form.is_valid():
-            data = form.cleaned_data
-            return stream_export(
-                request,
-                what=data["what"],
-                export_format=data["format"],
-                request_id=str(data["request"]) if data.get("request") else None,
-                since=data.get("since"),
-                until=data.get("until"),
-            )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Export the audit trail, item outcomes or requests",
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/erasure/auditevent/export.html", context)
-
-    def verify_view(self, request: HttpRequest) -> HttpResponse:
-        """Recompute the whole chain and show the result (and the head to quote)."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Verify the audit trail",
-            "result": audit_verify(),
-        }
-        return TemplateResponse(request, "admin/erasure/auditevent/verify.html", context)
-
-    @admin.display(description="Hash")
-    def hash_short(self, obj: AuditEvent) -> str:
-        return obj.hash[:16]
-
-
-@admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    """Keys are listed and revoked here, never created or edited: `manage.py
-    create_api_key` creates them and prints the key once. The hash is never shown."""
-
-    list_display = ("name", "prefix", "scope_list", "created_at", "last_used_at", "revoked_at")
-    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
-    search_fields = ("name", "prefix")
-    fields = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = fields
-    actions = ("revoke",)
-
-    @admin.display(description="Scopes")
-    def scope_list(self, obj: ApiKey) -> str:
-        return ", ".join(obj.scopes)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Without an object: the change list and its "Revoke" action. With one: the key's
-        # page is read-only (nothing on it may be edited).
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Revoked, never deleted: audit events and requests name the key.
-        return False
-
-    change_form_template = "admin/erasure/apikey/change_form.html"
-
-    def get_urls(self):
-        own = [
-            path(
-                "<path:object_id>/revoke/",
-                self.admin_site.admin_view(self.revoke_view),
-                name="erasure_apikey_revoke",
-            ),
-        ]
-        return own + super().get_urls()
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        key = self.get_object(request, object_id)
-        extra_context = {
-            **(extra_context or {}),
-            "can_revoke": key is not None
-            and key.revoked_at is None
-            and self.has_change_permission(request),
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The "Revoke" button of a key's page (POST)."""
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        target = reverse("admin:erasure_apikey_change", args=[object_id])
-        if request.method != "POST":
-            return HttpResponseRedirect(target)
-        key = get_object_or_404(ApiKey, pk=object_id)
-        try:
-            api_key_revoke(key=key, actor=_officer(request))
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"The API key {key.name!r} was revoked.")
-        return HttpResponseRedirect(target)
-
-    @admin.action(description="Revoke selected API keys", permissions=["change"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        actor = _officer(request)
-        revoked, skipped = [], []
-        for key in queryset.order_by("name"):
-            try:
-                api_key_revoke(key=key, actor=actor)
-            except ServiceError:
-                skipped.append(key.name)
-            else:
-                revoked.append(key.name)
-        if revoked:
-            self.message_user(request, f"Revoked: {', '.join(revoked)}.", messages.SUCCESS)
-        if skipped:
-            self.message_user(request, f"Already revoked: {', '.join(skipped)}.", messages.WARNING)
-
-
-@admin.register(SubjectAlias)
-class SubjectAliasAdmin(ReadOnlyAdmin):
-    list_display = ("kind", "alias_hash_short", "subject", "registered_at", "registered_by")
-    list_filter = ("kind",)
-    search_fields = ("alias_hash", "subject__key_hash")
-    list_select_related = ("subject",)
-
-    @admin.display(description="Alias hash")
-    def alias_hash_short(self, obj: SubjectAlias) -> str:
-        return obj.alias_hash[:16]
