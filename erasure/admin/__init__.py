@@ -3,7 +3,8 @@
 Django's autodiscover imports this package; importing each module registers its admin.
 Every write goes through the same services as the API; the evidence (audit events,
 items, dispatches, mappings, aliases) is read-only (erasure.admin.base.ReadOnlyAdmin).
-The dashboard (erasure.admin.dashboard) is a page of its own, routed in config/urls.py.
+The dashboard (erasure.admin.dashboard) is a page of its own, routed in config/urls.py;
+the admins of users, groups and jobs (erasure.admin.outside) get the same guards.
 """
 
 from erasure.admin import (  # noqa: F401 (imported to register their admins)
@@ -13,6 +14,7 @@ from erasure.admin import (  # noqa: F401 (imported to register their admins)
     items,
     mappings,
     namespaces,
+    outside,
     requests,
     subjects,
 )

@@ -15,8 +15,10 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DataError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.template.response import TemplateResponse
 
 from erasure.actors import Actor
 from erasure.errors import ServiceError
@@ -76,7 +78,17 @@ class BaseAdmin(admin.ModelAdmin):
             return HttpResponseBadRequest("A search or filter value holds a NUL character.")
         if not self._dates_in_range(request.GET):
             return HttpResponseBadRequest("A date of the list's drill-down is out of range.")
-        return super().changelist_view(request, extra_context)
+        # A filter value the column's type refuses (an enum of PostgreSQL's, say) fails in
+        # the list's queries, some of which run only as the page renders: render here, in
+        # a savepoint, while the failure can still be answered as the bad input it is.
+        try:
+            with transaction.atomic():
+                response = super().changelist_view(request, extra_context)
+                if isinstance(response, TemplateResponse):
+                    response.render()
+        except DataError:
+            return HttpResponseBadRequest("A filter value is not one the list can hold.")
+        return response
 
     def _dates_in_range(self, query: QueryDict) -> bool:
         """Whether the date drill-down's year, month and day are within range. Django
