@@ -33,7 +33,7 @@ SECRET_KEY: str = _secret
 # every process refuses to start against a database made with another key
 # (erasure.hash_key_guard). It is not derived from SECRET_KEY, which Django lets rotate,
 # and DEBUG never supplies one. Unset, nothing can be hashed (erasure.hashing says so).
-SUBJECT_HASH_KEY: str = env_str("SUBJECT_HASH_KEY") or env_str("SECRET_KEY") or ""
+SUBJECT_HASH_KEY: str = env_str("SUBJECT_HASH_KEY") or ""
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
