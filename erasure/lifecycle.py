@@ -12,12 +12,10 @@ which changes exist. Every status and outcome is named by its enum member, never
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Protocol
 
 from django.db import models
-
-if TYPE_CHECKING:
-    from erasure.models import ErasureRequest
 
 
 class RequestStatus(models.TextChoices):
@@ -141,6 +139,15 @@ STATE_CLOCKS: dict[RequestStatus, str] = {
     RequestStatus.RUNNING: "status_changed_at",
     RequestStatus.ON_HOLD: "held_at",
 }
+
+
+class ErasureRequest(Protocol):
+    """What the predicates read of a request (erasure.models.ErasureRequest has it all);
+    this module needs no model, so the models can take their enums from here."""
+
+    status: str
+    started_at: datetime | None
+    stuck_since: datetime | None
 
 
 def can_transition(current: str, target: str) -> bool:

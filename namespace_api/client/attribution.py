@@ -20,11 +20,11 @@ raw calls (`get_present`, `delete_once`); the answers are read in `answers`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from namespace_api.client.answers import DeleteAnswer
+from namespace_api.client.answers import DeleteAnswer, PresenceCheck
 from namespace_api.client.errors import (
     ApiStatusError,
     AuthenticationFailed,
@@ -38,10 +38,31 @@ from namespace_api.client.errors import (
     call_of,
 )
 from namespace_api.client.ids import chunked, normalize_ids
-from namespace_api.client.types import KIND_TEXT, BatchResult, CallRecord, IdResult, Mode, Outcome
+from namespace_api.client.retry import RetryPolicy
+from namespace_api.client.types import (
+    KIND_TEXT,
+    BatchResult,
+    CallRecord,
+    Flavor,
+    IdResult,
+    Mode,
+    Outcome,
+)
 
-if TYPE_CHECKING:
-    from namespace_api.client.client import NamespaceApiClient
+
+class NamespaceApiClient(Protocol):
+    """The raw calls the modes are made of (namespace_api.client.client has them): this
+    module decides outcomes and never speaks HTTP itself."""
+
+    flavor: Flavor
+    retry: RetryPolicy
+    sleep: Callable[[float], None]
+
+    def get_present(self, *, namespace: str, ids: Sequence[str]) -> PresenceCheck: ...
+
+    def delete_once(
+        self, *, namespace: str, kind: str, ids: Sequence[str]
+    ) -> tuple[DeleteAnswer, CallRecord]: ...
 
 
 def erase(
