@@ -60,7 +60,7 @@ soak: install-dev  ## the mixed-fault soak at 50,000 items per namespace (outsid
 	ERASURE_SOAK_ITEMS=50000 DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-secret-key-not-for-production}" \
 	SUBJECT_HASH_KEY="$${SUBJECT_HASH_KEY:-test-subject-hash-key-not-for-production}" \
-	$(BIN)/python -m pytest tests/execution/test_concurrency.py -k soak -q
+	$(BIN)/python -m pytest tests/services/execution/test_concurrency.py -k soak -q
 
 lock:  ## re-resolve requirements/*.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements/dev.lock

@@ -2,7 +2,7 @@
 
 `ERASURE_FAILPOINTS="execution.after_answer"` kills the process with SIGKILL the first time
 it reaches that point; `name@3` the third time. Nothing happens when the variable is unset,
-which is always the case outside the crash tests (tests/execution/test_crashes.py).
+which is always the case outside the crash tests (tests/services/execution/test_crashes.py).
 """
 
 from __future__ import annotations

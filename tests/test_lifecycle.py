@@ -30,7 +30,7 @@ from erasure.services.requests import (
     request_file,
 )
 from erasure.services.sweeper import requests_sweep
-from tests.execution.helpers import prepare
+from tests.services.execution.helpers import prepare
 
 LEGAL = Actor.system("legal")
 

@@ -10,7 +10,7 @@ from procrastinate.contrib.django.models import ProcrastinateWorker
 
 from erasure.lifecycle import ItemOutcome
 from erasure.models import Dispatch, ErasureItem, ErasureRequest
-from tests.execution.helpers import (
+from tests.services.execution.helpers import (
     approve,
     assert_consistent,
     drive_to_completion,

@@ -10,7 +10,7 @@ from erasure.models import ItemMapping, Subject
 from erasure.services.aliases import AliasInput, aliases_register
 from erasure.services.execution import request_execute
 from tests.conftest import tables_containing
-from tests.execution.helpers import SUBJECT, prepare
+from tests.services.execution.helpers import SUBJECT, prepare
 
 pytestmark = pytest.mark.django_db(transaction=True)
 EMAIL = "Crash.Test@Example.org"

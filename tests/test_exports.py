@@ -17,7 +17,7 @@ from erasure.exports import ITEM_COLUMNS, REQUEST_COLUMNS
 from erasure.models import AuditEvent
 from erasure.services.audit import audit_chain_head
 from erasure.services.execution import request_execute
-from tests.execution.helpers import prepare
+from tests.services.execution.helpers import prepare
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

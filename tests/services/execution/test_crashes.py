@@ -10,7 +10,13 @@ from django.db import connection
 
 from erasure.models import ErasureItem, ErasureRequest
 from tests.conftest import manage_py
-from tests.execution.helpers import assert_consistent, drive_to_completion, env, prepare, worker
+from tests.services.execution.helpers import (
+    assert_consistent,
+    drive_to_completion,
+    env,
+    prepare,
+    worker,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

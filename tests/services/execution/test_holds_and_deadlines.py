@@ -27,7 +27,7 @@ from erasure.services.requests import (
     request_hold,
     request_release,
 )
-from tests.execution.helpers import prepare
+from tests.services.execution.helpers import prepare
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LEGAL = Actor.system("legal")

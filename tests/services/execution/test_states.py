@@ -20,7 +20,7 @@ from erasure.services.execution import request_execute
 from erasure.services.execution.start import start_request
 from erasure.services.mappings import MappingInput, mappings_register
 from erasure.services.requests import request_approve, request_cancel, request_retry
-from tests.execution.helpers import SUBJECT, prepare
+from tests.services.execution.helpers import SUBJECT, prepare
 
 pytestmark = pytest.mark.django_db(transaction=True)
 OPERATOR = Actor.system("operator")

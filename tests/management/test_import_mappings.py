@@ -26,7 +26,7 @@ from erasure.services.execution.start import start_request
 from erasure.services.mappings import MappingInput, mappings_register
 from erasure.services.requests import request_file
 from tests.conftest import ROOT, worker_env
-from tests.execution.helpers import SUBJECT, prepare
+from tests.services.execution.helpers import SUBJECT, prepare
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from erasure.certificates import certificate_for, certificate_html, certificate_
 from erasure.errors import InvalidTransition
 from erasure.models import AuditEvent, AuditEventType
 from erasure.services.execution import request_execute
-from tests.execution.helpers import prepare
+from tests.services.execution.helpers import prepare
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

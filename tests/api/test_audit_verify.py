@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from erasure.models import AuditEvent
 from erasure.services.audit import audit_chain_head
 from erasure.services.execution import request_execute
-from tests.execution.helpers import prepare
+from tests.services.execution.helpers import prepare
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
