@@ -35,6 +35,7 @@ from erasure.roles import APPROVER, AUDITOR, OFFICER
 from erasure.services.aliases import AliasInput, aliases_register
 from erasure.services.api_keys import api_key_create
 from erasure.services.requests import request_file, request_hold, request_pause_deadline
+from tests.webhooks.conftest import source_form
 from webhooks.models import DeferredErasure, WebhookDelivery, WebhookSource
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,6 @@ HOSTILE = {
 }
 # Every table an admin page could write to.
 WATCHED_APPS = {"erasure", "webhooks", "admin", "auth", "procrastinate"}
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 _serial = itertools.count()
 
 
@@ -261,27 +261,7 @@ def _exported(response: HttpResponse, url: str) -> bool:
 
 
 def _source_form(**overrides: str) -> dict[str, str]:
-    data = {
-        "slug": f"src-{next(_serial)}",
-        "scheme": "standard_webhooks",
-        "enabled": "on",
-        "header_name": "",
-        "regulation": "gdpr",
-        "grace_hours": "",
-        "subject_mapping": "direct",
-        "alias_kind": "",
-        "request_events": "",
-        "deactivation_policy": "ignore",
-        "deactivation_delay_hours": "720",
-        "secrets-TOTAL_FORMS": "1",
-        "secrets-INITIAL_FORMS": "0",
-        "secrets-MIN_NUM_FORMS": "0",
-        "secrets-MAX_NUM_FORMS": "1000",
-        "secrets-0-new_value": SECRET,
-        "secrets-0-active": "on",
-    }
-    data.update(overrides)
-    return data
+    return source_form(**{"slug": f"src-{next(_serial)}", **overrides})
 
 
 SOURCE_FIELDS = (

@@ -37,6 +37,31 @@ def make_source(scheme: str, secrets: list[str], **fields: Any) -> WebhookSource
     return source
 
 
+def source_form(**overrides: str) -> dict[str, str]:
+    """The admin's form of a new source (Standard Webhooks, one secret), as POSTed."""
+    data = {
+        "slug": "clerk",
+        "scheme": "standard_webhooks",
+        "enabled": "on",
+        "header_name": "",
+        "regulation": "gdpr",
+        "grace_hours": "",
+        "subject_mapping": "direct",
+        "alias_kind": "",
+        "request_events": "",
+        "deactivation_policy": "ignore",
+        "deactivation_delay_hours": "720",
+        "secrets-TOTAL_FORMS": "1",
+        "secrets-INITIAL_FORMS": "0",
+        "secrets-MIN_NUM_FORMS": "0",
+        "secrets-MAX_NUM_FORMS": "1000",
+        "secrets-0-new_value": VECTOR_SECRET,
+        "secrets-0-active": "on",
+    }
+    data.update(overrides)
+    return data
+
+
 def filed_for(user_id: str) -> ErasureRequest:
     """The request filed for the subject of `user_id` (direct mapping)."""
     return ErasureRequest.objects.get(subject__key_hash=subject_hash(user_id))

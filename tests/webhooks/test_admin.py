@@ -7,11 +7,12 @@ import hashlib
 import pytest
 
 from erasure.models import AuditEvent
+from tests.webhooks.conftest import VECTOR_SECRET, source_form
 from webhooks.models import WebhookSecret, WebhookSource
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET = VECTOR_SECRET  # the secret source_form sends
 NEW_SECRET = "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
 
 
@@ -20,29 +21,6 @@ def admin_client(client, django_user_model):
     user = django_user_model.objects.create_superuser("root", password="pw")
     client.force_login(user)
     return client
-
-
-def source_form(**overrides):
-    data = {
-        "slug": "clerk",
-        "scheme": "standard_webhooks",
-        "enabled": "on",
-        "header_name": "",
-        "regulation": "gdpr",
-        "subject_mapping": "direct",
-        "alias_kind": "",
-        "request_events": "",
-        "deactivation_policy": "ignore",
-        "deactivation_delay_hours": "720",
-        "secrets-TOTAL_FORMS": "1",
-        "secrets-INITIAL_FORMS": "0",
-        "secrets-MIN_NUM_FORMS": "0",
-        "secrets-MAX_NUM_FORMS": "1000",
-        "secrets-0-new_value": SECRET,
-        "secrets-0-active": "on",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_add_source_with_a_secret_that_is_never_shown_back(admin_client):
