@@ -122,6 +122,7 @@ class SubjectAlias(models.Model):
 # The longest grace period between approval and execution (hours).
 MAX_GRACE_HOURS = 720
 
+
 class Regulation(models.TextChoices):
     GDPR = "gdpr", "GDPR Art. 17"
     CCPA = "ccpa", "CCPA/CPRA 1798.105"
