@@ -18,7 +18,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from erasure.admin.base import BaseAdmin, ReadOnlyAdmin, actor_of
-from webhooks.models import DeferredErasure, Scheme, WebhookDelivery, WebhookSecret, WebhookSource
+from webhooks.models import (
+    DeferralState,
+    DeferredErasure,
+    Scheme,
+    WebhookDelivery,
+    WebhookSecret,
+    WebhookSource,
+)
 from webhooks.providers import SCHEMES, secret_problem
 from webhooks.services import secret_add, secret_revoke, source_save
 
@@ -175,4 +182,4 @@ class DeferredErasureAdmin(ReadOnlyAdmin):
 
     @admin.display(boolean=True)
     def overdue(self, obj: DeferredErasure) -> bool:
-        return obj.state == "pending" and obj.due_at < timezone.now()
+        return obj.state == DeferralState.PENDING and obj.due_at < timezone.now()

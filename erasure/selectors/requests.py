@@ -44,7 +44,7 @@ def request_outcome_counts(*, request: ErasureRequest) -> dict[str, int]:
         # Approved (or scheduled for after its grace period), not started yet: its items
         # are expanded when its job starts; until then, the subject's mappings are what is
         # pending.
-        counts["pending"] = counts["total"] = ItemMapping.objects.filter(
+        counts[ItemOutcome.PENDING] = counts["total"] = ItemMapping.objects.filter(
             subject_id=request.subject_id
         ).count()
     return counts
