@@ -193,6 +193,7 @@ def main() -> None:
     env.update(
         DATABASE_URL=database_url,
         SECRET_KEY=os.environ.get("SECRET_KEY", "bench-secret"),
+        SUBJECT_HASH_KEY=os.environ.get("SUBJECT_HASH_KEY", "bench-subject-hash-key"),
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="false",
         LOG_LEVEL="INFO",  # the server logs as in production (one line per delivery)

@@ -29,7 +29,7 @@ from erasure.models import AuditEventType, RequestSource, Subject, SubjectAlias
 from erasure.services.aliases import alias_hash, subject_for_alias
 from erasure.services.audit import audit_record
 from erasure.services.requests import request_file
-from erasure.services.subjects import subject_get_or_create
+from erasure.services.subjects import subject_get_or_create, subjects_lock
 from webhooks.models import (
     DeactivationPolicy,
     DeferralState,
@@ -133,6 +133,14 @@ def webhook_receive(
                 source=source,
                 user_ids={user for d in claimed if (user := planned[d][0].user_id) is not None},
             )
+            # Every subject this delivery files for, before the first filing takes the
+            # audit chain: a filing of one of them elsewhere then waits for this delivery
+            # at the subject's row, never while holding what this delivery needs.
+            subjects_lock(
+                subjects=_filing_subjects(
+                    source, [planned[d][0] for d in claimed if planned[d][1] == FILE]
+                )
+            )
             # In the order of the batch: a deactivation and a reactivation of one user in
             # one delivery must cancel out.
             for delivery_id, (event, action) in planned.items():
@@ -158,6 +166,20 @@ def webhook_receive(
                 delivery.outcome if delivery else DUPLICATE,
             )
     return result
+
+
+def _filing_subjects(source: WebhookSource, events: Sequence[Event]) -> list[Subject]:
+    """The subjects the events file for (created when new; an unknown alias has none)."""
+    subjects = []
+    for event in events:
+        assert event.user_id is not None
+        if source.subject_mapping == SubjectMapping.ALIAS:
+            found = subject_for_alias(kind=source.alias_kind, alias=event.user_id)
+            if found is not None:
+                subjects.append(found)
+        else:
+            subjects.append(subject_get_or_create(key=event.user_id))
+    return subjects
 
 
 def _skip_malformed(source: WebhookSource, result: ReceiveResult, problem: str) -> None:

@@ -70,19 +70,6 @@ def canonical(event: AuditEvent) -> bytes:
     return canonical_bytes(event_record(event))
 
 
-def audit_chain_lock() -> None:
-    """Take the chain's append lock now, until the transaction ends.
-
-    For a change that takes row locks of its own before its event (an insert under a
-    unique constraint, say): taking the chain first keeps every writer's lock order
-    the same, chain then rows, so two such changes never wait on each other in a cycle.
-    """
-    if not connection.in_atomic_block:
-        raise RuntimeError("audit_chain_lock must be called inside transaction.atomic()")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
-
-
 def audit_record(
     *,
     event_type: str,
@@ -94,7 +81,8 @@ def audit_record(
     """Append one event. Must run inside the transaction of the change it records."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record must be called inside transaction.atomic()")
-    audit_chain_lock()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
     last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
     event = AuditEvent(
         occurred_at=timezone.now(),

@@ -37,9 +37,9 @@ from erasure.models import (
     RequestStatus,
     Subject,
 )
-from erasure.services.audit import audit_chain_lock, audit_record
+from erasure.services.audit import audit_record
 from erasure.services.locks import lock_request
-from erasure.services.subjects import subject_get_or_create
+from erasure.services.subjects import subject_get_or_create, subjects_lock
 
 MAX_SUBJECT_KEY_LENGTH = 512
 MAX_REASON_LENGTH = 5000
@@ -108,12 +108,11 @@ def request_file(
 
     try:
         with transaction.atomic():
-            # The chain before the subject's and the request's rows (unique inserts): a
-            # webhook delivery filing for several users holds the chain from its first
-            # one, and must never wait on a filing that holds a later user's rows.
-            audit_chain_lock()
             if subject is None:
                 subject = subject_get_or_create(key=key, keep_raw_key=True)
+            # Filings of one subject queue here, before the request row and the chain
+            # (services.subjects.subjects_lock says why).
+            subjects_lock(subjects=[subject])
             open_request = ErasureRequest.objects.filter(
                 subject=subject, status__in=OPEN_STATUSES
             ).first()

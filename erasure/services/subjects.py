@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from erasure.hashing import normalize_subject_key, subject_hash
 from erasure.models import Subject
 
@@ -14,3 +16,23 @@ def subject_get_or_create(*, key: str, keep_raw_key: bool = False) -> Subject:
         subject.raw_key = normalize_subject_key(key)
         subject.save(update_fields=["raw_key"])
     return subject
+
+
+def subjects_lock(*, subjects: Iterable[Subject]) -> None:
+    """Lock the rows of `subjects` (FOR NO KEY UPDATE) until the transaction ends, in id
+    order.
+
+    A filing locks its subject before it inserts the request and takes the audit chain,
+    and a delivery that files for several subjects locks them all before its first
+    filing: two filings that share a subject then wait for each other at the subject,
+    before either holds the chain, never in a cycle (rows before the chain, as every
+    writer takes them).
+    """
+    ids = sorted({subject.pk for subject in subjects})
+    if ids:
+        list(
+            Subject.objects.select_for_update(no_key=True)
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )

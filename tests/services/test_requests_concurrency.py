@@ -1,5 +1,6 @@
-"""Filings on their own connections at once: every writer takes the audit chain before the
-rows it inserts, so two filings never wait on each other in a cycle."""
+"""Filings on their own connections at once: a filing locks its subject before it takes
+the audit chain, and a delivery locks all of its subjects before its first filing, so two
+filings that share a subject never wait on each other in a cycle."""
 
 from __future__ import annotations
 
@@ -7,29 +8,37 @@ import threading
 import time
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 
 from erasure.actors import Actor
 from erasure.lifecycle import OPEN_STATUSES
 from erasure.models import ErasureRequest
 from erasure.services.audit import AUDIT_CHAIN_LOCK
 from erasure.services.requests import request_file
+from erasure.services.subjects import subject_get_or_create
+from tests.webhooks.conftest import VECTOR_SECRET, make_source
+from webhooks.providers import Event
+from webhooks.services import webhook_receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WEBHOOK = Actor.system("webhook-like")
 API = Actor.system("api-like")
 
 
-def test_a_filing_for_two_subjects_and_one_for_the_second_at_once_do_not_deadlock():
+@pytest.mark.parametrize("known", [False, True], ids=["new-subjects", "known-subjects"])
+def test_a_delivery_for_two_users_and_a_filing_for_the_second_at_once_do_not_deadlock(known):
     """A webhook delivery that files for two users is one transaction holding the chain
     from its first filing; an API filing for the second user runs at the same moment.
     Before, the API filing inserted the user's rows first and then waited for the chain,
     while the delivery held the chain and waited for those rows: a deadlock."""
+    source = make_source("standard_webhooks", [VECTOR_SECRET])
+    if known:  # their mappings were registered before: the subjects exist
+        for key in ("user-a", "user-b"):
+            subject_get_or_create(key=key)
     errors: list[BaseException] = []
 
-    # A third session holds the chain so that both filings line up behind it: the
-    # delivery first (queued on the chain), then the API filing.
+    # A third session holds the chain so that both line up behind it: the delivery
+    # first (queued on the chain after filing for user-a), then the API filing.
     holder = connections.create_connection("default")
     holder.connect()
     holder.set_autocommit(False)
@@ -38,9 +47,13 @@ def test_a_filing_for_two_subjects_and_one_for_the_second_at_once_do_not_deadloc
 
     def delivery() -> None:
         try:
-            with transaction.atomic():
-                request_file(subject_key="user-a", actor=WEBHOOK, source="webhook")
-                request_file(subject_key="user-b", actor=WEBHOOK, source="webhook")
+            webhook_receive(
+                source=source,
+                events=[
+                    Event(delivery_id="msg_a", event_type="user.deleted", user_id="user-a"),
+                    Event(delivery_id="msg_b", event_type="user.deleted", user_id="user-b"),
+                ],
+            )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
