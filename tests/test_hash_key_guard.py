@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -125,3 +128,51 @@ def test_the_right_key_starts(installed):
         check=False,
     )
     assert web.returncode == 0, web.stderr
+
+
+@pytest.fixture
+def scratch_database() -> Iterator[str]:
+    name = f"hash_key_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url_of("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(database_url_of("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_an_upgrade_records_no_key_it_cannot_check(scratch_database):
+    """A database from before the fingerprint, whose subjects were hashed with SECRET_KEY
+    and keep no raw key to check against: a new key is refused unless confirmed."""
+    url = database_url_of(scratch_database)
+    before = env_with(DATABASE_URL=url, SUBJECT_HASH_KEY=settings.SECRET_KEY)
+    assert manage_py("migrate", "erasure", "0006", env=before).returncode == 0
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO erasure_subject (key_hash, created_at) VALUES (%s, now())", ["a" * 64]
+        )
+
+    refused = manage_py("migrate", env=env_with(DATABASE_URL=url, SUBJECT_HASH_KEY="new-key"))
+    assert refused.returncode != 0
+    assert "SUBJECT_HASH_KEY_CONFIRMED" in refused.stderr
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT to_regclass('erasure_installation')").fetchone()[0] is None
+
+    confirmed = env_with(DATABASE_URL=url, SUBJECT_HASH_KEY="new-key")
+    confirmed["SUBJECT_HASH_KEY_CONFIRMED"] = "true"
+    assert manage_py("migrate", env=confirmed).returncode == 0, "confirmed: recorded"
+    with psycopg.connect(url) as conn:
+        recorded = conn.execute(
+            "SELECT subject_hash_key_fingerprint FROM erasure_installation"
+        ).fetchone()[0]
+    assert recorded == fingerprint("new-key")
+
+
+def test_an_upgrade_with_the_former_secret_key_is_recorded(scratch_database):
+    url = database_url_of(scratch_database)
+    old = env_with(DATABASE_URL=url, SUBJECT_HASH_KEY=settings.SECRET_KEY)
+    assert manage_py("migrate", "erasure", "0006", env=old).returncode == 0
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO erasure_subject (key_hash, created_at) VALUES (%s, now())", ["b" * 64]
+        )
+    assert manage_py("migrate", env=old).returncode == 0

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import migrations, models
 
+from config.env import env_bool
+
 
 def record_subject_hash_key(apps, schema_editor):
     """Record the fingerprint of SUBJECT_HASH_KEY (erasure.hash_key_guard).
@@ -22,14 +24,28 @@ def record_subject_hash_key(apps, schema_editor):
             "first migrate, and never change it (README, Configuration)."
         )
     Subject = apps.get_model("erasure", "Subject")
-    for raw_key, key_hash in Subject.objects.exclude(raw_key=None).values_list(
-        "raw_key", "key_hash"
-    )[:100]:
+    checkable = Subject.objects.exclude(raw_key=None).values_list("raw_key", "key_hash")[:100]
+    for raw_key, key_hash in checkable:
         if subject_hash(raw_key) != key_hash:
             raise ImproperlyConfigured(
                 "SUBJECT_HASH_KEY is not the key this database's subjects were hashed with "
                 "(before SUBJECT_HASH_KEY had to be set, SECRET_KEY served as that key)."
             )
+    if (
+        not checkable
+        and Subject.objects.exists()
+        and key != settings.SECRET_KEY
+        and not env_bool("SUBJECT_HASH_KEY_CONFIRMED", False)
+    ):
+        # Subjects, but no raw key left to check the key against: recording a wrong key
+        # now would make every existing mapping unreachable, for good.
+        raise ImproperlyConfigured(
+            "This database holds subjects hashed before SUBJECT_HASH_KEY had to be set, "
+            "with SECRET_KEY as the key, and none can be checked against the "
+            "SUBJECT_HASH_KEY given. Set SUBJECT_HASH_KEY to that SECRET_KEY, or, if you "
+            "are sure the key given is the one, run this migrate with "
+            "SUBJECT_HASH_KEY_CONFIRMED=true."
+        )
     Installation = apps.get_model("erasure", "Installation")
     Installation.objects.create(id=1, subject_hash_key_fingerprint=fingerprint(key))
 
