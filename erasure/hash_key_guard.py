@@ -16,7 +16,8 @@ import sys
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 # A fixed text: the fingerprint is a MAC of it, which reveals nothing of the key.
 _FINGERPRINT_MESSAGE = b"erasure-service: subject hash key fingerprint v1"
@@ -30,14 +31,51 @@ def fingerprint(key: str) -> str:
     return hmac.new(key.encode(), _FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()
 
 
-def recorded_fingerprint() -> str | None:
+def recorded_fingerprint(db: BaseDatabaseWrapper = connection) -> str | None:
     """The database's fingerprint; None before the first migrate wrote it."""
-    if "erasure_installation" not in connection.introspection.table_names():
-        return None
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('erasure_installation') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return None
         cursor.execute("SELECT subject_hash_key_fingerprint FROM erasure_installation")
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def check_key(recorded: str) -> None:
+    """Raise HashKeyMismatch unless SUBJECT_HASH_KEY has the `recorded` fingerprint."""
+    if not settings.SUBJECT_HASH_KEY:
+        raise HashKeyMismatch(
+            "SUBJECT_HASH_KEY is not set, but this database's subject identifiers are keyed "
+            f"hashes under a key with fingerprint {recorded[:16]}. Set SUBJECT_HASH_KEY (or "
+            "SUBJECT_HASH_KEY_FILE) to that key."
+        )
+    current = fingerprint(settings.SUBJECT_HASH_KEY)
+    if not hmac.compare_digest(current, recorded):
+        raise HashKeyMismatch(
+            "SUBJECT_HASH_KEY is not the key this database was made with (fingerprint "
+            f"{current[:16]}, the database's is {recorded[:16]}). Subject identifiers are "
+            "stored as keyed hashes that cannot be re-keyed: with another key no subject "
+            "would be found and new mappings would be lost. Set SUBJECT_HASH_KEY back to the "
+            "original value; it must never change."
+        )
+
+
+class _Verified:
+    done = False
+
+
+def check_new_connection(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    """`connection_created` receiver (erasure.apps): the same check on the first
+    connection that finds a fingerprint, for a process that started while the database
+    could not be reached (its start-up check then had nothing to compare)."""
+    if _Verified.done or connection.alias != DEFAULT_DB_ALIAS:
+        return
+    recorded = recorded_fingerprint(connection)
+    if recorded is None:
+        return
+    check_key(recorded)
+    _Verified.done = True
 
 
 def guard_subject_hash_key() -> None:
@@ -55,21 +93,8 @@ def guard_subject_hash_key() -> None:
         connection.close()
     if recorded is None:
         return
-    if not settings.SUBJECT_HASH_KEY:
-        raise HashKeyMismatch(
-            "SUBJECT_HASH_KEY is not set, but this database's subject identifiers are keyed "
-            f"hashes under a key with fingerprint {recorded[:16]}. Set SUBJECT_HASH_KEY (or "
-            "SUBJECT_HASH_KEY_FILE) to that key."
-        )
-    current = fingerprint(settings.SUBJECT_HASH_KEY)
-    if not hmac.compare_digest(current, recorded):
-        raise HashKeyMismatch(
-            "SUBJECT_HASH_KEY is not the key this database was made with (fingerprint "
-            f"{current[:16]}, the database's is {recorded[:16]}). Subject identifiers are "
-            "stored as keyed hashes that cannot be re-keyed: with another key no subject "
-            "would be found and new mappings would be lost. Set SUBJECT_HASH_KEY back to the "
-            "original value; it must never change."
-        )
+    check_key(recorded)
+    _Verified.done = True
 
 
 def guard_or_exit() -> None:

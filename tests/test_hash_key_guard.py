@@ -176,3 +176,26 @@ def test_an_upgrade_with_the_former_secret_key_is_recorded(scratch_database):
             "INSERT INTO erasure_subject (key_hash, created_at) VALUES (%s, now())", ["b" * 64]
         )
     assert manage_py("migrate", env=old).returncode == 0
+
+
+def test_a_process_that_started_without_the_database_checks_its_first_connection(
+    installed, settings
+):
+    # Its start-up check found no database to compare with; the first connection that
+    # finds the fingerprint checks it (the receiver erasure.apps connects).
+    from django.db.backends.signals import connection_created
+
+    from erasure import hash_key_guard
+
+    assert any(
+        receiver[0][0] == "subject-hash-key-guard" for receiver in connection_created.receivers
+    )
+    original = settings.SUBJECT_HASH_KEY
+    hash_key_guard._Verified.done = False
+    settings.SUBJECT_HASH_KEY = "another-key"
+    with pytest.raises(hash_key_guard.HashKeyMismatch, match="SUBJECT_HASH_KEY"):
+        hash_key_guard.check_new_connection(sender=None, connection=connection)
+    assert not hash_key_guard._Verified.done
+    settings.SUBJECT_HASH_KEY = original
+    hash_key_guard.check_new_connection(sender=None, connection=connection)
+    assert hash_key_guard._Verified.done
