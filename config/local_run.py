@@ -4,8 +4,9 @@
 its choosing and may be given a database. A management command typed in a second shell
 must use the same ones, or it files mappings under another subject-hash key, talks to no
 emulator, or writes into another database. So `make run` writes what it chose to
-`DATA_DIR/make-run.env` (KEY=VALUE lines, the secrets as paths to their files), and
-manage.py takes from it every variable that is not set in its own environment.
+`DATA_DIR/make-run.env` (KEY=VALUE lines, the secrets as paths to their files; removed
+when `make run` stops), and manage.py takes from it every variable that is not set in its
+own environment.
 
 Only manage.py reads the file: the web process, tests and production processes get their
 environment from whoever starts them.
@@ -42,8 +43,14 @@ def write_local_run_environment(values: Mapping[str, str], *, directory: Path) -
         *(f"{name}={values[name]}" for name in SHARED_VARIABLES if values.get(name)),
     ]
     path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)  # touch() leaves the mode of a file that exists as it was
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def remove_local_run_environment(*, directory: Path) -> None:
+    """Forget what a stopped `make run` chose: its emulator and DEBUG are gone with it."""
+    (directory / FILE_NAME).unlink(missing_ok=True)
 
 
 def load_local_run_environment(environ: dict[str, str] | None = None) -> list[str]:

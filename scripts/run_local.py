@@ -7,6 +7,7 @@ worker and the web server. Ctrl-C stops everything; data stays under .data/ for 
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import signal
@@ -21,7 +22,10 @@ DATA_DIR = Path(os.environ.get("DATA_DIR", ROOT / ".data"))
 PYTHON = sys.executable
 
 sys.path.insert(0, str(ROOT))
-from config.local_run import write_local_run_environment  # noqa: E402 (needs ROOT on the path)
+from config.local_run import (  # noqa: E402 (needs ROOT on the path)
+    remove_local_run_environment,
+    write_local_run_environment,
+)
 
 
 def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
@@ -103,6 +107,7 @@ def main() -> None:
     # Commands typed in another shell use the same database, secrets and emulator.
     shared = dict(env) if os.environ.get("DATABASE_URL") else {**env, "DATABASE_URL": ""}
     write_local_run_environment(shared, directory=DATA_DIR)
+    atexit.register(remove_local_run_environment, directory=DATA_DIR)
     manage("migrate", "--noinput", "-v", "0", env=env)
     manage("seed_demo", env=env)
     spawn("procrastinate", "worker", "--concurrency", env.get("WORKER_CONCURRENCY", "4"))

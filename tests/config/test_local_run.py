@@ -155,3 +155,5 @@ def test_a_command_in_another_shell_uses_what_make_run_chose(tmp_path: Path, scr
         ).fetchone()[0]
     assert "second-shell" in names
     assert key_fingerprint == recorded  # the same subject-hash key as make run's
+    # Stopped, make run takes back what belonged to it (its emulator, DEBUG).
+    assert not (tmp_path / FILE_NAME).exists()
