@@ -135,12 +135,11 @@ def webhook_receive(
             )
             # Every subject this delivery files for, before the first filing takes the
             # audit chain: a filing of one of them elsewhere then waits for this delivery
-            # at the subject's row, never while holding what this delivery needs.
-            subjects_lock(
-                subjects=_filing_subjects(
-                    source, [planned[d][0] for d in claimed if planned[d][1] == FILE]
-                )
-            )
+            # at the subject's row, never while holding what this delivery needs. One
+            # filing cannot form such a cycle (request_file locks its own subject first).
+            filing = [planned[d][0] for d in claimed if planned[d][1] == FILE]
+            if len(filing) > 1:
+                subjects_lock(subjects=_filing_subjects(source, filing))
             # In the order of the batch: a deactivation and a reactivation of one user in
             # one delivery must cancel out.
             for delivery_id, (event, action) in planned.items():
