@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from django.db import models
+from django.utils import timezone
 
 
 class RequestStatus(models.TextChoices):
@@ -49,7 +50,6 @@ OPEN_STATUSES = (
     RequestStatus.ON_HOLD,
 )
 COMPLETED_STATUSES = (RequestStatus.COMPLETED, RequestStatus.COMPLETED_WITH_FAILURES)
-ENDED_STATUSES = (*COMPLETED_STATUSES, RequestStatus.FAILED, RequestStatus.CANCELLED)
 # Before it has run: cancellable, unless it has started once (see can_cancel).
 CANCELLABLE_STATUSES = (
     RequestStatus.RECEIVED,
@@ -67,6 +67,8 @@ HOLDABLE_STATUSES = (
 )
 # A request whose items are expanded from the subject's mappings (its job may run).
 EXPANDABLE_STATUSES = (RequestStatus.APPROVED, RequestStatus.SCHEDULED, RequestStatus.RUNNING)
+# Work is under way or about to be: the request page follows its progress.
+LIVE_STATUSES = (RequestStatus.APPROVED, RequestStatus.RUNNING)
 # Approved, its job not started yet: its items are not expanded (the mappings count).
 AWAITING_START_STATUSES = (RequestStatus.APPROVED, RequestStatus.SCHEDULED)
 # Statuses a released hold goes back to that carry the request out again.
@@ -146,6 +148,7 @@ class ErasureRequest(Protocol):
     this module needs no model, so the models can take their enums from here."""
 
     status: str
+    status_changed_at: datetime
     started_at: datetime | None
     stuck_since: datetime | None
 
@@ -154,8 +157,15 @@ def can_transition(current: str, target: str) -> bool:
     return RequestStatus(target) in TRANSITIONS[RequestStatus(current)]
 
 
-def is_open(request: ErasureRequest) -> bool:
-    return request.status in OPEN_STATUSES
+def enter(request: ErasureRequest, status: str) -> datetime:
+    """Move `request` (in memory) to `status` and start that state's clock; the caller
+    saves `status` and `status_changed_at`. A change TRANSITIONS does not list is a bug of
+    the caller (its `can_*` check should have refused it first), raised as such."""
+    if not can_transition(request.status, status):
+        raise RuntimeError(f"no transition from {request.status} to {status} (erasure.lifecycle)")
+    request.status = RequestStatus(status)
+    request.status_changed_at = timezone.now()
+    return request.status_changed_at
 
 
 def can_approve(request: ErasureRequest) -> bool:

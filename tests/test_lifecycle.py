@@ -18,6 +18,7 @@ from erasure.lifecycle import (
     ItemOutcome,
     RequestStatus,
     can_transition,
+    enter,
 )
 from erasure.models import AuditEvent, ErasureRequest
 from erasure.selectors.requests import over_state_limit, request_outcome_counts
@@ -41,6 +42,16 @@ def test_every_status_has_its_transitions_and_every_open_one_a_clock():
     assert can_transition(RequestStatus.AWAITING_APPROVAL, RequestStatus.APPROVED)
     assert not can_transition(RequestStatus.RUNNING, RequestStatus.CANCELLED)
     assert not TRANSITIONS[RequestStatus.COMPLETED]
+
+
+def test_enter_refuses_a_transition_the_table_does_not_list():
+    request = ErasureRequest(status=RequestStatus.COMPLETED)
+    with pytest.raises(RuntimeError, match="no transition from completed to running"):
+        enter(request, RequestStatus.RUNNING)
+    assert request.status == RequestStatus.COMPLETED
+    held = ErasureRequest(status=RequestStatus.RUNNING)
+    assert enter(held, RequestStatus.ON_HOLD) == held.status_changed_at
+    assert held.status == RequestStatus.ON_HOLD
 
 
 def stuck(request: ErasureRequest) -> bool:

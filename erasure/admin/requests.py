@@ -27,7 +27,7 @@ from erasure.certificates import certificate_for, certificate_response
 from erasure.errors import ServiceError
 from erasure.hashing import subject_hash
 from erasure.lifecycle import (
-    RequestStatus,
+    LIVE_STATUSES,
     can_approve,
     can_cancel,
     can_certify,
@@ -61,10 +61,9 @@ from erasure.services.requests import (
 
 ITEMS_SHOWN_ON_REQUEST_PAGE = 200
 ROWS_SHOWN_ON_REQUEST_PAGE = 100
+
+
 # While a request is in one of these, its page follows the counts without reloading.
-LIVE_STATUSES = (RequestStatus.APPROVED, RequestStatus.RUNNING)
-
-
 def _request_or_404(object_id: str) -> ErasureRequest:
     """The request of an admin URL; 404 for an unknown or malformed id (never a 500)."""
     try:

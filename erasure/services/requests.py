@@ -27,6 +27,7 @@ from erasure.lifecycle import (
     can_hold,
     can_release,
     can_retry,
+    enter,
 )
 from erasure.models import (
     MAX_GRACE_HOURS,
@@ -287,10 +288,9 @@ def request_hold(*, request: ErasureRequest, actor: Actor, reason: str) -> Erasu
                 f"{request.get_status_display().lower()}"
             )
         previous = request.status
-        request.status = RequestStatus.ON_HOLD
+        request.held_at = enter(request, RequestStatus.ON_HOLD)
         request.held_from = previous
         request.hold_reason = reason
-        request.held_at = request.status_changed_at = timezone.now()
         request.save(
             update_fields=[
                 "status",
@@ -325,7 +325,7 @@ def request_release(*, request: ErasureRequest, actor: Actor, reason: str) -> Er
         resume = back in RESUMING_STATUSES
         # A running request restarts as approved: its job moves it to running again; a
         # scheduled one waits for what is left of its grace period.
-        request.status = RequestStatus.APPROVED if back == RequestStatus.RUNNING else back
+        enter(request, RequestStatus.APPROVED if back == RequestStatus.RUNNING else back)
         held_for = (timezone.now() - request.held_at).total_seconds() if request.held_at else 0
         request.held_from = ""
         request.hold_reason = ""
@@ -333,7 +333,6 @@ def request_release(*, request: ErasureRequest, actor: Actor, reason: str) -> Er
         # A fresh start: the sweeper's count and stuck flag belong to before the hold.
         request.stuck_since = None
         request.wakeups = 0
-        request.status_changed_at = timezone.now()
         request.save(
             update_fields=[
                 "status",
@@ -423,8 +422,7 @@ def request_cancel(*, request: ErasureRequest, actor: Actor, reason: str = "") -
                 f"a {request.get_status_display().lower()} request cannot be cancelled"
             )
         previous = request.status
-        request.status = RequestStatus.CANCELLED
-        request.completed_at = request.status_changed_at = timezone.now()
+        request.completed_at = enter(request, RequestStatus.CANCELLED)
         request.save(update_fields=["status", "completed_at", "status_changed_at", "updated_at"])
         # Nothing open remains for the subject (one open request each): its raw key goes.
         Subject.objects.filter(pk=request.subject_id).update(raw_key=None)
@@ -472,13 +470,12 @@ def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
             )
             reopened = cursor.rowcount
         previous = request.status
-        request.status = RequestStatus.RUNNING if stuck else RequestStatus.APPROVED
+        # A resumed stuck request is timed afresh, like any other (re-)entered state.
+        enter(request, RequestStatus.RUNNING if stuck else RequestStatus.APPROVED)
         request.completed_at = None
         request.stuck_since = None
         request.wakeups = 0
         request.last_error = ""
-        # A resumed stuck request is timed afresh, like any other (re-)entered state.
-        request.status_changed_at = timezone.now()
         try:
             with transaction.atomic():
                 request.save(

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from erasure import queue
-from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome, RequestStatus
+from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome, RequestStatus, enter
 from erasure.models import AuditEventType, ErasureRequest, Subject
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER
@@ -119,8 +119,9 @@ def complete(request: ErasureRequest) -> None:
         )
         counts = dict(cursor.fetchall())
     failed = counts.get(ItemOutcome.FAILED, 0)
-    request.status = RequestStatus.COMPLETED_WITH_FAILURES if failed else RequestStatus.COMPLETED
-    request.completed_at = request.status_changed_at = timezone.now()
+    request.completed_at = enter(
+        request, RequestStatus.COMPLETED_WITH_FAILURES if failed else RequestStatus.COMPLETED
+    )
     request.last_error = ""
     request.save(
         update_fields=["status", "completed_at", "last_error", "status_changed_at", "updated_at"]

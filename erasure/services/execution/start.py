@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from erasure import queue
-from erasure.lifecycle import RequestStatus
+from erasure.lifecycle import RequestStatus, enter
 from erasure.models import AuditEventType, ItemMapping, Namespace
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER
@@ -49,10 +49,9 @@ def start_request(request_id: uuid.UUID | str) -> list[int] | None:
                 return None
         elif request.status != RequestStatus.APPROVED:
             return None
-        request.status = RequestStatus.RUNNING
+        started = enter(request, RequestStatus.RUNNING)
         # Kept from the first start when a hold or a retry started it again.
-        request.status_changed_at = timezone.now()
-        request.started_at = request.started_at or request.status_changed_at
+        request.started_at = request.started_at or started
         request.save(update_fields=["status", "started_at", "status_changed_at", "updated_at"])
         audit_record(event_type=AuditEventType.REQUEST_STARTED, actor=WORKER, request=request)
         mapped = ItemMapping.objects.filter(
