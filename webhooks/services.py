@@ -139,7 +139,7 @@ def webhook_receive(
             # filing cannot form such a cycle (request_file locks its own subject first).
             filing = [planned[d][0] for d in claimed if planned[d][1] == FILE]
             if len(filing) > 1:
-                subjects_lock(subjects=_filing_subjects(source, filing))
+                _lock_filing_subjects(source, filing)
             # In the order of the batch: a deactivation and a reactivation of one user in
             # one delivery must cancel out.
             for delivery_id, (event, action) in planned.items():
@@ -167,18 +167,18 @@ def webhook_receive(
     return result
 
 
-def _filing_subjects(source: WebhookSource, events: Sequence[Event]) -> list[Subject]:
-    """The subjects the events file for (created when new; an unknown alias has none)."""
-    subjects = []
-    for event in events:
-        assert event.user_id is not None
-        if source.subject_mapping == SubjectMapping.ALIAS:
-            found = subject_for_alias(kind=source.alias_kind, alias=event.user_id)
-            if found is not None:
-                subjects.append(found)
-        else:
-            subjects.append(subject_get_or_create(key=event.user_id))
-    return subjects
+def _lock_filing_subjects(source: WebhookSource, events: Sequence[Event]) -> None:
+    """Lock the subjects the events file for, in bulk (created when new; an alias that is
+    not registered has none)."""
+    user_ids = [event.user_id for event in events if event.user_id is not None]
+    if source.subject_mapping == SubjectMapping.ALIAS:
+        key_hashes = SubjectAlias.objects.filter(
+            kind=source.alias_kind,
+            alias_hash__in=[alias_hash(source.alias_kind, user) for user in user_ids],
+        ).values_list("subject__key_hash", flat=True)
+        subjects_lock(key_hashes=key_hashes)
+    else:
+        subjects_lock(key_hashes=subject_hashes(user_ids).values(), create=True)
 
 
 def _skip_malformed(source: WebhookSource, result: ReceiveResult, problem: str) -> None:

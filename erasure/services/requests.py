@@ -113,7 +113,7 @@ def request_file(
                 subject = subject_get_or_create(key=key, keep_raw_key=True)
             # Filings of one subject queue here, before the request row and the chain
             # (services.subjects.subjects_lock says why).
-            subjects_lock(subjects=[subject])
+            subjects_lock(key_hashes=[subject.key_hash])
             open_request = ErasureRequest.objects.filter(
                 subject=subject, status__in=OPEN_STATUSES
             ).first()

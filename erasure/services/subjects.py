@@ -18,9 +18,9 @@ def subject_get_or_create(*, key: str, keep_raw_key: bool = False) -> Subject:
     return subject
 
 
-def subjects_lock(*, subjects: Iterable[Subject]) -> None:
-    """Lock the rows of `subjects` (FOR NO KEY UPDATE) until the transaction ends, in id
-    order.
+def subjects_lock(*, key_hashes: Iterable[str], create: bool = False) -> None:
+    """Lock the subjects of `key_hashes` (FOR NO KEY UPDATE) until the transaction ends,
+    in id order, in one statement; with `create`, the missing ones are inserted first.
 
     A filing locks its subject before it inserts the request and takes the audit chain,
     and a delivery that files for several subjects locks them all before its first
@@ -28,11 +28,14 @@ def subjects_lock(*, subjects: Iterable[Subject]) -> None:
     before either holds the chain, never in a cycle (rows before the chain, as every
     writer takes them).
     """
-    ids = sorted({subject.pk for subject in subjects})
-    if ids:
-        list(
-            Subject.objects.select_for_update(no_key=True)
-            .filter(pk__in=ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+    hashes = sorted(set(key_hashes))
+    if not hashes:
+        return
+    if create:
+        Subject.objects.bulk_create([Subject(key_hash=h) for h in hashes], ignore_conflicts=True)
+    list(
+        Subject.objects.select_for_update(no_key=True)
+        .filter(key_hash__in=hashes)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
