@@ -85,11 +85,11 @@ def mappings_register(
     added to that request at once (an approved one expands everything when its job
     starts). New mappings of a subject already erased are flagged, see `_follow_up`.
     """
-    _validate(items)
     names = {i.namespace for i in items}
     if namespaces is None:
+        _validate(items)
         namespaces = _resolve_namespaces(names)
-    elif not names <= namespaces.keys():
+    elif not names <= namespaces.keys():  # validated by mappings_namespaces already
         raise ValueError("`namespaces` must hold every namespace the items name")
     hashes = subject_hashes(i.subject for i in items)
     distinct_hashes = list(set(hashes.values()))
