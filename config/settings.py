@@ -199,6 +199,18 @@ ERASURE_LATE_MAPPINGS = env_choice("ERASURE_LATE_MAPPINGS", "erase", ["erase", "
 NAMESPACE_API_MAX_IN_FLIGHT = env_int("NAMESPACE_API_MAX_IN_FLIGHT", 8, minimum=1)
 NAMESPACE_API_CALLS_PER_SECOND = env_float("NAMESPACE_API_CALLS_PER_SECOND", 0.0)
 
+# The audit log (erasure.services.audit_log). AUDIT_SIGNING_KEY (or AUDIT_SIGNING_KEY_FILE)
+# is a signed-note private key, "PRIVATE+KEY+<name>+<key id>+<key>", made by
+# `manage.py audit_signing_key`; without one, events are still sequenced but no checkpoint
+# is issued. AUDIT_LOG_ORIGIN names the log in its checkpoints (default: the key's name);
+# set it once. Every checkpoint is also written to AUDIT_WITNESS_DIR and POSTed to each of
+# AUDIT_WITNESS_URLS.
+AUDIT_SIGNING_KEY: str = env_str("AUDIT_SIGNING_KEY") or ""
+AUDIT_LOG_ORIGIN: str = env_str("AUDIT_LOG_ORIGIN") or ""
+AUDIT_WITNESS_DIR: str = env_str("AUDIT_WITNESS_DIR") or ""
+AUDIT_WITNESS_URLS: list[str] = env_list("AUDIT_WITNESS_URLS", [])
+AUDIT_SEQUENCE_BATCH = env_int("AUDIT_SEQUENCE_BATCH", 10_000, minimum=1)
+
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
 PROCRASTINATE_WORKER_DEFAULTS = {
     "update_heartbeat_interval": env_float("ERASURE_WORKER_HEARTBEAT_SECONDS", 10.0, minimum=0.1),

@@ -2,21 +2,29 @@
 
 A certificate states the request's facts (hashed subject, regulation, dates, who filed and
 who approved it), the items per namespace and outcome, every item that could not be erased
-and why, and the hash of the request's completion event: the audit chain head at
-completion, so an auditor can tie the certificate to the trail (`verify_audit`).
+and why, and the signed checkpoint of the audit log that its events are proven in. The PDF
+carries the request's evidence bundle (erasure.evidence) as an attached file, which
+`verify_audit --bundle` checks offline: the signature, every event's inclusion proof, and
+that the counts printed here are those the completion event recorded. Every download is an
+audit event (`certificate.downloaded`).
 """
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from erasure.actors import Actor
 from erasure.errors import InvalidTransition
+from erasure.evidence import request_evidence
 from erasure.models import (
     AuditEvent,
     AuditEventType,
@@ -26,7 +34,7 @@ from erasure.models import (
     RequestStatus,
 )
 from erasure.selectors.requests import request_counts_by_namespace
-from erasure.services.audit import audit_chain_head
+from erasure.services.audit import audit_record
 
 # Failed items listed on the certificate itself; the export lists every one.
 MAX_FAILED_LISTED = 500
@@ -52,7 +60,7 @@ class Certificate:
     failed: list[ErasureItem]
     failed_total: int
     completion_event: AuditEvent | None
-    chain_head_now: str
+    evidence: dict[str, Any]
     issued_at: datetime
     outcome_columns: list[str] = field(default_factory=lambda: list(OUTCOME_COLUMNS))
 
@@ -107,7 +115,7 @@ def certificate_for(request: ErasureRequest) -> Certificate:
         failed=failed,
         failed_total=failed_items.count() if len(failed) == MAX_FAILED_LISTED else len(failed),
         completion_event=completion,
-        chain_head_now=audit_chain_head(),
+        evidence=request_evidence(request),
         issued_at=timezone.now(),
     )
 
@@ -118,17 +126,41 @@ def certificate_html(certificate: Certificate) -> str:
     )
 
 
-def certificate_pdf(certificate: Certificate) -> bytes:
-    """The same page as PDF (WeasyPrint: HTML and CSS to PDF, no browser involved)."""
-    from weasyprint import HTML  # imported here: it loads Pango, needed only for PDFs
+def evidence_filename(certificate: Certificate) -> str:
+    return f"erasure-evidence-{certificate.request.pk}.json"
 
-    pdf = HTML(string=certificate_html(certificate)).write_pdf()
+
+def certificate_pdf(certificate: Certificate) -> bytes:
+    """The same page as PDF (WeasyPrint: HTML and CSS to PDF, no browser involved), with
+    the evidence bundle attached."""
+    from weasyprint import HTML, Attachment  # imported here: it loads Pango, needed for PDFs
+
+    bundle = json.dumps(certificate.evidence, indent=1, ensure_ascii=False).encode()
+    attachment = Attachment(
+        file_obj=io.BytesIO(bundle),
+        name=evidence_filename(certificate),
+        description="Evidence bundle: verify with python manage.py verify_audit --bundle",
+    )
+    pdf = HTML(string=certificate_html(certificate)).write_pdf(attachments=[attachment])
     assert pdf is not None  # write_pdf() without a target returns the bytes
     return pdf
 
 
-def certificate_response(certificate: Certificate, *, as_html: bool = False) -> HttpResponse:
-    """The certificate as a PDF download, or as its HTML page: for the API and the admin."""
+def certificate_response(
+    certificate: Certificate, *, actor: Actor, as_html: bool = False
+) -> HttpResponse:
+    """The certificate as a PDF download, or as its HTML page: for the API and the admin.
+    Recorded as a `certificate.downloaded` event of the request, naming `actor`."""
+    with transaction.atomic():
+        audit_record(
+            event_type=AuditEventType.CERTIFICATE_DOWNLOADED,
+            actor=actor,
+            request=certificate.request,
+            details={
+                "format": "html" if as_html else "pdf",
+                "tree_size": certificate.evidence["log"]["tree_size"],
+            },
+        )
     if as_html:
         return HttpResponse(certificate_html(certificate), content_type="text/html; charset=utf-8")
     response = HttpResponse(certificate_pdf(certificate), content_type="application/pdf")

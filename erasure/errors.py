@@ -50,3 +50,10 @@ class UpstreamUnavailable(ServiceError):
 
     code = "namespace_api_unavailable"
     http_status = 503
+
+
+class EvidenceUnavailable(ServiceError):
+    """The audit log cannot prove these events yet (not sequenced, or no checkpoint)."""
+
+    code = "evidence_unavailable"
+    http_status = 503

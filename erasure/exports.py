@@ -1,10 +1,11 @@
 """Exports of the audit trail for auditors: CSV and JSON Lines, streamed row by row.
 
-One row per audit event, in chain order, with stable columns (`COLUMNS`; add new ones at
-the end, never rename or reorder). The values are those the event's hash covers
-(erasure.services.audit.canonical): `occurred_at` in UTC ISO 8601, `details` as compact
-JSON with sorted keys. With `subject_hash` and `prev_hash` next to them, an auditor can
-recompute every hash from the export alone and check that the chain is unbroken.
+One row per audit event, in log order, with stable columns (`COLUMNS`; add new ones at
+the end, never rename or reorder). The values are those of the event's leaf
+(erasure.transparency.leaves): `occurred_at` in UTC ISO 8601, `details` as compact JSON
+with sorted keys. With `leaf_index` and `leaf_hash` next to them, an auditor recomputes
+every leaf hash and the tree's root from the export alone, and holds them to a signed
+checkpoint (`verify_audit --file --checkpoint`).
 
 Every export is itself an audit event (`export.created`), recorded before the first row
 is sent; the export covers the events before it, so two exports of the same period agree.
@@ -20,18 +21,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from erasure.actors import Actor
 from erasure.lifecycle import ItemOutcome
 from erasure.models import AuditEvent, AuditEventType
-from erasure.services.audit import HASHED_FIELDS, audit_record, event_record
+from erasure.services import audit_log
+from erasure.services.audit import audit_record, event_record
+from erasure.transparency.leaves import LEAF_FIELDS
 
 # What can be exported: the audit events, the items with their outcomes, the requests.
 WHAT = ("events", "items", "requests")
-# An event as exported: its id, every field its hash covers, its hash (`event_record`).
-COLUMNS = ("id", *HASHED_FIELDS, "hash")
+# An event as exported (`event_record`): its leaf fields, the retired chain's hashes
+# (`prev_hash`, `hash`: set on events written before the log only), its place in the log.
+COLUMNS = (*LEAF_FIELDS, "prev_hash", "hash", "leaf_index", "leaf_hash")
 ITEM_COLUMNS = (
     "request_id",
     "namespace",
@@ -77,8 +82,10 @@ EXPORT_DESCRIPTION = f"""Streams one row per audit event, oldest first, as CSV (
 header row) or JSON Lines. Columns, stable: {", ".join(f"`{c}`" for c in COLUMNS)}.
 `occurred_at` is UTC ISO 8601; `details` is compact JSON with sorted keys (a string in
 CSV, an object in JSON Lines); `request_id` is empty (CSV) or null (JSON Lines) for events
-of no request. `hash` is the SHA-256 of the event's canonical JSON, which includes
-`prev_hash`: the rows let an auditor check that the chain is unbroken. `since` is
+of no request. `leaf_index` is the event's place in the audit log and `leaf_hash` (base64)
+SHA-256 of 0x00 and its canonical bytes (README, "The audit log"): from a whole export an
+auditor recomputes the tree and holds it to a signed checkpoint. `prev_hash` and `hash`
+belong to the retired hash chain and are empty on events written since. `since` is
 inclusive, `until` exclusive. Each export is recorded as an `export.created` event first
 and covers the events before it (header `X-Export-Event-Id`).
 
@@ -149,8 +156,9 @@ def audit_export_rows(
     before_id: int | None = None,
     request_id: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The events to export, in chain order, through a server-side cursor."""
-    events = AuditEvent.objects.order_by("id")
+    """The events to export, in log order (events not yet sequenced last, by id), through
+    a server-side cursor."""
+    events = AuditEvent.objects.order_by(F("leaf_index").asc(nulls_last=True), "id")
     if request_id is not None:
         events = events.filter(request__pk=request_id)
     if since is not None:
@@ -183,8 +191,10 @@ def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
                 row["request_id"] or "",
                 row["subject_hash"],
                 details_json(row["details"]),
-                row["prev_hash"],
-                row["hash"],
+                row["prev_hash"] or "",
+                row["hash"] or "",
+                "" if row["leaf_index"] is None else row["leaf_index"],
+                row["leaf_hash"] or "",
             ]
         )
         if buffer.tell() >= FLUSH_CHARS:
@@ -351,6 +361,9 @@ def export_response(
         what=what,
         request_id=request_id,
     )
+    if what == "events":
+        # The rows carry their place in the log: sequence what has committed.
+        audit_log.sequence_pending()
     response = StreamingHttpResponse(
         export_stream(
             what=what,

@@ -436,14 +436,21 @@ class AuditEventType(models.TextChoices):
     WEBHOOK_DEFERRAL_CANCELLED = "webhook.deferral_cancelled"
     EXPORT_CREATED = "export.created"
     NAMESPACE_CREATED = "namespace.created"
+    CERTIFICATE_DOWNLOADED = "certificate.downloaded"
+    EVIDENCE_DOWNLOADED = "evidence.downloaded"
 
 
 class AuditEvent(models.Model):
-    """Append-only, hash-chained record of something that happened.
+    """Append-only record of something that happened: a leaf of the audit log.
 
-    `hash` = SHA-256 over the canonical JSON of this event's fields and `prev_hash`
-    (erasure.services.audit). PostgreSQL refuses UPDATE and DELETE on the table (trigger
-    in migration 0002).
+    Writers insert events in their own transaction, without a lock. The sequencer
+    (erasure.services.audit_log) then gives each committed event, once, its place in the
+    log (`leaf_index`) and its Merkle leaf hash (`leaf_hash`: SHA-256 of 0x00 and the
+    event's canonical bytes, erasure.transparency.leaves). PostgreSQL refuses every other
+    change, TRUNCATE included (trigger in migration 0009).
+
+    `prev_hash` and `hash` are the retired linear chain: kept as they were on events
+    written before the log replaced it, empty (NULL) on every later one.
     """
 
     occurred_at = models.DateTimeField()
@@ -454,17 +461,73 @@ class AuditEvent(models.Model):
     )
     subject_hash = models.CharField(max_length=64, blank=True, default="")
     details = models.JSONField(default=dict)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL: none)
+    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)  # noqa: DJ001
+    leaf_index = models.BigIntegerField(null=True, blank=True, unique=True)
+    leaf_hash = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         permissions = [
             ("export_audit", "Can export the audit trail, item outcomes and requests"),
         ]
+        indexes = [
+            # The sequencer's queue: events committed but not yet in the log.
+            models.Index(
+                fields=["id"], name="auditevent_unsequenced", condition=Q(leaf_index__isnull=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.event_type}"
+
+
+class AuditTreeNode(models.Model):
+    """The hash of one complete subtree of the audit log, level >= 1: leaves
+    [index * 2**level, (index + 1) * 2**level). Written once, by the sequencer, as the
+    subtree completes; with the leaf hashes, every proof reads O(log n) of them."""
+
+    pk = models.CompositePrimaryKey("level", "index")
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+
+class AuditSigningKey(models.Model):
+    """A public key that has signed checkpoints: listed for verification for ever, also
+    once the key has rotated (`GET /api/v1/audit/public-keys`)."""
+
+    key_id = models.CharField(max_length=8, help_text="The note key hint, 8 hex digits.")
+    name = models.CharField(max_length=200)
+    verifier_key = models.CharField(max_length=300, unique=True)
+    first_used_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["first_used_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}+{self.key_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed checkpoint (C2SP tlog-checkpoint in a signed note) of the audit log,
+    issued after each sequencing pass that added events."""
+
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.BinaryField()
+    note = models.TextField(help_text="The signed note, exactly as published.")
+    key = models.ForeignKey(AuditSigningKey, on_delete=models.PROTECT, related_name="checkpoints")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tree_size"]
+        get_latest_by = "tree_size"
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size}"
 
 
 class IdempotencyRecord(models.Model):

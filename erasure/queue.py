@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from procrastinate.contrib.django import app
@@ -22,6 +22,8 @@ from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 # services, which import this module).
 EXECUTE_TASK = "erasure.execute_request"
 QUEUE = "erasure"
+SEQUENCE_AUDIT_TASK = "erasure.sequence_audit_log"
+PUBLISH_CHECKPOINT_TASK = "erasure.publish_checkpoint"
 
 
 def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) -> None:
@@ -43,6 +45,30 @@ def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) 
                 )
         except AlreadyEnqueued:
             pass
+
+
+def enqueue_audit_sequencing() -> None:
+    """Wake a worker to sequence the audit log. At most one such job waits in the queue
+    (its queueing lock): a job that has not started yet will see every event committed
+    before it starts, so a second one would find nothing to do."""
+    job = app.configure_task(
+        SEQUENCE_AUDIT_TASK, allow_unknown=False, queue=QUEUE, queueing_lock="sequence-audit-log"
+    )
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                job.defer()
+        else:
+            job.defer()
+    except AlreadyEnqueued:
+        pass
+
+
+def enqueue_checkpoint_publication(*, checkpoint_id: int, target: str) -> None:
+    """Push a checkpoint to one witness target, in the caller's transaction."""
+    app.configure_task(PUBLISH_CHECKPOINT_TASK, allow_unknown=False, queue=QUEUE).defer(
+        checkpoint_id=checkpoint_id, target=target
+    )
 
 
 def has_live_execution_job(request_id: uuid.UUID | str) -> bool:

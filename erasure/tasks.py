@@ -5,10 +5,12 @@ Names are stable (jobs in the queue refer to them); erasure.queue defers by name
 
 from __future__ import annotations
 
+from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from erasure import queue
-from erasure.services import execution, idempotency, sweeper
+from erasure.services import audit_log, execution, idempotency, sweeper, witnesses
+from erasure.services.witnesses import WitnessError
 
 
 @app.task(name=queue.EXECUTE_TASK, queue=queue.QUEUE)
@@ -30,3 +32,30 @@ def sweep(timestamp: int) -> None:
 )
 def prune_idempotency_records(timestamp: int) -> None:
     idempotency.idempotency_records_prune()
+
+
+@app.task(name=queue.SEQUENCE_AUDIT_TASK, queue=queue.QUEUE)
+def sequence_audit_log() -> None:
+    audit_log.sequence_pending()
+
+
+# Also every minute: an event whose wake-up was lost (a worker died, the queue was
+# unreachable just after its commit) waits at most that long.
+@app.periodic(cron="* * * * *", periodic_id="sequence-audit-log")
+@app.task(
+    name="erasure.sequence_audit_log_periodically",
+    queue=queue.QUEUE,
+    queueing_lock="sequence-audit-log-periodically",
+)
+def sequence_audit_log_periodically(timestamp: int) -> None:
+    audit_log.sequence_pending()
+
+
+@app.task(
+    name=queue.PUBLISH_CHECKPOINT_TASK,
+    queue=queue.QUEUE,
+    # Waits of 2**(n+1) s between tries: about a day and a half in all.
+    retry=RetryStrategy(max_attempts=16, exponential_wait=2, retry_exceptions=[WitnessError]),
+)
+def publish_checkpoint(checkpoint_id: int, target: str) -> None:
+    witnesses.checkpoint_publish(checkpoint_id=checkpoint_id, target=target)

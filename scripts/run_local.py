@@ -51,6 +51,16 @@ def keep_secret(path: Path, *, initial_from: Path | None = None) -> Path:
     return path
 
 
+def keep_signing_key(path: Path) -> Path:
+    """The audit log's signing key in `path` (owner-only), made once and never changed."""
+    if not path.exists():
+        from erasure.transparency.notes import Signer
+
+        path.touch(mode=0o600)
+        path.write_text(Signer.generate("localhost/erasure-audit").encode() + "\n")
+    return path
+
+
 def manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -68,6 +78,9 @@ def main() -> None:
         env["SUBJECT_HASH_KEY_FILE"] = str(
             keep_secret(DATA_DIR / "subject_hash_key", initial_from=secret_file)
         )
+
+    if not env.get("AUDIT_SIGNING_KEY") and not env.get("AUDIT_SIGNING_KEY_FILE"):
+        env["AUDIT_SIGNING_KEY_FILE"] = str(keep_signing_key(DATA_DIR / "audit_signing_key"))
 
     if not env.get("DATABASE_URL"):
         from config.embedded_postgres import database_url

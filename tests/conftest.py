@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 
 from erasure.actors import Actor
 from erasure.services.api_keys import api_key_create
+from erasure.transparency.notes import Signer
 from namespace_api.emulator import EmulatorServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,6 +53,38 @@ class Emulator:
 
     def calls(self) -> list[dict[str, Any]]:
         return self.control("calls")["calls"]
+
+
+TEST_SIGNING_KEY = Signer.generate("test.erasure.example/audit").encode()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def audit_signing_key() -> Iterator[str]:
+    """Checkpoints are signed in every test (and its subprocesses) unless one unsets it."""
+    from django.conf import settings
+
+    if not settings.AUDIT_SIGNING_KEY:
+        settings.AUDIT_SIGNING_KEY = TEST_SIGNING_KEY
+        os.environ["AUDIT_SIGNING_KEY"] = TEST_SIGNING_KEY
+    yield settings.AUDIT_SIGNING_KEY
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_past_the_audit_triggers() -> Iterator[None]:
+    """Transactional tests end with Django's flush, a TRUNCATE of every table, which the
+    audit log's triggers refuse (migration 0009). The test run's superuser flushes with
+    triggers off, as only a superuser can (`session_replication_role`); the triggers
+    themselves are tested as a role that cannot do this (tests/transparency)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        return original(self, ["SET LOCAL session_replication_role = replica", *sql_list])
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    yield
+    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +144,7 @@ def worker_env(database_name: str, emulator: Emulator, **extra: str) -> dict[str
         NAMESPACE_API_FLAVOR="cloud",
         SECRET_KEY=settings.SECRET_KEY,
         SUBJECT_HASH_KEY=settings.SUBJECT_HASH_KEY,
+        AUDIT_SIGNING_KEY=settings.AUDIT_SIGNING_KEY,
         ERASURE_RETRY_BASE_SECONDS="0.2",
     )
     env.update(extra)

@@ -1,5 +1,6 @@
-"""The audit trail, read-only: the events, the chain's verification, and the auditors'
-exports (events, items or requests), through the same code as the API's export."""
+"""The audit trail, read-only: the events, the log's state (its size, the sequencer's lag,
+the latest checkpoint) and verification, and the auditors' exports (events, items or
+requests), through the same code as the API's export."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from django.urls import path
 from erasure import exports
 from erasure.admin.base import ReadOnlyAdmin, actor_of
 from erasure.models import AuditEvent
-from erasure.services.audit import audit_verify
+from erasure.services import audit_log
 
 
 def stream_export(
@@ -74,7 +75,15 @@ class ExportForm(forms.Form):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "occurred_at", "event_type", "actor", "request", "hash_short")
+    list_display = (
+        "id",
+        "occurred_at",
+        "event_type",
+        "actor",
+        "request",
+        "leaf_index",
+        "leaf_hash_short",
+    )
     list_filter = ("event_type",)
     search_fields = ("actor", "subject_hash", "request__id")
     list_select_related = ("request",)
@@ -99,6 +108,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_export": request.user.has_perm("erasure.export_audit"),
+            "log": log_state(),
         }
         return super().changelist_view(request, extra_context)
 
@@ -126,17 +136,37 @@ class AuditEventAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/erasure/auditevent/export.html", context)
 
     def verify_view(self, request: HttpRequest) -> HttpResponse:
-        """Recompute the whole chain and show the result (and the head to quote)."""
+        """Recompute the log from its events, hold it to every stored checkpoint, and show
+        the result (and the checkpoint to keep)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Verify the audit trail",
-            "result": audit_verify(),
+            "title": "Verify the audit log",
+            "result": audit_log.audit_verify(),
+            "log": log_state(),
         }
         return TemplateResponse(request, "admin/erasure/auditevent/verify.html", context)
 
-    @admin.display(description="Hash")
-    def hash_short(self, obj: AuditEvent) -> str:
-        return obj.hash[:16]
+    @admin.display(description="Leaf hash")
+    def leaf_hash_short(self, obj: AuditEvent) -> str:
+        return audit_log.b64(bytes(obj.leaf_hash))[:16] if obj.leaf_hash is not None else "pending"
+
+
+def log_state() -> dict[str, Any]:
+    """The log at a glance: its size, the events waiting for the sequencer (the lag, with
+    the age of the oldest), and the latest checkpoint."""
+    oldest = (
+        AuditEvent.objects.filter(leaf_index__isnull=True)
+        .order_by("id")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return {
+        "size": audit_log.tree_size(),
+        "pending": audit_log.pending_count(),
+        "oldest_pending": oldest,
+        "checkpoint": audit_log.latest_checkpoint(),
+        "signing": audit_log.signer() is not None,
+    }

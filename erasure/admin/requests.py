@@ -527,7 +527,9 @@ class ErasureRequestAdmin(BaseAdmin):
             return HttpResponseRedirect(
                 reverse("admin:erasure_erasurerequest_change", args=[object_id])
             )
-        return certificate_response(certificate, as_html=request.GET.get("format") == "html")
+        return certificate_response(
+            certificate, actor=actor_of(request), as_html=request.GET.get("format") == "html"
+        )
 
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         """One request's items or events, CSV or JSON Lines (`?what=&format=`), through the

@@ -17,6 +17,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from erasure import evidence
 from erasure.actors import Actor
 from erasure.api.base import (
     ERRORS,
@@ -29,6 +30,7 @@ from erasure.api.base import (
     IgnoreFormatParameter,
     Pagination,
     Scope,
+    actor_of,
     api_key_of,
     validated_body,
 )
@@ -256,4 +258,20 @@ class RequestCertificateApi(ApiView):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         certificate = certificate_for(request_get(request_id=request_id))
-        return certificate_response(certificate, as_html=query.validated_data["format"] == "html")
+        return certificate_response(
+            certificate, actor=actor_of(request), as_html=query.validated_data["format"] == "html"
+        )
+
+
+class RequestEvidenceApi(ApiView):
+    required_scopes = READ_SCOPES
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer, 503: ErrorSerializer, **ERRORS},
+        operation_id="request_evidence",
+        summary="The request's evidence bundle: its events, their proofs, the checkpoint",
+        description=evidence.__doc__,
+    )
+    def get(self, request: Request, request_id: str) -> Response:
+        erasure_request = request_get(request_id=request_id)
+        return Response(evidence.request_evidence(erasure_request, actor=actor_of(request)))

@@ -19,7 +19,7 @@ but the standard library, so an auditor's offline check can use it as it is.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 HASH_SIZE = 32
@@ -238,3 +238,115 @@ def verify_consistency(
         raise ProofError(f"the proof does not lead to the root of the tree of {first} leaves")
     if sr != second_root:
         raise ProofError(f"the proof does not lead to the root of the tree of {second} leaves")
+
+
+# The stored form of a tree: the hash of every complete subtree, by (level, index), for
+# the leaves [index * 2**level, (index + 1) * 2**level). Level 0 holds the leaf hashes.
+NodeKey = tuple[int, int]
+
+
+def subtree_key(start: int, end: int) -> NodeKey | None:
+    """The (level, index) of D[start:end] when it is a complete subtree, else None."""
+    width = end - start
+    if width <= 0 or width & (width - 1) or start % width:
+        return None
+    level = width.bit_length() - 1
+    return level, start >> level
+
+
+def frontier_keys(size: int) -> list[NodeKey]:
+    """The complete subtrees that make up a tree of `size` leaves, largest (left) first:
+    one per bit set in `size`."""
+    keys: list[NodeKey] = []
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            keys.append((level, start >> level))
+            start += 1 << level
+    return keys
+
+
+class NodeTree:
+    """A tree answered from stored complete-subtree hashes (`nodes`, by NodeKey): any
+    range is split the way MTH splits it until each part is a complete subtree."""
+
+    def __init__(self, size: int, nodes: dict[NodeKey, bytes]) -> None:
+        self._size = size
+        self._nodes = nodes
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def range_hash(self, start: int, end: int) -> bytes:
+        key = subtree_key(start, end)
+        if key is not None:
+            try:
+                return self._nodes[key]
+            except KeyError:
+                raise ProofError(f"the log has no stored hash for subtree {key}") from None
+        k = split_point(end - start)
+        return node_hash(self.range_hash(start, start + k), self.range_hash(start + k, end))
+
+
+class _KeyRecorder:
+    """A stand-in tree that notes which stored subtrees a computation reads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.keys: set[NodeKey] = set()
+
+    def range_hash(self, start: int, end: int) -> bytes:
+        key = subtree_key(start, end)
+        if key is not None:
+            self.keys.add(key)
+            return bytes(HASH_SIZE)
+        k = split_point(end - start)
+        self.range_hash(start, start + k)
+        self.range_hash(start + k, end)
+        return bytes(HASH_SIZE)
+
+
+def keys_read_by(size: int, compute: Callable[[Tree], object]) -> set[NodeKey]:
+    """The stored subtrees that `compute(tree)` reads in a tree of `size` leaves: fetch
+    them in one query, then run `compute` on a NodeTree of them. (Proofs and roots choose
+    their ranges by the indexes alone, never by a hash value.)"""
+    recorder = _KeyRecorder(size)
+    compute(recorder)
+    return recorder.keys
+
+
+class Frontier:
+    """The right edge of a growing tree: the hashes of the complete subtrees that make it
+    up (frontier_keys). Appending a leaf completes the subtrees it closes; the root of the
+    tree at any size is folded from the edge, right to left."""
+
+    def __init__(self, size: int = 0, edge: Sequence[bytes] = ()) -> None:
+        if len(edge) != bin(size).count("1"):
+            raise ValueError(f"a tree of {size} leaves has {bin(size).count('1')} edge hashes")
+        self.size = size
+        # (level, hash), largest subtree first.
+        self._edge = [(level, h) for (level, _), h in zip(frontier_keys(size), edge, strict=True)]
+
+    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add a leaf hash; return the subtrees of level >= 1 it completes, as
+        (level, index, hash)."""
+        index = self.size
+        self.size += 1
+        completed: list[tuple[int, int, bytes]] = []
+        level, current = 0, leaf
+        while self._edge and self._edge[-1][0] == level:
+            _, left = self._edge.pop()
+            current = node_hash(left, current)
+            level += 1
+            completed.append((level, index >> level, current))
+        self._edge.append((level, current))
+        return completed
+
+    def root(self) -> bytes:
+        if not self._edge:
+            return EMPTY_ROOT
+        root = self._edge[-1][1]
+        for _, left in reversed(self._edge[:-1]):
+            root = node_hash(left, root)
+        return root

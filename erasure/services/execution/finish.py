@@ -17,6 +17,7 @@ from erasure.services.execution.base import WORKER
 from erasure.services.execution.claims import still_running
 from erasure.services.expansion import items_expand
 from erasure.services.locks import lock_request
+from erasure.transparency.verify import failed_items_digest
 
 
 def pending_state(request_id: uuid.UUID | str) -> tuple[int, int, int, datetime]:
@@ -113,11 +114,27 @@ def fail_exhausted(request: ErasureRequest) -> None:
 def complete(request: ErasureRequest) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT outcome, count(*) FROM erasure_erasureitem WHERE request_id = %s "
-            "GROUP BY outcome",
+            """
+            SELECT n.name, i.outcome, count(*) FROM erasure_erasureitem i
+            JOIN erasure_namespace n ON n.id = i.namespace_id
+            WHERE i.request_id = %s GROUP BY n.name, i.outcome
+            """,
             [request.pk],
         )
-        counts = dict(cursor.fetchall())
+        by_namespace: dict[str, dict[str, int]] = {}
+        counts: dict[str, int] = {}
+        for name, outcome, count in cursor.fetchall():
+            by_namespace.setdefault(name, {})[outcome] = count
+            counts[outcome] = counts.get(outcome, 0) + count
+        cursor.execute(
+            """
+            SELECT n.name, i.item_id, i.last_error FROM erasure_erasureitem i
+            JOIN erasure_namespace n ON n.id = i.namespace_id
+            WHERE i.request_id = %s AND i.outcome = %s
+            """,
+            [request.pk, ItemOutcome.FAILED],
+        )
+        failed_items = cursor.fetchall()
     failed = counts.get(ItemOutcome.FAILED, 0)
     request.completed_at = enter(
         request, RequestStatus.COMPLETED_WITH_FAILURES if failed else RequestStatus.COMPLETED
@@ -150,6 +167,13 @@ def complete(request: ErasureRequest) -> None:
         details={
             "status": request.status,
             "counts": counts,
+            # What the certificate states, so that a bundle's certificate can be checked
+            # against the log (erasure.transparency.verify).
+            "by_namespace": by_namespace,
+            "failed_items": {
+                "count": len(failed_items),
+                "sha256": failed_items_digest(failed_items),
+            },
             "mappings_removed": mappings_removed,
         },
     )
