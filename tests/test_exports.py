@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from erasure.exports import ITEM_COLUMNS, REQUEST_COLUMNS
 from erasure.models import AuditEvent
-from erasure.services.audit import audit_chain_head
+from erasure.services import audit_log
 from erasure.services.execution import request_execute
 from tests.services.execution.helpers import prepare
 
@@ -89,14 +89,33 @@ def test_an_events_export_verifies_offline(completed, api_key_factory, tmp_path)
     auditor = api_key_factory("auditor", "audit:read")
     export = tmp_path / "events.jsonl"
     export.write_text(_get(auditor, "format=jsonl"))
-    out = StringIO()
-    call_command("verify_audit", "--file", str(export), stdout=out)
-    assert out.getvalue().startswith("OK: ")
-    # The export ends before its own export.created event: its head is the event before.
+    # The export covers the events before its own export.created event, each with its
+    # place in the log: a whole log up to a checkpoint of that size.
     export_event = AuditEvent.objects.filter(event_type="export.created").get()
-    before = AuditEvent.objects.filter(id__lt=export_event.pk).order_by("-id").first()
-    assert f"head {before.hash}" in out.getvalue()
-    assert audit_chain_head() == export_event.hash
+    covered = AuditEvent.objects.filter(id__lt=export_event.pk).count()
+    checkpoint = tmp_path / "checkpoint"
+    audit_log.sequence_pending()
+    cp = audit_log.AuditCheckpoint.objects.filter(tree_size=covered).first()
+    key = audit_log.signer().verifier.encode()
+    out = StringIO()
+    if cp is not None:
+        checkpoint.write_text(cp.note)
+        call_command(
+            "verify_audit",
+            "--file",
+            str(export),
+            "--checkpoint",
+            str(checkpoint),
+            "--public-key",
+            key,
+            stdout=out,
+        )
+        assert "1 signed checkpoints held" in out.getvalue()
+    else:
+        call_command("verify_audit", "--file", str(export), stdout=out)
+    assert out.getvalue().startswith(f"OK: {covered} events verified")
+    root = audit_log.root_at(covered)
+    assert f"root {audit_log.b64(root)}" in out.getvalue()
 
 
 def test_an_unknown_export_is_a_400_and_records_nothing(api_key_factory):

@@ -10,37 +10,38 @@ from django.db import connection
 from pypdf import PdfReader
 
 from erasure.models import AuditEvent
-from erasure.services.audit import audit_chain_head
+from erasure.services import audit_log
 from erasure.services.execution import request_execute
 from tests.services.execution.helpers import prepare
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_verify_reports_the_head_and_names_a_tampered_event(emulator, api_key_factory):
+def test_verify_reports_the_root_and_names_a_tampered_event(emulator, api_key_factory):
     auditor = api_key_factory("auditor", "audit:read")
     prepare(emulator, texts=2, vectors=1)
+    pending = auditor.get("/api/v1/audit/verify").json()
+    assert pending["ok"] is True and pending["pending"] == AuditEvent.objects.count()
+    audit_log.sequence_pending()
     body = auditor.get("/api/v1/audit/verify").json()
-    assert body["ok"] is True and body["broken_id"] is None
-    assert body["head"] == audit_chain_head() and body["checked"] == AuditEvent.objects.count()
+    assert body["ok"] is True and body["first_bad_leaf"] is None and body["pending"] == 0
+    assert body["tree_size"] == AuditEvent.objects.count()
+    assert body["root_hash"] == audit_log.b64(audit_log.root_at(body["tree_size"]))
+    assert body["checkpoints_checked"] >= 1
 
-    ids = list(AuditEvent.objects.order_by("id").values_list("id", flat=True))
-    part = auditor.get(f"/api/v1/audit/verify?from={ids[1]}&to={ids[2]}").json()
-    assert part["ok"] and part["checked"] == 2 and part["first_id"] == ids[1]
-
+    victim = AuditEvent.objects.get(leaf_index=2)
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")
         cursor.execute(
             "UPDATE erasure_auditevent SET details = %s WHERE id = %s",
-            [json.dumps({"forged": True}), ids[2]],
+            [json.dumps({"forged": True}), victim.pk],
         )
         cursor.execute("SET session_replication_role = DEFAULT")
     broken = auditor.get("/api/v1/audit/verify").json()
-    assert broken["ok"] is False and broken["broken_id"] == ids[2]
+    assert broken["ok"] is False and broken["event_id"] == victim.pk
+    assert broken["first_bad_leaf"] == broken["last_bad_leaf"] == 2
     assert "altered" in broken["reason"]
 
-    bad = auditor.get("/api/v1/audit/verify?from=zero")
-    assert bad.status_code == 400 and "from" in bad.json()["error"]["fields"]
     writer = api_key_factory("writer", "requests:write")
     assert writer.get("/api/v1/audit/verify").status_code == 403
 
