@@ -25,6 +25,7 @@ from erasure.admin.audit import stream_export
 from erasure.admin.base import BaseAdmin, actor_of
 from erasure.certificates import certificate_for, certificate_response
 from erasure.errors import ServiceError
+from erasure.evidence import request_evidence
 from erasure.hashing import subject_hash
 from erasure.lifecycle import (
     LIVE_STATUSES,
@@ -412,6 +413,11 @@ class ErasureRequestAdmin(BaseAdmin):
                 self.admin_site.admin_view(self.export_view),
                 name="erasure_erasurerequest_export",
             ),
+            path(
+                "<path:object_id>/evidence/",
+                self.admin_site.admin_view(self.evidence_view),
+                name="erasure_erasurerequest_evidence",
+            ),
         ]
         return own + urls
 
@@ -543,6 +549,24 @@ class ErasureRequestAdmin(BaseAdmin):
             export_format=request.GET.get("format", "csv"),
             request_id=str(erasure_request.pk),
         )
+
+    def evidence_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The request's evidence bundle, a JSON download that `verify_audit --bundle`
+        checks offline; auditors only. Recorded as an `evidence.downloaded` event."""
+        if not request.user.has_perm("erasure.export_audit"):
+            raise PermissionDenied
+        erasure_request = _request_or_404(object_id)
+        try:
+            bundle = request_evidence(erasure_request, actor=actor_of(request))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(
+                reverse("admin:erasure_erasurerequest_change", args=[object_id])
+            )
+        response = JsonResponse(bundle, json_dumps_params={"indent": 1, "ensure_ascii": False})
+        filename = f"erasure-evidence-{erasure_request.pk}.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
     def _act(self, request: HttpRequest, object_id: str, done: str, service: Any) -> HttpResponse:
         target = reverse("admin:erasure_erasurerequest_change", args=[object_id])

@@ -76,6 +76,11 @@ class Command(BaseCommand):
             result = verify_leaves(
                 self._export_leaves(options["file"]), checkpoints, LogVerification(ok=True)
             )
+            if not result.ok and "is missing" in result.reason:
+                result.reason += (
+                    " (or the file is an export of a subset, such as one request's events or "
+                    "a date range: a subset verifies as an evidence bundle, --bundle)"
+                )
         else:
             from erasure.services import audit_log
 
