@@ -96,6 +96,9 @@ def certificate_for(request: ErasureRequest) -> Certificate:
         request=request, outcome=ItemOutcome.FAILED
     ).select_related("namespace")
     failed = list(failed_items.order_by("namespace__name", "item_id")[:MAX_FAILED_LISTED])
+    # The bundle first: it sequences the request's events, so the completion event read
+    # next has its place in the log.
+    evidence = request_evidence(request)
     completion = (
         AuditEvent.objects.filter(request=request, event_type=AuditEventType.REQUEST_COMPLETED)
         .order_by("-id")
@@ -115,7 +118,7 @@ def certificate_for(request: ErasureRequest) -> Certificate:
         failed=failed,
         failed_total=failed_items.count() if len(failed) == MAX_FAILED_LISTED else len(failed),
         completion_event=completion,
-        evidence=request_evidence(request),
+        evidence=evidence,
         issued_at=timezone.now(),
     )
 

@@ -66,7 +66,8 @@ def _wait_until_sequenced(events: QuerySet[AuditEvent]) -> None:
 
 
 def _checkpoint_covering(events: QuerySet[AuditEvent]) -> AuditCheckpoint:
-    needed = max(events.values_list("leaf_index", flat=True), default=-1) + 1
+    indexes = [i for i in events.values_list("leaf_index", flat=True) if i is not None]
+    needed = max(indexes, default=-1) + 1
     checkpoint = audit_log.latest_checkpoint()
     if checkpoint is None or checkpoint.tree_size < needed:
         if audit_log.signer() is None:

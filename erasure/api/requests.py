@@ -251,8 +251,10 @@ class RequestCertificateApi(ApiView):
         summary="The certificate of erasure of a completed request (PDF or HTML)",
         description="The request's facts (hashed subject, regulation, received, due, "
         "completed, who filed and approved it), items per namespace and outcome, the items "
-        "that could not be erased and why, and the audit chain head at completion. 409 "
-        "until the request has completed.",
+        "that could not be erased and why, and the signed checkpoint of the audit log its "
+        "events are proven in; the PDF carries the evidence bundle as an attached file "
+        "(`verify_audit --bundle`). Each download is a `certificate.downloaded` audit event. "
+        "409 until the request has completed.",
     )
     def get(self, request: Request, request_id: str) -> HttpResponse:
         query = self.QuerySerializer(data=request.query_params)

@@ -37,6 +37,9 @@ class AutoSchema(SpectacularAutoSchema):
             else:
                 needs = "Scope: any of " + ", ".join(f"`{s}`" for s in scopes) + "."
             operation["description"] = f"{operation.get('description', '')}\n\n{needs}".strip()
+        elif not getattr(self.view, "authentication_classes", True):
+            public = "Public: no key needed; it shows nothing secret."
+            operation["description"] = f"{operation.get('description', '')}\n\n{public}".strip()
         return operation
 
 

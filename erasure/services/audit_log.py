@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -121,14 +121,14 @@ def _fetch_nodes(keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
         return {(level, index): bytes(h) for level, index, h in cursor.fetchall()}
 
 
-def stored_tree(size: int, compute) -> object:  # noqa: ANN001 (a callable of a Tree)
+def stored_tree[T](size: int, compute: Callable[[merkle.Tree], T]) -> T:
     """`compute(tree)` on the stored tree of `size` leaves, reading only what it needs."""
     nodes = _fetch_nodes(merkle.keys_read_by(size, compute))
     return compute(merkle.NodeTree(size, nodes))
 
 
 def root_at(size: int) -> bytes:
-    return stored_tree(size, lambda tree: merkle.root_hash(tree, size))  # type: ignore[return-value]
+    return stored_tree(size, lambda tree: merkle.root_hash(tree, size))
 
 
 @dataclass(frozen=True)
@@ -155,17 +155,16 @@ def inclusion_proof(*, event_id: int, size: int | None = None) -> InclusionProof
     if row is None:
         raise LogError(f"there is no audit event {event_id}")
     index, leaf = row
-    if index is None:
+    if index is None or leaf is None:
         raise LogError(f"audit event {event_id} is not in the log yet (sequencing is pending)")
-    if size is None:
-        size = latest_checkpoint_size() or tree_size()
-    _check_size(size)
-    if index >= size:
-        raise LogError(f"audit event {event_id} is leaf {index}: not in a tree of {size} leaves")
-    path = stored_tree(size, lambda tree: merkle.inclusion_proof(tree, index, size))
+    in_tree: int = size or latest_checkpoint_size() or tree_size()
+    _check_size(in_tree)
+    if index >= in_tree:
+        raise LogError(f"audit event {event_id} is leaf {index}: not in a tree of {in_tree} leaves")
+    path = stored_tree(in_tree, lambda tree: merkle.inclusion_proof(tree, index, in_tree))
     return InclusionProof(
-        event_id=event_id, leaf_index=index, tree_size=size, leaf_hash=bytes(leaf), path=path
-    )  # type: ignore[arg-type]
+        event_id=event_id, leaf_index=index, tree_size=in_tree, leaf_hash=bytes(leaf), path=path
+    )
 
 
 def inclusion_proofs(event_ids: list[int], size: int) -> dict[int, InclusionProof]:
@@ -175,17 +174,15 @@ def inclusion_proofs(event_ids: list[int], size: int) -> dict[int, InclusionProo
             "pk", "leaf_index", "leaf_hash"
         )
     )
-    indexes = [index for _, index, _ in rows]
+    proven = [(pk, index, bytes(leaf)) for pk, index, leaf in rows if index is not None and leaf]
 
-    def paths(tree):  # noqa: ANN001, ANN202
-        return [merkle.inclusion_proof(tree, index, size) for index in indexes]
+    def paths(tree: merkle.Tree) -> list[list[bytes]]:
+        return [merkle.inclusion_proof(tree, index, size) for _, index, _ in proven]
 
     computed = stored_tree(size, paths)
     return {
-        pk: InclusionProof(
-            event_id=pk, leaf_index=index, tree_size=size, leaf_hash=bytes(leaf), path=path
-        )
-        for (pk, index, leaf), path in zip(rows, computed, strict=True)  # type: ignore[call-overload]
+        pk: InclusionProof(event_id=pk, leaf_index=index, tree_size=size, leaf_hash=leaf, path=path)
+        for (pk, index, leaf), path in zip(proven, computed, strict=True)
     }
 
 
@@ -193,7 +190,7 @@ def consistency_proof(*, first: int, second: int) -> list[bytes]:
     if not 1 <= first <= second:
         raise LogError("first must be at least 1 and at most second")
     _check_size(second)
-    return stored_tree(second, lambda tree: merkle.consistency_proof(tree, first, second))  # type: ignore[return-value]
+    return stored_tree(second, lambda tree: merkle.consistency_proof(tree, first, second))
 
 
 # -- checkpoints ---------------------------------------------------------------------------
@@ -346,7 +343,7 @@ def sequence_pending() -> int:
 # -- verification against the database ------------------------------------------------------
 
 
-def _sequenced_records() -> Iterator[tuple[int, int, bytes, dict]]:
+def _sequenced_records() -> Iterator[tuple[int, int | None, bytes | None, dict]]:
     events = (
         AuditEvent.objects.filter(leaf_index__isnull=False)
         .order_by("leaf_index")
@@ -375,7 +372,7 @@ def _sequenced_records() -> Iterator[tuple[int, int, bytes, dict]]:
             subject_hash=subject_hash,
             details=details,
         )
-        yield index, event_id, bytes(leaf), record
+        yield int(index or 0), event_id, bytes(leaf or b""), record
 
 
 def audit_verify(

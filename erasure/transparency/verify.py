@@ -229,7 +229,8 @@ def verify_bundle(bundle: Any, verifiers: list[Verifier] | None = None) -> Bundl
     records: list[dict[str, Any]] = []
     for position, entry in enumerate(events):
         problem = _check_entry(entry, checkpoint)
-        where = f"event {entry.get('event', {}).get('id', '?')}" if isinstance(entry, dict) else ""
+        fields = entry.get("event") if isinstance(entry, dict) else None
+        where = f"event {fields.get('id', '?')}" if isinstance(fields, dict) else ""
         if problem:
             result.problems.append(f"{where or f'entry {position}'}: {problem}")
         else:
@@ -242,7 +243,12 @@ def verify_bundle(bundle: Any, verifiers: list[Verifier] | None = None) -> Bundl
             result.problems.append(f"events {strangers} are not of request {request_id}")
     certificate = bundle.get("certificate")
     if certificate is not None:
-        result.problems.extend(_check_certificate(certificate, records, result.notes))
+        if request_id is None:
+            result.problems.append("the bundle has a certificate but names no request")
+        else:
+            result.problems.extend(
+                _check_certificate(certificate, request_id, records, result.notes)
+            )
     result.ok = not result.problems
     return result
 
@@ -275,15 +281,32 @@ def _check_entry(entry: Any, checkpoint: Checkpoint) -> str:
 
 
 def _check_certificate(
-    certificate: Any, records: list[dict[str, Any]], notes: list[str]
+    certificate: Any, request_id: str, records: list[dict[str, Any]], notes: list[str]
 ) -> list[str]:
     if not isinstance(certificate, dict):
         return ["the certificate is not an object"]
-    completions = [r for r in records if r.get("event_type") == "request.completed"]
+    if certificate.get("request_id") != request_id:
+        return [f"the certificate is of request {certificate.get('request_id')}, not {request_id}"]
+    completions = [
+        r
+        for r in records
+        if r.get("event_type") == "request.completed" and r.get("request_id") == request_id
+    ]
     if not completions:
         return ["the certificate has no request.completed event among the proven events"]
-    details = completions[-1].get("details") or {}
+    completion = completions[-1]
+    details = completion.get("details") or {}
     problems: list[str] = []
+    if certificate.get("subject_hash") != completion.get("subject_hash"):
+        problems.append("the certificate's subject is not the completion event's")
+    prior = details.get("prior_events")
+    if prior is not None:
+        present = {r.get("id") for r in records}
+        missing = [event_id for event_id in prior if event_id not in present]
+        if missing:
+            problems.append(
+                f"events {missing} that the completion event records are not in the bundle"
+            )
     said = {k: v for k, v in (details.get("counts") or {}).items() if v}
     shown = {k: v for k, v in (certificate.get("totals") or {}).items() if v}
     if said != shown:

@@ -6,6 +6,7 @@ export but change nothing. Screenshots of the key pages go to artifacts/screensh
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -132,9 +133,16 @@ def test_officer_files_approver_approves_auditor_exports(browser, live_server, e
     assert _forged_post(third, approve_url) == 403
     third.goto(f"{live_server.url}/admin/erasure/erasurerequest/add/")
     assert "403" in third.title() or "Forbidden" in third.inner_text("body")
+    with third.expect_download() as download:
+        third.click("#export-evidence")
+    bundle = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert bundle["format"] == "erasure-evidence/1" and bundle["certificate"]["totals"]
+    third.goto(f"{live_server.url}/admin/erasure/auditevent/")
+    assert "Waiting for the sequencer" in third.inner_text("#log-state")
+    _shot(third, "5-auditor-sees-the-log")
     third.goto(f"{live_server.url}/admin/erasure/auditevent/verify/")
-    assert "The chain is intact" in third.inner_text("#chain-result")
-    _shot(third, "5-auditor-verifies-the-chain")
+    assert "The log is intact" in third.inner_text("#chain-result")
+    _shot(third, "5-auditor-verifies-the-log")
     third.goto(f"{live_server.url}/admin/erasure/auditevent/export/")
     _shot(third, "6-auditor-export-form")
     third.goto(f"{live_server.url}/admin/")

@@ -44,6 +44,19 @@ OPERATIONS = [
         f"/api/v1/requests/{RID}/certificate",
         ("requests:write", "requests:approve", "audit:read"),
     ),
+    (
+        "get",
+        f"/api/v1/requests/{RID}/evidence",
+        ("requests:write", "requests:approve", "audit:read"),
+    ),
+    ("get", "/api/v1/audit/proof/inclusion", ("audit:read",)),
+    ("get", "/api/v1/audit/proof/consistency", ("audit:read",)),
+    ("get", "/api/v1/audit/evidence", ("audit:read",)),
+]
+# Published for anyone to check against: no key, nothing secret.
+PUBLIC_OPERATIONS = [
+    ("get", "/api/v1/audit/checkpoint"),
+    ("get", "/api/v1/audit/public-keys"),
 ]
 BODY = {"items": [{"subject": "u", "namespace": "notes", "item_id": "a"}]}
 
@@ -69,7 +82,14 @@ def test_the_table_names_every_operation_of_the_schema(client):
     tested = {
         (m, p.replace(RID, "{request_id}").replace("/notes", "/{name}")) for m, p, _ in OPERATIONS
     }
-    assert tested == documented
+    assert tested | set(PUBLIC_OPERATIONS) == documented
+
+
+@pytest.mark.parametrize(("method", "path"), PUBLIC_OPERATIONS)
+def test_public_operations_answer_without_a_key_and_are_not_401(method, path):
+    response = _call(_client(None), method, path)
+    assert response.status_code in (200, 404), response.content
+    assert "WWW-Authenticate" not in response
 
 
 @pytest.mark.parametrize(("method", "path", "scopes"), OPERATIONS)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from erasure import queue
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome, RequestStatus, enter
-from erasure.models import AuditEventType, ErasureRequest, Subject
+from erasure.models import AuditEvent, AuditEventType, ErasureRequest, Subject
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER
 from erasure.services.execution.claims import still_running
@@ -135,6 +135,9 @@ def complete(request: ErasureRequest) -> None:
             [request.pk, ItemOutcome.FAILED],
         )
         failed_items = cursor.fetchall()
+    prior_events = list(
+        AuditEvent.objects.filter(request=request).order_by("id").values_list("id", flat=True)
+    )
     failed = counts.get(ItemOutcome.FAILED, 0)
     request.completed_at = enter(
         request, RequestStatus.COMPLETED_WITH_FAILURES if failed else RequestStatus.COMPLETED
@@ -174,6 +177,8 @@ def complete(request: ErasureRequest) -> None:
                 "count": len(failed_items),
                 "sha256": failed_items_digest(failed_items),
             },
+            # The request's events so far: a bundle that left one out is caught.
+            "prior_events": prior_events,
             "mappings_removed": mappings_removed,
         },
     )
