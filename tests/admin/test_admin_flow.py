@@ -128,15 +128,15 @@ def test_officer_files_approver_approves_auditor_exports(browser, live_server, e
     exported = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     assert exported[0].startswith("request_id,namespace,namespace_kind,item_id,outcome")
     assert len(exported) == 11 and all(",deleted," in line for line in exported[1:])
+    with third.expect_download() as download:
+        third.click("#export-evidence")
+    bundle = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert bundle["format"] == "erasure-evidence/1" and bundle["certificate"]["totals"]
     cancel_url = approve_url.replace("/approve/", "/cancel/")
     assert _forged_post(third, cancel_url) == 403
     assert _forged_post(third, approve_url) == 403
     third.goto(f"{live_server.url}/admin/erasure/erasurerequest/add/")
     assert "403" in third.title() or "Forbidden" in third.inner_text("body")
-    with third.expect_download() as download:
-        third.click("#export-evidence")
-    bundle = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
-    assert bundle["format"] == "erasure-evidence/1" and bundle["certificate"]["totals"]
     third.goto(f"{live_server.url}/admin/erasure/auditevent/")
     assert "Waiting for the sequencer" in third.inner_text("#log-state")
     _shot(third, "5-auditor-sees-the-log")
