@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from erasure.actors import Actor
 from erasure.models import ErasureRequest, Namespace
+from erasure.services import audit_log
 from erasure.services.api_keys import api_key_create
 from tests.api.helpers import ALL_SCOPES
 
@@ -95,6 +96,8 @@ def api(live_server, emulator):
 # limit, a window generated dates do not hit; its success is tested in test_request_actions.py.
 # It still gets every check above (no 5xx, documented answers).
 SUCCESS_NEEDS_A_WINDOW = {"POST /api/v1/requests/{request_id}/deadline"}
+# No parameter, no body and no key: there is no input to make invalid.
+NOTHING_TO_NEGATE = {"GET /api/v1/audit/public-keys"}
 # What an operation's own request needs first, by the end of the operation's path.
 PREPARE = {"/release": "hold", "/deadline/resume": "deadline/pause"}
 
@@ -142,8 +145,12 @@ def test_the_api_holds_to_its_schema(api):
             failures.append(f"{label}: {exc}")
 
     call = {"base_url": api["base_url"], "headers": api["headers"]}
+    # The keys' creation is in the audit log: sequenced, it has a checkpoint to serve.
+    audit_log.sequence_pending()
     for operation in operations:
         for mode, examples in EXAMPLES.items():
+            if mode == GenerationMode.NEGATIVE and operation.label in NOTHING_TO_NEGATE:
+                continue
             attempt(
                 f"{operation.label} ({mode})",
                 lambda op=operation, m=mode, n=examples: _run(op, m, n, dict(call), seen),
