@@ -5,9 +5,9 @@ A delivery's dedup rows, the requests it files and their audit events are writte
 transaction: a redelivery either finds the rows committed (a duplicate) or waits on the
 unique key until the first attempt commits or rolls back.
 
-Lock order, as everywhere (erasure.services.audit): rows first, then the audit chain. A
-delivery locks its rows (its delivery keys, then the pending deferrals of its users)
-before its first audit event; `deferred_file_due` locks the deferral it files first too.
+Lock order: a delivery locks its rows (its delivery keys, then the pending deferrals of
+its users, then the subjects it files for) before it files; `deferred_file_due` locks the
+deferral it files first too. Audit events take no lock (erasure.services.audit).
 """
 
 from __future__ import annotations
@@ -133,10 +133,10 @@ def webhook_receive(
                 source=source,
                 user_ids={user for d in claimed if (user := planned[d][0].user_id) is not None},
             )
-            # Every subject this delivery files for, before the first filing takes the
-            # audit chain: a filing of one of them elsewhere then waits for this delivery
-            # at the subject's row, never while holding what this delivery needs. One
-            # filing cannot form such a cycle (request_file locks its own subject first).
+            # Every subject this delivery files for, in one order, before the first
+            # filing: a filing of one of them elsewhere then waits for this delivery at
+            # the subject's row, never while holding what this delivery needs. One filing
+            # cannot form such a cycle (request_file locks its own subject first).
             filing = [planned[d][0] for d in claimed if planned[d][1] == FILE]
             if len(filing) > 1:
                 _lock_filing_subjects(source, filing)
@@ -225,10 +225,9 @@ def _claim(
 
 
 def _lock_pending_deferrals(*, source: WebhookSource, user_ids: set[str]) -> None:
-    """Lock the pending deferrals of these users, before the first audit event of the
-    delivery takes the chain. Filing and cancelling settle them; `deferred_file_due` holds
-    one while it files (and then waits for the chain): taken after the chain, they would
-    deadlock against it. Locked, they are skipped by `deferred_file_due` instead."""
+    """Lock the pending deferrals of these users before the delivery files. Filing and
+    cancelling settle them; `deferred_file_due` holds one while it files. Locked here,
+    they are skipped by `deferred_file_due` instead of being filed twice."""
     if not user_ids:
         return
     pending = DeferredErasure.objects.filter(source=source, state=DeferralState.PENDING)

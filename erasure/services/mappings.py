@@ -223,8 +223,8 @@ def _follow_up(
 
     added = 0
     if running_ids:
-        # Every row lock before the first audit event (the lock order is rows, then the
-        # chain), and the status read again under the lock: a request that completed
+        # The requests locked in one statement, and the status read again under the
+        # lock: a request that completed
         # meanwhile must not take items no job will ever send.
         running = list(
             ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
@@ -355,8 +355,7 @@ def mappings_import(
     2. One transaction: subjects and mappings inserted set-based from the staging table,
        `batch_size` rows per statement, then what `mappings_register` does after its insert
        (running requests take the new items; mappings after an erasure are flagged) and the
-       audit events. All or nothing: a failure leaves no mapping of the file behind. Audit
-       events are written last, so the audit chain's lock is held only for the end of it.
+       audit events. All or nothing: a failure leaves no mapping of the file behind.
 
     `on_read(n)` is called after each staged batch, `on_written(n, total)` after each
     inserted one (progress bars).

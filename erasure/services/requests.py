@@ -111,7 +111,7 @@ def request_file(
         with transaction.atomic():
             if subject is None:
                 subject = subject_get_or_create(key=key, keep_raw_key=True)
-            # Filings of one subject queue here, before the request row and the chain
+            # Filings of one subject queue here, before the request row
             # (services.subjects.subjects_lock says why).
             subjects_lock(key_hashes=[subject.key_hash])
             open_request = ErasureRequest.objects.filter(

@@ -22,11 +22,10 @@ def subjects_lock(*, key_hashes: Iterable[str], create: bool = False) -> None:
     """Lock the subjects of `key_hashes` (FOR NO KEY UPDATE) until the transaction ends,
     in id order, in one statement; with `create`, the missing ones are inserted first.
 
-    A filing locks its subject before it inserts the request and takes the audit chain,
-    and a delivery that files for several subjects locks them all before its first
-    filing: two filings that share a subject then wait for each other at the subject,
-    before either holds the chain, never in a cycle (rows before the chain, as every
-    writer takes them).
+    A filing locks its subject before it inserts the request, and a delivery that files
+    for several subjects locks them all, in id order, before its first filing: two
+    filings that share subjects then wait for each other at the first subject they
+    share, never in a cycle.
     """
     hashes = sorted(set(key_hashes))
     if not hashes:
