@@ -172,7 +172,7 @@ def audit_export_rows(
 
 
 def details_json(details: Any) -> str:
-    """The details as the hash saw them (erasure.services.audit.canonical)."""
+    """The details as the leaf has them (erasure.transparency.leaves.canonical_bytes)."""
     return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

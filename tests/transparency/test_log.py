@@ -195,3 +195,37 @@ def test_key_rotation_keeps_the_old_key_listed_and_its_checkpoints_verifiable(se
     for checkpoint in (old, new):
         open_checkpoint(checkpoint.note, keys, origin="test.erasure.example/audit")
     assert audit_log.audit_verify().ok
+
+
+def test_a_commit_wakes_the_sequencer_once_and_a_worker_sequences(emulator):
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    from tests.conftest import run_worker_once
+
+    # Queue tables are not emptied between tests (Procrastinate's models are unmanaged).
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM procrastinate_jobs WHERE task_name LIKE 'erasure.sequence%'")
+    waiting = ProcrastinateJob.objects.filter(task_name="erasure.sequence_audit_log", status="todo")
+    with transaction.atomic():
+        audit_record(event_type="mappings.registered", actor=ACTOR)
+        audit_record(event_type="mappings.registered", actor=ACTOR)
+        assert not waiting.exists()  # woken after commit, not before
+    assert waiting.count() == 1
+    append(3)  # the waiting job will see these too: no second one
+    assert waiting.count() == 1
+    run_worker_once(connection.settings_dict["NAME"], emulator)
+    assert audit_log.tree_size() == 5 and audit_log.pending_count() == 0
+    assert AuditCheckpoint.objects.filter(tree_size=5).exists()
+    assert not waiting.exists()
+
+
+def test_a_rolled_back_transaction_wakes_nobody():
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    jobs = ProcrastinateJob.objects.filter(task_name="erasure.sequence_audit_log")
+    before = jobs.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_record(event_type="mappings.registered", actor=ACTOR)
+        raise RuntimeError("the change fails")
+    assert not AuditEvent.objects.exists()
+    assert jobs.count() == before
