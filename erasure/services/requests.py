@@ -40,7 +40,7 @@ from erasure.models import (
 )
 from erasure.services.audit import audit_record
 from erasure.services.locks import lock_request
-from erasure.services.subjects import subject_get_or_create, subjects_lock
+from erasure.services.subjects import subject_lock_with_raw_key, subjects_lock
 
 MAX_SUBJECT_KEY_LENGTH = 512
 MAX_REASON_LENGTH = 5000
@@ -109,11 +109,12 @@ def request_file(
 
     try:
         with transaction.atomic():
-            if subject is None:
-                subject = subject_get_or_create(key=key, keep_raw_key=True)
-            # Filings of one subject queue here, before the request row
+            # Filings of one subject queue here, at its row, before the request row
             # (services.subjects.subjects_lock says why).
-            subjects_lock(key_hashes=[subject.key_hash])
+            if subject is None:
+                subject = subject_lock_with_raw_key(key=key)
+            else:
+                subjects_lock(key_hashes=[subject.key_hash])
             open_request = ErasureRequest.objects.filter(
                 subject=subject, status__in=OPEN_STATUSES
             ).first()

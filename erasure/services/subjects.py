@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
+
 from erasure.hashing import normalize_subject_key, subject_hash
 from erasure.models import Subject
 
@@ -16,6 +18,24 @@ def subject_get_or_create(*, key: str, keep_raw_key: bool = False) -> Subject:
         subject.raw_key = normalize_subject_key(key)
         subject.save(update_fields=["raw_key"])
     return subject
+
+
+def subject_lock_with_raw_key(*, key: str) -> Subject:
+    """The subject of `key`, created if need be, with its raw key stored (an open request
+    needs it) and its row locked (FOR NO KEY UPDATE) until the transaction ends: one
+    statement for what subject_get_or_create(keep_raw_key=True) and subjects_lock do."""
+    raw = normalize_subject_key(key)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO erasure_subject (key_hash, raw_key, created_at) VALUES (%s, %s, now())
+            ON CONFLICT (key_hash) DO UPDATE SET raw_key = EXCLUDED.raw_key
+            RETURNING id, key_hash, raw_key, created_at
+            """,
+            [subject_hash(raw), raw],
+        )
+        pk, key_hash, raw_key, created_at = cursor.fetchone()
+    return Subject(pk=pk, key_hash=key_hash, raw_key=raw_key, created_at=created_at)
 
 
 def subjects_lock(*, key_hashes: Iterable[str], create: bool = False) -> None:
