@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from config.local_run import FILE_NAME, load_local_run_environment, write_local_run_environment
+from erasure.transparency.notes import Signer, open_checkpoint
 from tests.conftest import ROOT, database_url_of
 
 
@@ -31,7 +32,7 @@ def free_port() -> int:
 
 def bare_env(**values: str) -> dict[str, str]:
     """The environment of a new shell: none of the service's variables."""
-    names = ("DATABASE_URL", "SECRET_KEY", "SUBJECT_HASH_KEY", "NAMESPACE_API", "DEBUG")
+    names = ("DATABASE_URL", "SECRET_KEY", "SUBJECT_HASH_KEY", "NAMESPACE_API", "DEBUG", "AUDIT_")
     env = {name: value for name, value in os.environ.items() if not name.startswith(names)}
     env.update(values)
     return env
@@ -142,6 +143,22 @@ def test_a_command_in_another_shell_uses_what_make_run_chose(tmp_path: Path, scr
         )
         assert shown.returncode == 0, shown.stderr
         api_url, key_fingerprint = shown.stdout.split()[-2:]
+        # make run's worker, woken by that commit, sequences the event and signs a
+        # checkpoint with the key make run keeps under DATA_DIR.
+        key_file = tmp_path / "audit_signing_key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        deadline = time.monotonic() + 60
+        note = None
+        while note is None and time.monotonic() < deadline:
+            with psycopg.connect(url) as conn:
+                row = conn.execute(
+                    "SELECT note FROM erasure_auditcheckpoint ORDER BY tree_size DESC LIMIT 1"
+                ).fetchone()
+            note = row[0] if row else None
+            time.sleep(0.3)
+        assert note is not None, "no checkpoint was signed"
+        signer = Signer.decode(key_file.read_text())
+        open_checkpoint(note, [signer.verifier], origin=signer.name)
     finally:
         os.killpg(run.pid, signal.SIGTERM)
         run.wait(timeout=30)
