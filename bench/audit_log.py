@@ -811,8 +811,8 @@ def main() -> None:
     )
     print(table(append_rows, ("writers", "old/s", "new/s", "new/old", "(new without wake-up/s)")))
     print(
-        "   (the wake-up finds the sequencer's job already queued, as under load: each defer "
-        "is refused by its queueing lock; no worker runs during the appends)"
+        "   (the wake-up finds the sequencer's job already queued, as under load: one indexed "
+        "read, no defer; no worker runs during the appends)"
     )
     print()
     print("2. The sequencer")
