@@ -23,9 +23,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -34,7 +35,7 @@ from erasure import queue
 from erasure.models import AuditCheckpoint, AuditEvent, AuditSigningKey
 from erasure.services.audit import leaf_record
 from erasure.transparency import merkle
-from erasure.transparency.leaves import event_leaf_hash
+from erasure.transparency.leaves import LEAF_FIELDS, event_leaf_hash
 from erasure.transparency.notes import Checkpoint, Signer, Verifier, sign_checkpoint
 from erasure.transparency.verify import (
     LogVerification,
@@ -269,11 +270,10 @@ def sequence_pass(*, limit: int | None = None) -> PassResult:
         if not _try_leader_lock():
             return PassResult(leader=False)
         with connection.cursor() as cursor:
+            # The leaf's fields are the table's column names.
             cursor.execute(
-                """
-                SELECT id, occurred_at, event_type, actor, request_id, subject_hash, details
-                FROM erasure_auditevent WHERE leaf_index IS NULL ORDER BY id LIMIT %s
-                """,
+                f"SELECT {', '.join(LEAF_FIELDS)} FROM erasure_auditevent "  # noqa: S608
+                "WHERE leaf_index IS NULL ORDER BY id LIMIT %s",
                 [limit],
             )
             rows = cursor.fetchall()
@@ -285,18 +285,9 @@ def sequence_pass(*, limit: int | None = None) -> PassResult:
         frontier = merkle.Frontier(size, [edge_nodes[key] for key in edge_keys])
         ids, indexes, hashes = [], [], []
         levels, positions, node_hashes = [], [], []
-        for event_id, occurred_at, event_type, actor, request_id, subject_hash, details in rows:
-            record = leaf_record(
-                id=event_id,
-                occurred_at=occurred_at,
-                event_type=event_type,
-                actor=actor,
-                request_id=request_id,
-                subject_hash=subject_hash,
-                details=json.loads(details) if isinstance(details, str) else details,
-            )
-            leaf = event_leaf_hash(record)
-            ids.append(event_id)
+        for row in rows:
+            leaf = event_leaf_hash(_leaf_of_row(row))
+            ids.append(row[0])
             indexes.append(frontier.size)
             hashes.append(leaf)
             for level, position, node in frontier.append(leaf):
@@ -343,36 +334,24 @@ def sequence_pending() -> int:
 # -- verification against the database ------------------------------------------------------
 
 
+def _leaf_of_row(row: Sequence[Any]) -> dict[str, Any]:
+    """An event's leaf record from its LEAF_FIELDS columns, in that order (details as
+    stored: text from a raw cursor, parsed from the ORM)."""
+    values = dict(zip(LEAF_FIELDS, row, strict=True))
+    if isinstance(values["details"], str):
+        values["details"] = json.loads(values["details"])
+    return leaf_record(**values)
+
+
 def _sequenced_records() -> Iterator[tuple[int, int | None, bytes | None, dict]]:
     events = (
         AuditEvent.objects.filter(leaf_index__isnull=False)
         .order_by("leaf_index")
-        .values_list(
-            "id",
-            "occurred_at",
-            "event_type",
-            "actor",
-            "request_id",
-            "subject_hash",
-            "details",
-            "leaf_index",
-            "leaf_hash",
-        )
+        .values_list(*LEAF_FIELDS, "leaf_index", "leaf_hash")
     )
     for row in events.iterator(chunk_size=5000):
-        event_id, occurred_at, event_type, actor, request_id, subject_hash, details, index, leaf = (
-            row
-        )
-        record = leaf_record(
-            id=event_id,
-            occurred_at=occurred_at,
-            event_type=event_type,
-            actor=actor,
-            request_id=request_id,
-            subject_hash=subject_hash,
-            details=details,
-        )
-        yield int(index or 0), event_id, bytes(leaf or b""), record
+        *fields, index, leaf = row
+        yield int(index or 0), row[0], bytes(leaf or b""), _leaf_of_row(fields)
 
 
 def audit_verify(
