@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -74,10 +75,41 @@ def table(rows: list[tuple], headers: tuple) -> str:
 def fresh_database(name: str) -> str:
     """Drop and create the benchmark's own database on the server of DATABASE_URL (or
     127.0.0.1:5432); returns its URL."""
-    import os
-
     base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
     return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+
+
+def process_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds used so far by each live process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def children_of(pid: int) -> list[int]:
+    """The direct children of a process (Linux /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def postgres_backends(database_url: str) -> list[int]:
+    """The server processes of the other connections to the database of `database_url`
+    (the server runs on this machine)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [row[0] for row in rows]

@@ -1,14 +1,17 @@
 """Identity webhooks: deliveries per second through gunicorn on loopback.
 
     .venv/bin/python -m bench.webhooks [--deliveries 3000] [--duplicates 0.2] [--forged 0.2]
-                                      [--workers 3] [--clients 6] [--conn-max-age SECONDS]
+                                      [--workers 3] [--clients 6]
 
 Starts gunicorn (sync workers, the production server) on the service with one Standard
-Webhooks source, then sends, from client threads, a shuffled mix of valid deliveries (each
-for its own user), redeliveries of some of them (same webhook-id) and deliveries signed
-with a wrong secret. Afterwards the number of requests filed must equal the number of
-unique valid deliveries. In the same run, on the same server, the same bodies go to a
-trivial Django view (through the same middleware, no database) for the ratio.
+Webhooks source, and one Procrastinate worker beside it, as in production. Then sends,
+from client threads, a shuffled mix of valid deliveries (each for its own user),
+redeliveries of some of them (same webhook-id) and deliveries signed with a wrong secret.
+In the same run, on the same server, the same bodies go to a trivial Django view (through
+the same middleware, no database) for the ratio. The intake figure is the throughput of
+the webhook endpoint while the worker acts on what it recorded; then the run waits until
+the worker has acted on every delivery and reports when that happened. Afterwards the
+number of requests filed must equal the number of unique valid deliveries.
 
 Uses a database of its own (`webhooks_bench`, recreated) on the server of DATABASE_URL, or
 on 127.0.0.1:5432. Every delivery is signed before the clock starts; the run must finish
@@ -34,7 +37,15 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.common import ROOT, free_port, fresh_database, table
+from bench.common import (
+    ROOT,
+    children_of,
+    free_port,
+    fresh_database,
+    postgres_backends,
+    process_cpu_seconds,
+    table,
+)
 
 BENCH_DB = "webhooks_bench"
 SLUG = "bench"
@@ -63,11 +74,6 @@ def bench_application() -> Any:
 
     urls.urlpatterns.append(path(TRIVIAL_PATH.strip("/") + "/", trivial))
     clear_url_caches()
-    if os.environ.get("BENCH_CONN_MAX_AGE"):
-        # What-if only (--conn-max-age): the service's settings open a connection per request.
-        from django.db import connections
-
-        connections.settings["default"]["CONN_MAX_AGE"] = int(os.environ["BENCH_CONN_MAX_AGE"])
     return get_wsgi_application()
 
 
@@ -180,12 +186,6 @@ def main() -> None:
     parser.add_argument("--forged", type=float, default=0.2)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
     parser.add_argument("--clients", type=int, default=6, help="concurrent client threads")
-    parser.add_argument(
-        "--conn-max-age",
-        type=int,
-        default=None,
-        help="what-if: keep database connections open this many seconds (the settings: 0)",
-    )
     args = parser.parse_args()
 
     database_url = bench_database_url()
@@ -198,8 +198,6 @@ def main() -> None:
         DEBUG="false",
         LOG_LEVEL="INFO",  # the server logs as in production (one line per delivery)
     )
-    if args.conn_max_age is not None:
-        env["BENCH_CONN_MAX_AGE"] = str(args.conn_max_age)
     os.environ.update(env)
     os.environ["LOG_LEVEL"] = "WARNING"  # this process only sets up and counts
     subprocess.run(  # noqa: S603
@@ -209,7 +207,7 @@ def main() -> None:
 
     django.setup()
     from erasure.models import ErasureRequest
-    from webhooks.models import WebhookDelivery, WebhookSecret, WebhookSource
+    from webhooks.models import DeliveryOutcome, WebhookDelivery, WebhookSecret, WebhookSource
     from webhooks.services import secret_prefix
 
     source = WebhookSource.objects.create(slug=SLUG, scheme="standard_webhooks")
@@ -235,6 +233,13 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    worker = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "procrastinate", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(port, server)
         # Warm every worker up (imports, first database connection) on both paths; the
@@ -242,11 +247,31 @@ def main() -> None:
         warm = [("warm", b"{}", {"webhook-id": f"w{i}"}) for i in range(args.workers * 10)]
         send_all(port, TRIVIAL_PATH, warm, args.clients)
         send_all(port, f"/webhooks/{SLUG}/", warm, args.clients)
+        # Where the CPU goes: gunicorn's workers, the worker, PostgreSQL.
+        roles = {pid: "gunicorn" for pid in children_of(server.pid)}
+        roles[worker.pid] = "worker"
+        roles.update((pid, "postgres") for pid in postgres_backends(database_url))
+        marks = [process_cpu_seconds(list(roles))]
         trivial = send_all(port, TRIVIAL_PATH, items, args.clients)
+        marks.append(process_cpu_seconds(list(roles)))
+        intake_started = time.perf_counter()
         hooks = send_all(port, f"/webhooks/{SLUG}/", items, args.clients)
+        marks.append(process_cpu_seconds(list(roles)))
+        # Until the worker has acted on every delivery recorded.
+        while WebhookDelivery.objects.filter(outcome=DeliveryOutcome.RECEIVED).exists():
+            if worker.poll() is not None:
+                sys.exit("the worker exited")
+            time.sleep(0.05)
+        acted_after = time.perf_counter() - intake_started
+        cpu: list[Counter] = [Counter(), Counter()]
+        for run, (start, end) in enumerate(zip(marks, marks[1:], strict=False)):
+            for pid, seconds in end.items():
+                cpu[run][roles[pid]] += seconds - start.get(pid, 0.0)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in (server, worker):
+            process.terminate()
+        for process in (server, worker):
+            process.wait(timeout=30)
 
     filed = ErasureRequest.objects.count()
     recorded = WebhookDelivery.objects.count()
@@ -273,7 +298,6 @@ def main() -> None:
         f"{int(args.deliveries * args.duplicates):,} redeliveries, "
         f"{int(args.deliveries * args.forged):,} forged; gunicorn {args.workers} sync workers, "
         f"{args.clients} client threads, loopback, {os.cpu_count()} CPUs"
-        + (f", CONN_MAX_AGE={args.conn_max_age}" if args.conn_max_age is not None else "")
     )
     print(
         table(
@@ -281,8 +305,21 @@ def main() -> None:
             ("view", "deliveries", "n", "statuses", "wall s", "req/s", "p50 ms", "p99 ms"),
         )
     )
-    print(f"webhook / trivial throughput: {ratio:.2f}")
+    print(f"webhook / trivial throughput (intake, the worker acting beside it): {ratio:.2f}")
+    print(
+        f"every delivery acted upon {acted_after:.2f} s after the first was sent "
+        f"(intake took {hooks[0]:.2f} s): {unique / acted_after:.0f} requests filed/s "
+        "end to end"
+    )
+    for name, used in zip(("trivial view", "webhook intake"), cpu, strict=True):
+        print(
+            f"CPU seconds, {name}: "
+            + ", ".join(f"{role} {used[role]:.2f}" for role in ("gunicorn", "postgres", "worker"))
+            + f" ({sum(used.values()) / args.deliveries * 1000:.2f} ms per request)"
+        )
+    print("(PostgreSQL: the server processes of the connections open before the runs)")
     ok = filed == unique and recorded == unique
+    ok = ok and not WebhookDelivery.objects.exclude(outcome=DeliveryOutcome.FILED).exists()
     print(
         f"requests filed: {filed:,}, delivery rows: {recorded:,}, unique valid deliveries: "
         f"{unique:,} -> {'OK' if ok else 'MISMATCH'}"

@@ -25,6 +25,8 @@ QUEUE = "erasure"
 SEQUENCE_AUDIT_TASK = "erasure.sequence_audit_log"
 PUBLISH_CHECKPOINT_TASK = "erasure.publish_checkpoint"
 SEQUENCE_LOCK = "sequence-audit-log"
+PROCESS_WEBHOOKS_TASK = "webhooks.process_deliveries"
+PROCESS_WEBHOOKS_LOCK = "process-webhook-deliveries"
 
 
 def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) -> None:
@@ -52,18 +54,26 @@ def enqueue_audit_sequencing() -> None:
     """Wake a worker to sequence the audit log. At most one such job waits in the queue
     (its queueing lock): a job that has not started yet will see every event committed
     before it starts, so a second one would find nothing to do."""
+    _wake_once(SEQUENCE_AUDIT_TASK, SEQUENCE_LOCK)
+
+
+def enqueue_webhook_processing() -> None:
+    """Wake a worker to act on received webhook deliveries; at most one such job waits,
+    as for the sequencer."""
+    _wake_once(PROCESS_WEBHOOKS_TASK, PROCESS_WEBHOOKS_LOCK)
+
+
+def _wake_once(task: str, lock: str) -> None:
     with connection.cursor() as cursor:
         # Under load the job is nearly always queued already: one indexed read then spares
         # a refused insert (an ERROR line in PostgreSQL's log, and a dead row) per commit.
         cursor.execute(
             "SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = %s AND status = 'todo'",
-            [SEQUENCE_LOCK],
+            [lock],
         )
         if cursor.fetchone() is not None:
             return
-    job = app.configure_task(
-        SEQUENCE_AUDIT_TASK, allow_unknown=False, queue=QUEUE, queueing_lock=SEQUENCE_LOCK
-    )
+    job = app.configure_task(task, allow_unknown=False, queue=QUEUE, queueing_lock=lock)
     try:
         if connection.in_atomic_block:
             with transaction.atomic():

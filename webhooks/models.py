@@ -154,6 +154,7 @@ class WebhookSecret(models.Model):
 
 
 class DeliveryOutcome(models.TextChoices):
+    RECEIVED = "received", "Received: waiting for a worker to act on it"
     FILED = "filed", "Request filed"
     ALREADY_OPEN = "already_open", "The subject already had an open request"
     UNKNOWN_SUBJECT = "unknown_subject", "Ignored: no subject registered for the alias"
@@ -161,19 +162,35 @@ class DeliveryOutcome(models.TextChoices):
     ALREADY_DEFERRED = "already_deferred", "Deactivation: a deferred request was pending"
     DEFERRAL_CANCELLED = "deferral_cancelled", "Reactivation: deferred request cancelled"
     NOTHING_TO_CANCEL = "nothing_to_cancel", "Reactivation: the deferral was already settled"
+    FAILED = "failed", "Failed: the worker could not act on it (see the error)"
+
+
+class DeliveryAction(models.TextChoices):
+    FILE = "file", "File a request"
+    DEFER = "defer", "Defer a request (deactivation)"
+    CANCEL = "cancel", "Cancel a deferral (reactivation)"
 
 
 class WebhookDelivery(models.Model):
     """One acted-upon event of a source, by the provider's delivery (or event) id.
 
-    The unique key is inserted in the transaction that files the request: a redelivery
-    finds it and changes nothing. Irrelevant events leave no row.
+    The view verifies a delivery and inserts this row (`received`), and that is all it
+    writes: the unique key makes a redelivery a duplicate, which changes nothing. A worker
+    then acts on received rows in bulk (files, defers, cancels) and sets the outcome.
+    Irrelevant events leave no row.
     """
 
     source = models.ForeignKey(WebhookSource, on_delete=models.PROTECT, related_name="deliveries")
     delivery_id = models.CharField(max_length=200)
     event_type = models.CharField(max_length=100)
+    action = models.CharField(max_length=8, choices=DeliveryAction.choices)
     outcome = models.CharField(max_length=20, choices=DeliveryOutcome.choices)
+    pending_user_id = models.TextField(  # noqa: DJ001 (NULL once acted upon, never "")
+        null=True,
+        blank=True,
+        help_text="The provider's user id, kept only until a worker has acted on the "
+        "delivery (then NULL): the raw key lives where an open request needs it.",
+    )
     request = models.ForeignKey(
         ErasureRequest,
         null=True,
@@ -182,6 +199,8 @@ class WebhookDelivery(models.Model):
         related_name="webhook_deliveries",
     )
     received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-received_at"]
@@ -194,6 +213,16 @@ class WebhookDelivery(models.Model):
                 condition=Q(outcome__in=DeliveryOutcome.values),
                 name="webhook_delivery_outcome_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(action__in=DeliveryAction.values),
+                name="webhook_delivery_action_valid",
+            ),
+        ]
+        indexes = [
+            # The worker's queue: the rows still to act on, oldest first.
+            models.Index(
+                fields=["id"], condition=Q(outcome="received"), name="webhook_delivery_todo_idx"
+            )
         ]
 
     def __str__(self) -> str:

@@ -1,39 +1,55 @@
-"""Every write of the webhooks: acting on verified events, deferred erasures, and the
-configuration of sources and secrets (which the admin calls).
+"""Every write of the webhooks: recording verified events, acting on them, deferred
+erasures, and the configuration of sources and secrets (which the admin calls).
 
-A delivery's dedup rows, the requests it files and their audit events are written in one
-transaction: a redelivery either finds the rows committed (a duplicate) or waits on the
-unique key until the first attempt commits or rolls back.
+A delivery is acted upon in two steps:
+1. `webhook_accept` (the view, after verification): one INSERT of the delivery rows,
+   `received`. The unique key on (source, delivery id) makes a redelivery a duplicate: it
+   finds the row committed, or waits on the key until the first attempt commits or rolls
+   back. Then a worker is woken. This is the whole of the provider's wait: Okta allows
+   3 s, Svix 15 s (identity-webhooks.md: "verify, persist, enqueue, then return 2xx").
+2. `deliveries_process` (the worker): takes received rows in bulk (SKIP LOCKED: workers
+   on several machines share the work), files their requests set-based, defers or cancels
+   per the source's deactivation policy, and sets each row's outcome, in one transaction
+   per batch. The raw user id leaves the row in that same transaction.
 
-Lock order: a delivery locks its rows (its delivery keys, then the pending deferrals of
-its users, then the subjects it files for) before it files; `deferred_file_due` locks the
-deferral it files first too. Audit events take no lock (erasure.services.audit).
+Lock order: a batch locks its deliveries, then the pending deferrals of its users, then
+the subjects it files for, before it files; `deferred_file_due` locks the deferral it files
+first too. Audit events take no lock (erasure.services.audit).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from erasure import queue
 from erasure.actors import Actor
 from erasure.errors import InvalidInput
 from erasure.hashing import subject_hash, subject_hashes
-from erasure.models import AuditEventType, RequestSource, Subject, SubjectAlias
+from erasure.models import AuditEventType, ErasureRequest, RequestSource, Subject, SubjectAlias
 from erasure.services.aliases import alias_hash, subject_for_alias
 from erasure.services.audit import audit_record
-from erasure.services.requests import request_file
+from erasure.services.requests import (
+    MAX_SUBJECT_KEY_LENGTH,
+    Filing,
+    request_file,
+    requests_file,
+)
 from erasure.services.subjects import subject_get_or_create, subjects_lock
 from webhooks.models import (
     DeactivationPolicy,
     DeferralState,
     DeferredErasure,
+    DeliveryAction,
     DeliveryOutcome,
     SubjectMapping,
     WebhookDelivery,
@@ -44,10 +60,17 @@ from webhooks.providers import DEACTIVATE, REACTIVATE, SCHEMES, Event, Malformed
 
 logger = logging.getLogger("webhooks")
 
-FILE, DEFER, CANCEL = "file", "defer", "cancel"
+ACCEPTED = "accepted"
 IGNORED = "ignored"
 DUPLICATE = "duplicate"
 MALFORMED = "malformed"
+
+PROCESS_BATCH = 500
+"""Deliveries a worker acts on in one transaction."""
+RECORD_CHUNK = 1000
+"""Delivery rows per INSERT at intake."""
+GATHER_SECONDS = 1.0
+"""How long the worker's task lets deliveries gather after a batch that was not full."""
 
 
 @dataclass
@@ -61,12 +84,12 @@ def request_events_of(source: WebhookSource) -> set[str]:
 
 def _action(source: WebhookSource, event: Event, wanted: set[str]) -> str | None:
     if event.event_type in wanted:
-        return FILE
+        return DeliveryAction.FILE
     if source.deactivation_policy == DeactivationPolicy.DELAY:
         if event.lifecycle == DEACTIVATE:
-            return DEFER
+            return DeliveryAction.DEFER
         if event.lifecycle == REACTIVATE:
-            return CANCEL
+            return DeliveryAction.CANCEL
     return None
 
 
@@ -76,16 +99,20 @@ def _existing_subject(source: WebhookSource, user_id: str) -> Subject | None:
     return Subject.objects.filter(key_hash=subject_hash(user_id)).first()
 
 
-def webhook_receive(
+# --- intake (the view) -------------------------------------------------------------------
+
+
+def webhook_accept(
     *, source: WebhookSource, events: Sequence[Event], now: datetime | None = None
 ) -> ReceiveResult:
-    """Act on the verified events of one delivery: file requests for the source's request
-    events, defer or cancel per its deactivation policy, and answer every other event as
-    ignored. Each acted-upon event is recorded once under its delivery id; a repeat is a
-    duplicate and changes nothing.
+    """Record the verified events of one delivery that the source acts upon (its request
+    events, and deactivations and reactivations under the delay policy), and wake a
+    worker to act on them. Every other event is answered as ignored; a repeat of a
+    recorded delivery id is a duplicate and changes nothing.
 
     Raises `Malformed` (before writing anything) when the only event of the delivery is
-    one to act on that names no user; in a batch, such an event is skipped as malformed.
+    one to act on whose user is missing or too long; in a batch, such an event is skipped
+    as malformed.
     """
     now = now or timezone.now()
     result = ReceiveResult()
@@ -99,78 +126,257 @@ def webhook_receive(
         if action is None or event.delivery_id in planned:
             result.outcomes[IGNORED if action is None else DUPLICATE] += 1
             continue
+        problem = ""
         if event.user_id is None:
             problem = f"event {event.event_type} {event.delivery_id} names no user"
+        elif len(event.user_id) > MAX_SUBJECT_KEY_LENGTH:
+            problem = f"event {event.event_type} {event.delivery_id}: the user id is too long"
+        if problem:
             if len(events) == 1:
                 raise Malformed(problem)
             _skip_malformed(source, result, problem)
             continue
         planned[event.delivery_id] = (event, action)
 
-    # A reactivation is only worth a row when it has a deferral to cancel (Okta sends one
-    # per activated user, most of whom were never deactivated): one pending already, or a
-    # deactivation earlier in this same batch.
+    # A reactivation is only worth a row when it may have a deferral to cancel (Okta sends
+    # one per activated user, most of whom were never deactivated): one pending already,
+    # one waiting for the worker, or a deactivation earlier in this same batch.
     deactivated_here: set[str] = set()
     for delivery_id, (event, action) in list(planned.items()):
         assert event.user_id is not None
-        if action == DEFER:
+        if action == DeliveryAction.DEFER:
             deactivated_here.add(event.user_id)
-        elif action == CANCEL and event.user_id not in deactivated_here:
-            subject = _existing_subject(source, event.user_id)
-            if (
-                subject is None
-                or not DeferredErasure.objects.filter(
-                    source=source, subject=subject, state=DeferralState.PENDING
-                ).exists()
-            ):
-                del planned[delivery_id]
-                result.outcomes[IGNORED] += 1
+        elif (
+            action == DeliveryAction.CANCEL
+            and event.user_id not in deactivated_here
+            and not _may_have_a_deferral(source, event.user_id)
+        ):
+            del planned[delivery_id]
+            result.outcomes[IGNORED] += 1
 
     if planned:
-        with transaction.atomic():
-            claimed = {d.delivery_id: d for d in _claim(source=source, planned=planned, now=now)}
-            _lock_pending_deferrals(
-                source=source,
-                user_ids={user for d in claimed if (user := planned[d][0].user_id) is not None},
-            )
-            # Every subject this delivery files for, in one order, before the first
-            # filing: a filing of one of them elsewhere then waits for this delivery at
-            # the subject's row, never while holding what this delivery needs. One filing
-            # cannot form such a cycle (request_file locks its own subject first).
-            filing = [planned[d][0] for d in claimed if planned[d][1] == FILE]
-            if len(filing) > 1:
-                _lock_filing_subjects(source, filing)
-            # In the order of the batch: a deactivation and a reactivation of one user in
-            # one delivery must cancel out.
-            for delivery_id, (event, action) in planned.items():
-                delivery = claimed.get(delivery_id)
-                if delivery is None:
-                    result.outcomes[DUPLICATE] += 1
-                    continue
-                if action == FILE:
-                    _file(source=source, event=event, delivery=delivery)
-                elif action == DEFER:
-                    _defer(source=source, event=event, delivery=delivery, now=now)
-                else:
-                    _cancel(source=source, event=event, delivery=delivery, now=now)
-                result.outcomes[delivery.outcome] += 1
-            WebhookDelivery.objects.bulk_update(list(claimed.values()), ["outcome", "request"])
+        recorded = _record(source=source, planned=planned, now=now)
+        if recorded:
+            transaction.on_commit(_wake_worker, robust=True)
         for delivery_id, (event, _) in planned.items():
-            delivery = claimed.get(delivery_id)
+            outcome = ACCEPTED if delivery_id in recorded else DUPLICATE
+            result.outcomes[outcome] += 1
             logger.info(
-                "webhook %s: %s %s -> %s",
-                source.slug,
-                event.event_type,
-                delivery_id,
-                delivery.outcome if delivery else DUPLICATE,
+                "webhook %s: %s %s -> %s", source.slug, event.event_type, delivery_id, outcome
             )
     return result
 
 
-def _lock_filing_subjects(source: WebhookSource, events: Sequence[Event]) -> None:
-    """Lock the subjects the events file for, in bulk (created when new; an alias that is
-    not registered has none)."""
-    user_ids = [event.user_id for event in events if event.user_id is not None]
+def _may_have_a_deferral(source: WebhookSource, user_id: str) -> bool:
+    waiting = WebhookDelivery.objects.filter(
+        source=source,
+        outcome=DeliveryOutcome.RECEIVED,
+        action=DeliveryAction.DEFER,
+        pending_user_id=user_id,
+    )
+    if waiting.exists():
+        return True
+    subject = _existing_subject(source, user_id)
+    return (
+        subject is not None
+        and DeferredErasure.objects.filter(
+            source=source, subject=subject, state=DeferralState.PENDING
+        ).exists()
+    )
+
+
+def _wake_worker() -> None:
+    queue.enqueue_webhook_processing()
+
+
+def _skip_malformed(source: WebhookSource, result: ReceiveResult, problem: str) -> None:
+    """One unreadable event of a batch: answered and logged, the others still count."""
+    result.outcomes[MALFORMED] += 1
+    logger.warning("webhook %s: skipped a malformed event of a batch: %s", source.slug, problem)
+
+
+def _record(
+    *, source: WebhookSource, planned: dict[str, tuple[Event, str]], now: datetime
+) -> set[str]:
+    """Insert the delivery rows that do not exist yet, in one statement; return the ids
+    of those inserted (the others are duplicates). A concurrent attempt with the same ids
+    waits here for ours."""
+    # In the batch's order, which the worker keeps by id (a deactivation and a reactivation
+    # of one user in one batch cancel out). A retry carries the same events in the same
+    # order, so two attempts of one delivery lock their keys in one order.
+    rows = [
+        (source.pk, delivery_id, event.event_type, action, event.user_id, now)
+        for delivery_id, (event, action) in planned.items()
+    ]
+    recorded: set[str] = set()
+    # All or nothing; one chunk is one statement, atomic on its own.
+    several = len(rows) > RECORD_CHUNK
+    with transaction.atomic() if several else nullcontext(), connection.cursor() as cursor:
+        # VALUES lists, inserted in their order: most deliveries carry one event, and
+        # arrays cost more to send than the row itself. In chunks: a batch of small events
+        # in a 1 MiB body would pass PostgreSQL's 65,535 parameters.
+        for start in range(0, len(rows), RECORD_CHUNK):
+            chunk = rows[start : start + RECORD_CHUNK]
+            values = ", ".join(["(%s, %s, %s, %s, 'received', %s, %s, '')"] * len(chunk))
+            cursor.execute(
+                f"""
+                INSERT INTO webhooks_webhookdelivery (source_id, delivery_id, event_type,
+                    action, outcome, pending_user_id, received_at, error)
+                VALUES {values}
+                ON CONFLICT (source_id, delivery_id) DO NOTHING
+                RETURNING delivery_id
+                """,  # noqa: S608 (placeholders only)
+                [value for row in chunk for value in row],
+            )
+            recorded.update(row[0] for row in cursor.fetchall())
+    return recorded
+
+
+# --- acting on received deliveries (the worker) ------------------------------------------
+
+
+def deliveries_process(
+    *, batch: int = PROCESS_BATCH, limit: int | None = None, gather_seconds: float = 0
+) -> int:
+    """Act on received deliveries, oldest first, `batch` per transaction, until none is
+    left (or `limit` are done); returns how many were acted upon. Safe to run on several
+    workers at once: each batch is claimed with SKIP LOCKED.
+
+    After a batch smaller than `batch`, it waits `gather_seconds` before it looks again:
+    during a burst, deliveries keep arriving one by one, and a batch costs a few
+    statements whatever its size, so gathering them costs a fraction of a second of
+    latency and spares the CPU that the intake shares.
+
+    A batch that fails is acted upon again one delivery at a time, so that one delivery
+    that cannot be acted upon (its error is kept on the row, `failed`) holds up no other.
+    """
+    done = 0
+    while limit is None or done < limit:
+        size = batch if limit is None else min(batch, limit - done)
+        try:
+            with transaction.atomic():
+                claimed = _claim_received(size)
+                if not claimed:
+                    break
+                _act(claimed)
+        except Exception:
+            logger.exception("webhooks: a batch failed; acting on its deliveries one by one")
+            claimed = _act_one_by_one(size)
+            if not claimed:
+                break
+        done += len(claimed)
+        if gather_seconds and len(claimed) < size:
+            time.sleep(gather_seconds)
+    return done
+
+
+def _claim_received(size: int, *, after: int = 0) -> list[WebhookDelivery]:
+    return list(
+        WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("source")
+        .filter(outcome=DeliveryOutcome.RECEIVED, pk__gt=after)
+        .order_by("pk")[:size]
+    )
+
+
+def _act_one_by_one(size: int) -> list[WebhookDelivery]:
+    done: list[WebhookDelivery] = []
+    after = 0
+    while len(done) < size:
+        delivery: WebhookDelivery | None = None
+        try:
+            with transaction.atomic():
+                claimed = _claim_received(1, after=after)
+                if not claimed:
+                    break
+                delivery = claimed[0]
+                _act(claimed)
+        except Exception as exc:
+            if delivery is None:
+                raise
+            logger.exception(
+                "webhooks: delivery %s of source %s failed", delivery.pk, delivery.source.slug
+            )
+            # The row keeps its user id: an operator can set it back to received.
+            WebhookDelivery.objects.filter(pk=delivery.pk, outcome=DeliveryOutcome.RECEIVED).update(
+                outcome=DeliveryOutcome.FAILED,
+                error=f"{type(exc).__name__}: {exc}"[:200],
+                processed_at=timezone.now(),
+            )
+        after = delivery.pk
+        done.append(delivery)
+    return done
+
+
+def _act(deliveries: list[WebhookDelivery]) -> None:
+    """Act on claimed deliveries, in the caller's transaction: per source, in the order
+    received."""
+    by_source: dict[int, list[WebhookDelivery]] = defaultdict(list)
+    for delivery in deliveries:
+        by_source[delivery.source_id].append(delivery)
+    for group in by_source.values():
+        _act_for_source(group[0].source, group)
+    now = timezone.now()
+    for delivery in deliveries:
+        delivery.pending_user_id = None
+        delivery.processed_at = now
+    # One statement (bulk_update's CASE per row cost more than the filing itself).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE webhooks_webhookdelivery AS d
+            SET outcome = v.outcome, request_id = v.request_id, pending_user_id = NULL,
+                processed_at = %s
+            FROM unnest(%s::bigint[], %s::text[], %s::uuid[]) AS v(id, outcome, request_id)
+            WHERE d.id = v.id
+            """,
+            [
+                now,
+                [d.pk for d in deliveries],
+                [d.outcome for d in deliveries],
+                [d.request_id for d in deliveries],
+            ],
+        )
+    for delivery in deliveries:
+        logger.info(
+            "webhook %s: %s %s -> %s",
+            delivery.source.slug,
+            delivery.event_type,
+            delivery.delivery_id,
+            delivery.outcome,
+        )
+
+
+def _act_for_source(source: WebhookSource, deliveries: list[WebhookDelivery]) -> None:
+    users = {d.pending_user_id for d in deliveries if d.pending_user_id is not None}
+    pending = _lock_pending_deferrals(source=source, user_ids=users)
+    filing = [d for d in deliveries if d.action == DeliveryAction.FILE]
+    if len(filing) < len(deliveries):
+        # Several steps follow, each locking subjects: every subject this batch files for
+        # is locked first, in one order (services.subjects.subjects_lock says why).
+        _lock_filing_subjects(source, filing)
+    # Consecutive filings in one step; the other actions one by one, in order: a
+    # deactivation and a reactivation of one user must cancel out.
+    run: list[WebhookDelivery] = []
+    for delivery in deliveries:
+        if delivery.action == DeliveryAction.FILE:
+            run.append(delivery)
+            continue
+        _file(source, run, pending)
+        run = []
+        if delivery.action == DeliveryAction.DEFER:
+            _defer(source=source, delivery=delivery)
+        else:
+            _cancel(source=source, delivery=delivery)
+    _file(source, run, pending)
+
+
+def _lock_filing_subjects(source: WebhookSource, deliveries: Sequence[WebhookDelivery]) -> None:
+    """Lock the subjects the deliveries file for, in bulk (created when new; an alias that
+    is not registered has none)."""
+    user_ids = [d.pending_user_id for d in deliveries if d.pending_user_id is not None]
+    if not user_ids:
+        return
     if source.subject_mapping == SubjectMapping.ALIAS:
         key_hashes = SubjectAlias.objects.filter(
             kind=source.alias_kind,
@@ -181,55 +387,13 @@ def _lock_filing_subjects(source: WebhookSource, events: Sequence[Event]) -> Non
         subjects_lock(key_hashes=subject_hashes(user_ids).values(), create=True)
 
 
-def _skip_malformed(source: WebhookSource, result: ReceiveResult, problem: str) -> None:
-    """One unreadable event of a batch: answered and logged, the others still count."""
-    result.outcomes[MALFORMED] += 1
-    logger.warning("webhook %s: skipped a malformed event of a batch: %s", source.slug, problem)
-
-
-def _claim(
-    *, source: WebhookSource, planned: dict[str, tuple[Event, str]], now: datetime
-) -> list[WebhookDelivery]:
-    """Insert the delivery rows that do not exist yet; return those inserted (the others
-    are duplicates). A concurrent attempt with the same ids waits here for ours."""
-    # In a stable order: two overlapping batches then lock their delivery rows in the same
-    # order, and cannot deadlock each other.
-    ids = sorted(planned)
-    types = [planned[i][0].event_type for i in ids]
-    first_outcome = {FILE: DeliveryOutcome.FILED, DEFER: DeliveryOutcome.DEFERRED}
-    outcomes = [first_outcome.get(planned[i][1], DeliveryOutcome.DEFERRAL_CANCELLED) for i in ids]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO webhooks_webhookdelivery (source_id, delivery_id, event_type, outcome,
-                                                  received_at)
-            SELECT %s, v.delivery_id, v.event_type, v.outcome, %s
-            FROM unnest(%s::text[], %s::text[], %s::text[]) AS v(delivery_id, event_type, outcome)
-            ON CONFLICT (source_id, delivery_id) DO NOTHING
-            RETURNING id, delivery_id, event_type, outcome
-            """,
-            [source.pk, now, ids, types, outcomes],
-        )
-        rows = cursor.fetchall()
-    return [
-        WebhookDelivery(
-            id=row[0],
-            source=source,
-            delivery_id=row[1],
-            event_type=row[2],
-            outcome=row[3],
-            received_at=now,
-        )
-        for row in rows
-    ]
-
-
-def _lock_pending_deferrals(*, source: WebhookSource, user_ids: set[str]) -> None:
-    """Lock the pending deferrals of these users before the delivery files. Filing and
-    cancelling settle them; `deferred_file_due` holds one while it files. Locked here,
-    they are skipped by `deferred_file_due` instead of being filed twice."""
+def _lock_pending_deferrals(*, source: WebhookSource, user_ids: set[str]) -> set[int]:
+    """Lock the pending deferrals of these users before the batch files; returns their
+    subjects' ids. Filing and cancelling settle them; `deferred_file_due` holds one while
+    it files. Locked here, they are skipped by `deferred_file_due` instead of being filed
+    twice."""
     if not user_ids:
-        return
+        return set()
     pending = DeferredErasure.objects.filter(source=source, state=DeferralState.PENDING)
     if source.subject_mapping == SubjectMapping.ALIAS:
         hashes = [alias_hash(source.alias_kind, user_id) for user_id in user_ids]
@@ -238,73 +402,86 @@ def _lock_pending_deferrals(*, source: WebhookSource, user_ids: set[str]) -> Non
     else:
         keys = Subject.objects.filter(key_hash__in=subject_hashes(user_ids).values())
         pending = pending.filter(subject__in=keys.values("pk"))
-    # In id order, so that two deliveries locking some of the same rows cannot deadlock.
-    list(pending.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+    # In id order, so that two batches locking some of the same rows cannot deadlock.
+    return set(
+        pending.select_for_update(no_key=True).order_by("pk").values_list("subject_id", flat=True)
+    )
 
 
-def _file(*, source: WebhookSource, event: Event, delivery: WebhookDelivery) -> None:
-    assert event.user_id is not None
+def _file(source: WebhookSource, deliveries: Sequence[WebhookDelivery], pending: set[int]) -> None:
+    """File the requests of these deliveries in one bulk filing; a subject with a pending
+    deferral has it settled by the request (filing it later would only repeat it)."""
+    if not deliveries:
+        return
     actor = Actor.for_webhook(source.slug)
-    subject_key, subject = event.user_id, None
-    if source.subject_mapping == SubjectMapping.ALIAS:
-        subject_key, subject = "", subject_for_alias(kind=source.alias_kind, alias=event.user_id)
-        if subject is None:
-            _unknown_subject(source=source, event=event, delivery=delivery, actor=actor)
-            return
-    filed = request_file(
-        subject_key=subject_key,
-        subject=subject,
+    filings, acting = [], []
+    for delivery in deliveries:
+        user_id = delivery.pending_user_id
+        assert user_id is not None
+        reason = f"Identity webhook {source.slug}: {delivery.event_type}"
+        if source.subject_mapping == SubjectMapping.ALIAS:
+            subject = subject_for_alias(kind=source.alias_kind, alias=user_id)
+            if subject is None:
+                _unknown_subject(source=source, delivery=delivery, actor=actor)
+                continue
+            filings.append(Filing(subject=subject, reason=reason))
+        else:
+            filings.append(Filing(subject_key=user_id, reason=reason))
+        acting.append(delivery)
+    results = requests_file(
+        filings=filings,
         actor=actor,
         source=RequestSource.WEBHOOK,
         regulation=source.regulation,
-        reason=f"Identity webhook {source.slug}: {event.event_type}",
         auto_approve=source.auto_approve,
         grace_hours=source.grace_hours,
     )
-    delivery.request = filed.request
-    delivery.outcome = DeliveryOutcome.FILED if filed.created else DeliveryOutcome.ALREADY_OPEN
-    # A deletion overtakes a deactivation waiting out its delay: filing that one later
-    # would only repeat this request.
-    DeferredErasure.objects.filter(
-        source=source, subject=filed.request.subject, state=DeferralState.PENDING
-    ).update(state=DeferralState.FILED, request=filed.request, settled_at=timezone.now())
+    settled: dict[int, ErasureRequest] = {}
+    for delivery, filed in zip(acting, results, strict=True):
+        delivery.request = filed.request
+        delivery.outcome = DeliveryOutcome.FILED if filed.created else DeliveryOutcome.ALREADY_OPEN
+        if filed.request.subject_id in pending:
+            settled[filed.request.subject_id] = filed.request
+    for subject_id, request in settled.items():
+        DeferredErasure.objects.filter(
+            source=source, subject_id=subject_id, state=DeferralState.PENDING
+        ).update(state=DeferralState.FILED, request=request, settled_at=timezone.now())
+        pending.discard(subject_id)
 
 
-def _unknown_subject(
-    *, source: WebhookSource, event: Event, delivery: WebhookDelivery, actor: Actor
-) -> None:
+def _unknown_subject(*, source: WebhookSource, delivery: WebhookDelivery, actor: Actor) -> None:
     """No subject has this alias: nothing to erase here. Audited with the alias's keyed
     hash only, so that a later registration can be traced back to this delivery."""
     delivery.outcome = DeliveryOutcome.UNKNOWN_SUBJECT
-    assert event.user_id is not None
+    assert delivery.pending_user_id is not None
     audit_record(
         event_type=AuditEventType.WEBHOOK_UNKNOWN_SUBJECT,
         actor=actor,
         details={
             "source": source.slug,
-            "event_type": event.event_type,
-            "delivery_id": event.delivery_id,
+            "event_type": delivery.event_type,
+            "delivery_id": delivery.delivery_id,
             "alias_kind": source.alias_kind,
-            "alias_hash": alias_hash(source.alias_kind, event.user_id),
+            "alias_hash": alias_hash(source.alias_kind, delivery.pending_user_id),
         },
     )
 
 
-def _defer(
-    *, source: WebhookSource, event: Event, delivery: WebhookDelivery, now: datetime
-) -> None:
-    assert event.user_id is not None
+def _defer(*, source: WebhookSource, delivery: WebhookDelivery) -> None:
+    user_id = delivery.pending_user_id
+    assert user_id is not None
     actor = Actor.for_webhook(source.slug)
     if source.subject_mapping == SubjectMapping.ALIAS:
-        subject = subject_for_alias(kind=source.alias_kind, alias=event.user_id)
+        subject = subject_for_alias(kind=source.alias_kind, alias=user_id)
         if subject is None:
-            _unknown_subject(source=source, event=event, delivery=delivery, actor=actor)
+            _unknown_subject(source=source, delivery=delivery, actor=actor)
             return
     else:
         # Only the keyed hash: the raw key is kept while a request is open, and there is
         # none yet.
-        subject = subject_get_or_create(key=event.user_id)
-    due = now + timedelta(hours=source.deactivation_delay_hours)
+        subject = subject_get_or_create(key=user_id)
+    # The delay runs from the deactivation, not from when a worker got to it.
+    due = delivery.received_at + timedelta(hours=source.deactivation_delay_hours)
     try:
         with transaction.atomic():
             DeferredErasure.objects.create(
@@ -313,43 +490,43 @@ def _defer(
     except IntegrityError:
         delivery.outcome = DeliveryOutcome.ALREADY_DEFERRED
         return
+    delivery.outcome = DeliveryOutcome.DEFERRED
     audit_record(
         event_type=AuditEventType.WEBHOOK_DEFERRED,
         actor=actor,
         subject_hash=subject.key_hash,
         details={
             "source": source.slug,
-            "event_type": event.event_type,
-            "delivery_id": event.delivery_id,
+            "event_type": delivery.event_type,
+            "delivery_id": delivery.delivery_id,
             "due_at": due.isoformat(),
         },
     )
 
 
-def _cancel(
-    *, source: WebhookSource, event: Event, delivery: WebhookDelivery, now: datetime
-) -> None:
-    assert event.user_id is not None
-    subject = _existing_subject(source, event.user_id)
+def _cancel(*, source: WebhookSource, delivery: WebhookDelivery) -> None:
+    assert delivery.pending_user_id is not None
+    subject = _existing_subject(source, delivery.pending_user_id)
     cancelled = (
         DeferredErasure.objects.filter(
             source=source, subject=subject, state=DeferralState.PENDING
-        ).update(state=DeferralState.CANCELLED, settled_at=now)
+        ).update(state=DeferralState.CANCELLED, settled_at=timezone.now())
         if subject is not None
         else 0
     )
     if not cancelled or subject is None:
-        # Filed or cancelled by someone else since the check before the transaction.
+        # Filed or cancelled by someone else since the delivery was received.
         delivery.outcome = DeliveryOutcome.NOTHING_TO_CANCEL
         return
+    delivery.outcome = DeliveryOutcome.DEFERRAL_CANCELLED
     audit_record(
         event_type=AuditEventType.WEBHOOK_DEFERRAL_CANCELLED,
         actor=Actor.for_webhook(source.slug),
         subject_hash=subject.key_hash,
         details={
             "source": source.slug,
-            "event_type": event.event_type,
-            "delivery_id": event.delivery_id,
+            "event_type": delivery.event_type,
+            "delivery_id": delivery.delivery_id,
         },
     )
 

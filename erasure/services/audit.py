@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -27,6 +29,17 @@ from erasure.models import AuditEvent, ErasureRequest
 from erasure.transparency.leaves import LEAF_FIELDS
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One event to append with `audit_record_many`."""
+
+    event_type: str
+    actor: Actor
+    request: ErasureRequest | None = None
+    subject_hash: str = ""
+    details: dict[str, Any] | None = None
+
+
 def audit_record(
     *,
     event_type: str,
@@ -36,20 +49,40 @@ def audit_record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event. Must run inside the transaction of the change it records."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("audit_record must be called inside transaction.atomic()")
-    event = AuditEvent(
-        occurred_at=timezone.now(),
-        event_type=event_type,
-        actor=actor.label,
-        request=request,
-        subject_hash=subject_hash or (request.subject.key_hash if request else ""),
-        # Round-tripped through JSON: the event holds exactly what is stored.
-        details=json.loads(json.dumps(details or {}, default=str)),
-    )
+    _require_transaction()
+    event = _event(Entry(event_type, actor, request, subject_hash, details))
     event.save(force_insert=True)
     _wake_sequencer_after_commit()
     return event
+
+
+def audit_record_many(entries: Sequence[Entry]) -> list[AuditEvent]:
+    """Append several events in one statement, in this order (their ids, so their log
+    order, follow it). Must run inside the transaction of the changes they record."""
+    _require_transaction()
+    if not entries:
+        return []
+    events = AuditEvent.objects.bulk_create([_event(entry) for entry in entries])
+    _wake_sequencer_after_commit()
+    return events
+
+
+def _require_transaction() -> None:
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit events must be recorded inside transaction.atomic()")
+
+
+def _event(entry: Entry) -> AuditEvent:
+    request = entry.request
+    return AuditEvent(
+        occurred_at=timezone.now(),
+        event_type=entry.event_type,
+        actor=entry.actor.label,
+        request=request,
+        subject_hash=entry.subject_hash or (request.subject.key_hash if request else ""),
+        # Round-tripped through JSON: the event holds exactly what is stored.
+        details=json.loads(json.dumps(entry.details or {}, default=str)),
+    )
 
 
 def _wake_sequencer() -> None:

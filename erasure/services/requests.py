@@ -6,6 +6,7 @@ count is checked, so two racing actors cannot both move a request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,7 +39,7 @@ from erasure.models import (
     RequestStatus,
     Subject,
 )
-from erasure.services.audit import audit_record
+from erasure.services.audit import Entry, audit_record, audit_record_many
 from erasure.services.locks import lock_request
 from erasure.services.subjects import subject_lock_with_raw_key, subjects_lock
 
@@ -78,25 +79,8 @@ def request_file(
         raise ValueError("give subject_key or subject, not both")
     if not key and subject is None:
         raise InvalidInput("subject must not be empty", fields={"subject": ["required"]})
-    if len(key) > MAX_SUBJECT_KEY_LENGTH:
-        raise InvalidInput(
-            f"subject is longer than {MAX_SUBJECT_KEY_LENGTH} characters",
-            fields={"subject": ["too long"]},
-        )
-    if regulation not in Regulation.values:
-        raise InvalidInput(
-            f"unknown regulation {regulation!r}; expected one of {', '.join(Regulation.values)}",
-            fields={"regulation": ["invalid choice"]},
-        )
-    if source not in RequestSource.values:
-        raise InvalidInput(f"unknown source {source!r}")
-    if grace_hours is None:
-        grace_hours = settings.ERASURE_GRACE_HOURS
-    if not 0 <= grace_hours <= MAX_GRACE_HOURS:
-        raise InvalidInput(
-            f"grace_hours must be between 0 and {MAX_GRACE_HOURS}",
-            fields={"grace_hours": ["out of range"]},
-        )
+    _check_key_length(key)
+    grace_hours = _checked_terms(regulation=regulation, source=source, grace_hours=grace_hours)
     if len(reason) > MAX_REASON_LENGTH:
         raise InvalidInput("reason is too long", fields={"reason": ["too long"]})
 
@@ -120,32 +104,18 @@ def request_file(
             ).first()
             if open_request is not None:
                 return FileResult(request=open_request, created=False)
-            now = timezone.now()
-            request = ErasureRequest.objects.create(
+            request = _new_request(
                 subject=subject,
-                status=RequestStatus.AWAITING_APPROVAL,
+                actor=actor,
                 source=source,
                 regulation=regulation,
                 reason=reason,
-                received_at=now,
-                due_at=due_at(regulation=regulation, received_at=now),
-                filed_by=actor.user,
-                filed_by_api_key=actor.api_key,
-                idempotency_key=idempotency_key or None,
-                grace_seconds=round(grace_hours * 3600),
+                grace_hours=grace_hours,
+                idempotency_key=idempotency_key,
+                now=timezone.now(),
             )
-            audit_record(
-                event_type=AuditEventType.REQUEST_FILED,
-                actor=actor,
-                request=request,
-                details={
-                    "source": source,
-                    "regulation": regulation,
-                    "due_at": request.due_at.isoformat(),
-                    "auto_approve": auto_approve,
-                    "grace_hours": grace_hours,
-                },
-            )
+            request.save(force_insert=True)
+            audit_record_many([_filed_entry(request, actor, auto_approve, grace_hours)])
             if auto_approve:
                 _approve(request=request, actor=actor, auto=True)
     except IntegrityError:
@@ -160,6 +130,161 @@ def request_file(
             raise
         return FileResult(request=existing, created=False)
     return FileResult(request=request, created=True)
+
+
+@dataclass(frozen=True)
+class Filing:
+    """One request of a bulk filing (`requests_file`): a subject by its raw key, or one
+    found another way (an alias), with its reason."""
+
+    subject_key: str = ""
+    subject: Subject | None = None
+    reason: str = ""
+
+
+def requests_file(
+    *,
+    filings: Sequence[Filing],
+    actor: Actor,
+    source: str,
+    regulation: str = Regulation.GDPR,
+    auto_approve: bool = False,
+    grace_hours: float | None = None,
+) -> list[FileResult]:
+    """File many requests in the caller's transaction (or one of its own), set-based: the
+    subjects are created and locked in one statement, their open requests read in one,
+    the new requests and their audit events inserted in one each. Returns one result per
+    filing, in order; as with `request_file`, a subject with an open request (or filed
+    earlier in the same call) gets that request, not a second one.
+
+    What `request_file` checks is checked for every filing before anything is written.
+    """
+    grace_hours = _checked_terms(regulation=regulation, source=source, grace_hours=grace_hours)
+    hashes: list[str] = []
+    raw_keys: dict[str, str] = {}
+    for filing in filings:
+        key = normalize_subject_key(filing.subject_key or "")
+        if filing.subject is not None and key:
+            raise ValueError("give subject_key or subject, not both")
+        if filing.subject is None:
+            if not key:
+                raise InvalidInput("subject must not be empty", fields={"subject": ["required"]})
+            _check_key_length(key)
+            raw_keys[subject_hash(key)] = key
+        if len(filing.reason) > MAX_REASON_LENGTH:
+            raise InvalidInput("reason is too long", fields={"reason": ["too long"]})
+        hashes.append(filing.subject.key_hash if filing.subject is not None else subject_hash(key))
+    if not filings:
+        return []
+    with transaction.atomic():
+        # In id order, like every filing (services.subjects.subjects_lock says why).
+        subjects = subjects_lock(key_hashes=hashes, create=True, raw_keys=raw_keys)
+        open_requests = {
+            request.subject_id: request
+            for request in ErasureRequest.objects.filter(
+                subject__in=[subject.pk for subject in subjects.values()],
+                status__in=OPEN_STATUSES,
+            )
+        }
+        now = timezone.now()
+        results, new = [], []
+        for filing, key_hash in zip(filings, hashes, strict=True):
+            subject = subjects[key_hash]
+            request = open_requests.get(subject.pk)
+            if request is not None:
+                request.subject = subject
+                results.append(FileResult(request=request, created=False))
+                continue
+            request = _new_request(
+                subject=subject,
+                actor=actor,
+                source=source,
+                regulation=regulation,
+                reason=filing.reason,
+                grace_hours=grace_hours,
+                idempotency_key=None,
+                now=now,
+            )
+            open_requests[subject.pk] = request
+            new.append(request)
+            results.append(FileResult(request=request, created=True))
+        ErasureRequest.objects.bulk_create(new)
+        audit_record_many([_filed_entry(r, actor, auto_approve, grace_hours) for r in new])
+        if auto_approve:
+            for request in new:
+                _approve(request=request, actor=actor, auto=True)
+    return results
+
+
+def _checked_terms(*, regulation: str, source: str, grace_hours: float | None) -> float:
+    """Refuse a filing's unknown regulation or source; the grace period, defaulted and
+    checked."""
+    if regulation not in Regulation.values:
+        raise InvalidInput(
+            f"unknown regulation {regulation!r}; expected one of {', '.join(Regulation.values)}",
+            fields={"regulation": ["invalid choice"]},
+        )
+    if source not in RequestSource.values:
+        raise InvalidInput(f"unknown source {source!r}")
+    if grace_hours is None:
+        grace_hours = settings.ERASURE_GRACE_HOURS
+    if not 0 <= grace_hours <= MAX_GRACE_HOURS:
+        raise InvalidInput(
+            f"grace_hours must be between 0 and {MAX_GRACE_HOURS}",
+            fields={"grace_hours": ["out of range"]},
+        )
+    return grace_hours
+
+
+def _check_key_length(key: str) -> None:
+    if len(key) > MAX_SUBJECT_KEY_LENGTH:
+        raise InvalidInput(
+            f"subject is longer than {MAX_SUBJECT_KEY_LENGTH} characters",
+            fields={"subject": ["too long"]},
+        )
+
+
+def _new_request(
+    *,
+    subject: Subject,
+    actor: Actor,
+    source: str,
+    regulation: str,
+    reason: str,
+    grace_hours: float,
+    idempotency_key: str | None,
+    now: datetime,
+) -> ErasureRequest:
+    return ErasureRequest(
+        subject=subject,
+        status=RequestStatus.AWAITING_APPROVAL,
+        source=source,
+        regulation=regulation,
+        reason=reason,
+        received_at=now,
+        due_at=due_at(regulation=regulation, received_at=now),
+        filed_by=actor.user,
+        filed_by_api_key=actor.api_key,
+        idempotency_key=idempotency_key or None,
+        grace_seconds=round(grace_hours * 3600),
+    )
+
+
+def _filed_entry(
+    request: ErasureRequest, actor: Actor, auto_approve: bool, grace_hours: float
+) -> Entry:
+    return Entry(
+        event_type=AuditEventType.REQUEST_FILED,
+        actor=actor,
+        request=request,
+        details={
+            "source": request.source,
+            "regulation": request.regulation,
+            "due_at": request.due_at.isoformat(),
+            "auto_approve": auto_approve,
+            "grace_hours": grace_hours,
+        },
+    )
 
 
 def _filed_with_key(*, actor: Actor, idempotency_key: str | None) -> ErasureRequest | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.db import connection
 
@@ -38,9 +38,13 @@ def subject_lock_with_raw_key(*, key: str) -> Subject:
     return Subject(pk=pk, key_hash=key_hash, raw_key=raw_key, created_at=created_at)
 
 
-def subjects_lock(*, key_hashes: Iterable[str], create: bool = False) -> None:
+def subjects_lock(
+    *, key_hashes: Iterable[str], create: bool = False, raw_keys: Mapping[str, str] | None = None
+) -> dict[str, Subject]:
     """Lock the subjects of `key_hashes` (FOR NO KEY UPDATE) until the transaction ends,
-    in id order, in one statement; with `create`, the missing ones are inserted first.
+    in id order, in one statement, and return them by key hash; with `create`, the missing
+    ones are inserted first. `raw_keys` (key hash -> normalized raw key) stores the raw
+    keys of subjects that get an open request, in one more statement.
 
     A filing locks its subject before it inserts the request, and a delivery that files
     for several subjects locks them all, in id order, before its first filing: two
@@ -49,12 +53,27 @@ def subjects_lock(*, key_hashes: Iterable[str], create: bool = False) -> None:
     """
     hashes = sorted(set(key_hashes))
     if not hashes:
-        return
+        return {}
     if create:
         Subject.objects.bulk_create([Subject(key_hash=h) for h in hashes], ignore_conflicts=True)
-    list(
-        Subject.objects.select_for_update(no_key=True)
+    locked = {
+        subject.key_hash: subject
+        for subject in Subject.objects.select_for_update(no_key=True)
         .filter(key_hash__in=hashes)
         .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    }
+    stale = {h: raw for h, raw in (raw_keys or {}).items() if h in locked}
+    stale = {h: raw for h, raw in stale.items() if locked[h].raw_key != raw}
+    if stale:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE erasure_subject AS s SET raw_key = v.raw_key
+                FROM unnest(%s::text[], %s::text[]) AS v(key_hash, raw_key)
+                WHERE s.key_hash = v.key_hash
+                """,
+                [list(stale), list(stale.values())],
+            )
+        for key_hash, raw in stale.items():
+            locked[key_hash].raw_key = raw
+    return locked

@@ -1,6 +1,6 @@
-"""Filings on their own connections at once: a filing locks its subject before it takes
-the audit chain, and a delivery locks all of its subjects before its first filing, so two
-filings that share a subject never wait on each other in a cycle."""
+"""Filings on their own connections at once: a filing locks its subject before it writes
+the request, and a batch of deliveries locks all of its subjects before its first filing,
+so two filings that share a subject never wait on each other in a cycle."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from erasure.services.requests import request_file
 from erasure.services.subjects import subject_get_or_create
 from tests.webhooks.conftest import VECTOR_SECRET, make_source
 from webhooks.providers import Event
-from webhooks.services import webhook_receive
+from webhooks.services import deliveries_process, webhook_accept
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,8 +26,8 @@ API = Actor.system("api-like")
 
 @pytest.mark.parametrize("known", [False, True], ids=["new-subjects", "known-subjects"])
 def test_a_delivery_for_two_users_and_a_filing_for_the_second_at_once_do_not_deadlock(known):
-    """A webhook delivery that files for two users is one transaction holding the chain
-    from its first filing; an API filing for the second user runs at the same moment.
+    """A worker's batch that files for two users is one transaction; an API filing for
+    the second user runs at the same moment.
     Before, the API filing inserted the user's rows first and then waited for the chain,
     while the delivery held the chain and waited for those rows: a deadlock."""
     source = make_source("standard_webhooks", [VECTOR_SECRET])
@@ -41,13 +41,14 @@ def test_a_delivery_for_two_users_and_a_filing_for_the_second_at_once_do_not_dea
 
     def delivery() -> None:
         try:
-            webhook_receive(
+            webhook_accept(
                 source=source,
                 events=[
                     Event(delivery_id="msg_a", event_type="user.deleted", user_id="user-a"),
                     Event(delivery_id="msg_b", event_type="user.deleted", user_id="user-b"),
                 ],
             )
+            deliveries_process()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:

@@ -9,15 +9,17 @@ import hashlib
 import hmac
 import json
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
+from django.db.models import Max
 from django.test import Client
 
 from erasure.hashing import subject_hash
 from erasure.models import AuditEvent, ErasureRequest, Subject
 from webhooks.models import DeferredErasure, WebhookDelivery, WebhookSecret, WebhookSource
-from webhooks.services import secret_prefix
+from webhooks.services import deliveries_process, secret_prefix
 
 # The official Standard Webhooks test vector (every official library's tests).
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -110,10 +112,27 @@ def keycloak_signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def post(client: Client, slug: str, body: bytes, headers: dict[str, str]):
-    return client.post(
+def post(client: Client, slug: str, body: bytes, headers: dict[str, str], *, act: bool = True):
+    """POST a delivery; then, unless `act` is false, act on what it recorded as a worker
+    would (`response.acted`: the outcomes of the rows it recorded)."""
+    before = WebhookDelivery.objects.aggregate(last=Max("pk"))["last"] or 0
+    response = client.post(
         f"/webhooks/{slug}/", data=body, content_type="application/json", headers=headers
     )
+    if act:
+        deliveries_process()
+    response.acted = Counter(
+        WebhookDelivery.objects.filter(pk__gt=before).values_list("outcome", flat=True)
+    )
+    return response
+
+
+def outcomes(response) -> dict[str, int]:
+    """What became of a delivery's events: the answer's counts, with those it accepted
+    replaced by what the worker then did with them."""
+    answered = Counter(response.json()["outcomes"])
+    assert answered.pop("accepted", 0) == sum(response.acted.values())
+    return dict(answered + response.acted)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from erasure.services.aliases import AliasInput, aliases_register
 from erasure.services.mappings import MappingInput, mappings_register
 from tests.conftest import run_worker_once, tables_containing
 from tests.webhooks import payloads
-from tests.webhooks.conftest import make_source, post
+from tests.webhooks.conftest import make_source, outcomes, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,7 +51,7 @@ def test_okta_deletion_erases_the_subjects_items_and_keeps_no_identifier(emulato
         payloads.okta_event("user.lifecycle.delete.initiated", "e-1", OKTA_ID, EMAIL)
     )
     response = post(Client(), "okta", body, {"Authorization": SECRET})
-    assert response.json()["outcomes"] == {"filed": 1}
+    assert outcomes(response) == {"filed": 1}
 
     run_worker_once(connection.settings_dict["NAME"], emulator)
 

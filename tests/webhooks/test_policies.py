@@ -15,7 +15,7 @@ from erasure.hashing import subject_hash
 from erasure.models import AuditEvent, ErasureRequest, Subject
 from erasure.services.aliases import AliasInput, alias_hash, aliases_register
 from tests.webhooks import payloads
-from tests.webhooks.conftest import make_source, post, workos_header
+from tests.webhooks.conftest import make_source, outcomes, post, workos_header
 from webhooks.models import DeferralState, DeferredErasure, WebhookDelivery
 from webhooks.services import deferred_file_due
 
@@ -44,7 +44,7 @@ def test_alias_mode_files_for_the_registered_subject(client):
         actor=Actor.system("test"),
     )
     response = okta_post(client, delete_event("e-1", "00u-alias-1"))
-    assert response.json()["outcomes"] == {"filed": 1}
+    assert outcomes(response) == {"filed": 1}
     request = ErasureRequest.objects.get()
     assert request.subject.key_hash == subject_hash("customer-42")
 
@@ -53,7 +53,7 @@ def test_alias_mode_unknown_alias_is_ignored_and_audited_without_the_raw_id(clie
     make_source("okta", [OKTA_SECRET], subject_mapping="alias", alias_kind="okta")
     response = okta_post(client, delete_event("e-1", "00u-unknown"))
     assert response.status_code == 200
-    assert response.json()["outcomes"] == {"unknown_subject": 1}
+    assert outcomes(response) == {"unknown_subject": 1}
     assert not ErasureRequest.objects.exists()
     assert not Subject.objects.exists()
     event = AuditEvent.objects.get(event_type="webhook.unknown_subject")
@@ -79,7 +79,7 @@ def test_request_events_configured_per_source(client):
     response = okta_post(
         client, delete_event("e-1", "00u1"), lifecycle("deactivate", "e-2", "00u2")
     )
-    assert response.json()["outcomes"] == {"filed": 1, "ignored": 1}
+    assert outcomes(response) == {"filed": 1, "ignored": 1}
     assert ErasureRequest.objects.get().subject.key_hash == subject_hash("00u2")
 
 
@@ -94,7 +94,7 @@ def test_deactivation_is_ignored_by_default(client):
     response = okta_post(
         client, lifecycle("deactivate", "e-1", "00u1"), lifecycle("suspend", "e-2", "00u2")
     )
-    assert response.json()["outcomes"] == {"ignored": 2}
+    assert outcomes(response) == {"ignored": 2}
     assert not DeferredErasure.objects.exists()
     assert not WebhookDelivery.objects.exists()
 
@@ -102,7 +102,7 @@ def test_deactivation_is_ignored_by_default(client):
 def test_delay_policy_defers_then_files_when_due(client):
     make_source("okta", [OKTA_SECRET], deactivation_policy="delay", deactivation_delay_hours=48)
     response = okta_post(client, lifecycle("deactivate", "e-1", "00u1"))
-    assert response.json()["outcomes"] == {"deferred": 1}
+    assert outcomes(response) == {"deferred": 1}
     deferral = DeferredErasure.objects.get()
     assert deferral.subject.key_hash == subject_hash("00u1")
     assert deferral.subject.raw_key is None  # no request open: only the keyed hash
@@ -111,7 +111,7 @@ def test_delay_policy_defers_then_files_when_due(client):
     )
     # Suspension of the same user while one is pending: no second deferral.
     again = okta_post(client, lifecycle("suspend", "e-2", "00u1"))
-    assert again.json()["outcomes"] == {"already_deferred": 1}
+    assert outcomes(again) == {"already_deferred": 1}
 
     assert deferred_file_due(now=timezone.now() + timedelta(hours=47)) == 0
     assert not ErasureRequest.objects.exists()
@@ -127,7 +127,7 @@ def test_reactivation_cancels_the_deferral(client):
     make_source("okta", [OKTA_SECRET], deactivation_policy="delay")
     okta_post(client, lifecycle("deactivate", "e-1", "00u1"))
     response = okta_post(client, lifecycle("reactivate", "e-2", "00u1"))
-    assert response.json()["outcomes"] == {"deferral_cancelled": 1}
+    assert outcomes(response) == {"deferral_cancelled": 1}
     assert DeferredErasure.objects.get().state == DeferralState.CANCELLED
     assert deferred_file_due(now=timezone.now() + timedelta(days=365)) == 0
     assert not ErasureRequest.objects.exists()
@@ -137,7 +137,7 @@ def test_reactivation_cancels_the_deferral(client):
 def test_activation_of_a_user_never_deactivated_leaves_no_row(client):
     make_source("okta", [OKTA_SECRET], deactivation_policy="delay")
     response = okta_post(client, lifecycle("activate", "e-1", "00u-new"))
-    assert response.json()["outcomes"] == {"ignored": 1}
+    assert outcomes(response) == {"ignored": 1}
     assert not WebhookDelivery.objects.exists()
     assert not Subject.objects.exists()
 
@@ -159,12 +159,12 @@ def test_workos_directory_user_inactive_is_a_deactivation(client):
     response = post(
         client, "workos", body, {"WorkOS-Signature": workos_header(WORKOS_SECRET, body)}
     )
-    assert response.json()["outcomes"] == {"deferred": 1}
+    assert outcomes(response) == {"deferred": 1}
     body = payloads.workos("dsync.user.updated", "event_2", "directory_user_1", state="active")
     response = post(
         client, "workos", body, {"WorkOS-Signature": workos_header(WORKOS_SECRET, body)}
     )
-    assert response.json()["outcomes"] == {"deferral_cancelled": 1}
+    assert outcomes(response) == {"deferral_cancelled": 1}
 
 
 def test_keycloak_user_disabled_is_a_deactivation(client):
@@ -175,7 +175,7 @@ def test_keycloak_user_disabled_is_a_deactivation(client):
         "UPDATE", "uid-1", "kc-1", representation=json.dumps({"id": "kc-1", "enabled": False})
     )
     headers = {"X-Keycloak-Signature": keycloak_signature("kc-secret-value", body)}
-    assert post(client, "keycloak", body, headers).json()["outcomes"] == {"deferred": 1}
+    assert outcomes(post(client, "keycloak", body, headers)) == {"deferred": 1}
 
 
 def test_deferral_in_alias_mode_with_an_unknown_alias_is_ignored(client):
@@ -187,7 +187,7 @@ def test_deferral_in_alias_mode_with_an_unknown_alias_is_ignored(client):
         deactivation_policy="delay",
     )
     response = okta_post(client, lifecycle("deactivate", "e-1", "00u-unknown"))
-    assert response.json()["outcomes"] == {"unknown_subject": 1}
+    assert outcomes(response) == {"unknown_subject": 1}
     assert not DeferredErasure.objects.exists()
 
 
@@ -196,7 +196,7 @@ def test_deactivation_and_reactivation_in_one_batch_cancel_out(client):
     response = okta_post(
         client, lifecycle("deactivate", "e-1", "00u1"), lifecycle("reactivate", "e-2", "00u1")
     )
-    assert response.json()["outcomes"] == {"deferred": 1, "deferral_cancelled": 1}
+    assert outcomes(response) == {"deferred": 1, "deferral_cancelled": 1}
     assert DeferredErasure.objects.get().state == DeferralState.CANCELLED
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from erasure.models import ErasureRequest
 from tests.webhooks import payloads
-from tests.webhooks.conftest import filed_for, make_source, nothing_written, post
+from tests.webhooks.conftest import filed_for, make_source, nothing_written, outcomes, post
 from webhooks.models import WebhookDelivery
 from webhooks.providers import auth0
 
@@ -41,7 +41,7 @@ def test_auth0_log_stream_sdu_files_a_request(client, content_format):
         body = json.dumps(entries[0]).encode()
     response = post(client, "auth0", body, {"Authorization": AUTH0_SECRET})
     assert response.status_code == 200, response.content
-    assert response.json()["outcomes"]["filed"] == 1
+    assert outcomes(response)["filed"] == 1
     filed_for("auth0|6a1")
     assert ErasureRequest.objects.count() == 1
     assert WebhookDelivery.objects.get().delivery_id.endswith("0002")
@@ -53,7 +53,7 @@ def test_auth0_same_log_id_twice_in_one_batch_counts_once(client):
     entry = payloads.auth0_entry("sdu", "900202405011", "auth0|dup")
     body = json.dumps([entry, entry]).encode()
     response = post(client, "auth0", body, {"Authorization": AUTH0_SECRET})
-    assert response.json()["outcomes"] == {"filed": 1, "duplicate": 1}
+    assert outcomes(response) == {"filed": 1, "duplicate": 1}
     assert WebhookDelivery.objects.count() == 1
 
 
@@ -82,7 +82,7 @@ def test_auth0_event_streams_cloud_event_user_deleted(client):
         }
     ).encode()
     response = post(client, "auth0-events", body, {"Authorization": AUTH0_SECRET})
-    assert response.json()["outcomes"] == {"filed": 1}
+    assert outcomes(response) == {"filed": 1}
     filed_for("auth0|679fb1b1e809445f129bc18d")
     assert WebhookDelivery.objects.get().delivery_id == "evt_6SfwXrtm8nVcjzzNCFFH1L"
 
@@ -95,7 +95,7 @@ def test_auth0_json_line_that_is_not_json_is_one_malformed_entry(client):
     body = b'{"log_id": "9002", "data": {"type"\n' + json.dumps(good).encode() + b"\n"
     response = post(client, "auth0", body, {"Authorization": AUTH0_SECRET})
     assert response.status_code == 200, response.content
-    assert response.json()["outcomes"] == {"malformed": 1, "filed": 1}
+    assert outcomes(response) == {"malformed": 1, "filed": 1}
     filed_for("auth0|lines")
 
 

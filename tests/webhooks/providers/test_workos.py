@@ -8,7 +8,14 @@ import time
 import pytest
 
 from tests.webhooks import payloads
-from tests.webhooks.conftest import filed_for, make_source, nothing_written, post, workos_header
+from tests.webhooks.conftest import (
+    filed_for,
+    make_source,
+    nothing_written,
+    outcomes,
+    post,
+    workos_header,
+)
 from webhooks.models import WebhookDelivery
 from webhooks.providers import VerificationFailed, workos
 
@@ -69,7 +76,7 @@ def test_workos_deletions_file_a_request(client, event_type):
         client, "workos", body, {"WorkOS-Signature": workos_header(WORKOS_SECRET, body)}
     )
     assert response.status_code == 200
-    assert response.json()["outcomes"] == {"filed": 1}
+    assert outcomes(response) == {"filed": 1}
     filed_for("user_01HQ")
     assert WebhookDelivery.objects.get().delivery_id == "event_01HQ"
 
