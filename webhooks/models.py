@@ -183,7 +183,9 @@ class WebhookDelivery(models.Model):
     source = models.ForeignKey(WebhookSource, on_delete=models.PROTECT, related_name="deliveries")
     delivery_id = models.CharField(max_length=200)
     event_type = models.CharField(max_length=100)
-    action = models.CharField(max_length=8, choices=DeliveryAction.choices)
+    action = models.CharField(
+        max_length=8, choices=DeliveryAction.choices, default=DeliveryAction.FILE
+    )
     outcome = models.CharField(max_length=20, choices=DeliveryOutcome.choices)
     pending_user_id = models.TextField(  # noqa: DJ001 (NULL once acted upon, never "")
         null=True,

@@ -30,7 +30,6 @@ class Migration(migrations.Migration):
                 default="file",
                 max_length=8,
             ),
-            preserve_default=False,
         ),
         migrations.AddField(
             model_name="webhookdelivery",
