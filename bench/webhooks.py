@@ -1,16 +1,18 @@
 """Identity webhooks: deliveries per second through gunicorn on loopback.
 
     .venv/bin/python -m bench.webhooks [--deliveries 3000] [--duplicates 0.2] [--forged 0.2]
-                                      [--workers 3] [--clients 6]
+                                      [--workers 3] [--clients 6] [--rounds 3]
 
 Starts gunicorn (sync workers, the production server) on the service with one Standard
 Webhooks source, and one Procrastinate worker beside it, as in production. Then sends,
 from client threads, a shuffled mix of valid deliveries (each for its own user),
 redeliveries of some of them (same webhook-id) and deliveries signed with a wrong secret.
 In the same run, on the same server, the same bodies go to a trivial Django view (through
-the same middleware, no database) for the ratio. The intake figure is the throughput of
-the webhook endpoint while the worker acts on what it recorded; then the run waits until
-the worker has acted on every delivery and reports when that happened. Afterwards the
+the same middleware, no database) for the ratio, in rounds: the trivial view, then the
+webhook, on each round's share of the mix; the ratio is the median of the rounds'. The
+intake figure is the throughput of the webhook endpoint while the worker acts on what it
+recorded; then each round waits until the worker has acted on every delivery, and the run
+reports how long that took in all. Afterwards the
 number of requests filed must equal the number of unique valid deliveries.
 
 Uses a database of its own (`webhooks_bench`, recreated) on the server of DATABASE_URL, or
@@ -159,6 +161,11 @@ def send_all(port: int, path: str, items: list, clients: int) -> tuple[float, Co
     return time.perf_counter() - started, statuses, latencies
 
 
+def add_runs(total: tuple, run: tuple) -> tuple[float, Counter, list]:
+    """Two results of send_all as one."""
+    return total[0] + run[0], total[1] + run[1], total[2] + run[2]
+
+
 def percentiles(times: list[float]) -> tuple[str, str]:
     times = sorted(times)
     p99 = times[max(int(len(times) * 0.99) - 1, 0)]
@@ -186,6 +193,12 @@ def main() -> None:
     parser.add_argument("--forged", type=float, default=0.2)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
     parser.add_argument("--clients", type=int, default=6, help="concurrent client threads")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="trivial-then-webhook rounds; the ratio is their median",
+    )
     args = parser.parse_args()
 
     database_url = bench_database_url()
@@ -251,22 +264,31 @@ def main() -> None:
         roles = {pid: "gunicorn" for pid in children_of(server.pid)}
         roles[worker.pid] = "worker"
         roles.update((pid, "postgres") for pid in postgres_backends(database_url))
-        marks = [process_cpu_seconds(list(roles))]
-        trivial = send_all(port, TRIVIAL_PATH, items, args.clients)
-        marks.append(process_cpu_seconds(list(roles)))
-        intake_started = time.perf_counter()
-        hooks = send_all(port, f"/webhooks/{SLUG}/", items, args.clients)
-        marks.append(process_cpu_seconds(list(roles)))
-        # Until the worker has acted on every delivery recorded.
-        while WebhookDelivery.objects.filter(outcome=DeliveryOutcome.RECEIVED).exists():
-            if worker.poll() is not None:
-                sys.exit("the worker exited")
-            time.sleep(0.05)
-        acted_after = time.perf_counter() - intake_started
+        # Rounds, each the trivial view then the webhook on its share of the mix: a
+        # machine whose speed drifts during the run weighs on both alike.
+        trivial, hooks = (0.0, Counter(), []), (0.0, Counter(), [])
         cpu: list[Counter] = [Counter(), Counter()]
-        for run, (start, end) in enumerate(zip(marks, marks[1:], strict=False)):
-            for pid, seconds in end.items():
-                cpu[run][roles[pid]] += seconds - start.get(pid, 0.0)
+        ratios = []
+        acted_after = 0.0
+        for share in (items[i :: args.rounds] for i in range(args.rounds)):
+            marks = [process_cpu_seconds(list(roles))]
+            plain = send_all(port, TRIVIAL_PATH, share, args.clients)
+            marks.append(process_cpu_seconds(list(roles)))
+            intake_started = time.perf_counter()
+            hook = send_all(port, f"/webhooks/{SLUG}/", share, args.clients)
+            marks.append(process_cpu_seconds(list(roles)))
+            # Until the worker has acted on every delivery recorded.
+            while WebhookDelivery.objects.filter(outcome=DeliveryOutcome.RECEIVED).exists():
+                if worker.poll() is not None:
+                    sys.exit("the worker exited")
+                time.sleep(0.05)
+            acted_after += time.perf_counter() - intake_started
+            ratios.append((len(hook[2]) / hook[0]) / (len(plain[2]) / plain[0]))
+            trivial = add_runs(trivial, plain)
+            hooks = add_runs(hooks, hook)
+            for run, (begin, end) in enumerate(zip(marks, marks[1:], strict=False)):
+                for pid, seconds in end.items():
+                    cpu[run][roles[pid]] += seconds - begin.get(pid, 0.0)
     finally:
         for process in (server, worker):
             process.terminate()
@@ -291,7 +313,7 @@ def main() -> None:
     for kind in ("new", "redelivery", "forged"):
         times = [t for k, t in hooks[2] if k == kind]
         rows.append(("webhook", kind, len(times), "", "", "", *percentiles(times)))
-    ratio = (len(hooks[2]) / hooks[0]) / (len(trivial[2]) / trivial[0])
+    ratio = statistics.median(ratios)
     print()
     print(
         f"{args.deliveries:,} deliveries: {unique:,} unique valid, "
@@ -305,11 +327,14 @@ def main() -> None:
             ("view", "deliveries", "n", "statuses", "wall s", "req/s", "p50 ms", "p99 ms"),
         )
     )
-    print(f"webhook / trivial throughput (intake, the worker acting beside it): {ratio:.2f}")
     print(
-        f"every delivery acted upon {acted_after:.2f} s after the first was sent "
-        f"(intake took {hooks[0]:.2f} s): {unique / acted_after:.0f} requests filed/s "
-        "end to end"
+        f"webhook / trivial throughput (intake, the worker acting beside it): {ratio:.2f}, "
+        f"the median of {args.rounds} rounds ({', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    print(
+        f"every delivery acted upon {acted_after:.2f} s after the first was sent, rounds "
+        f"added up (intake took {hooks[0]:.2f} s): {unique / acted_after:.0f} requests "
+        "filed/s end to end"
     )
     for name, used in zip(("trivial view", "webhook intake"), cpu, strict=True):
         print(
