@@ -170,16 +170,7 @@ class WebhookSourceAdmin(BaseAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = [
-        "received_at",
-        "source",
-        "delivery_id",
-        "event_type",
-        "action",
-        "outcome",
-        "processed_at",
-        "request",
-    ]
+    list_display = ["received_at", "source", "delivery_id", "event_type", "outcome", "request"]
     list_filter = ["source", "outcome", "action"]
     search_fields = ["delivery_id"]
     # The provider's user id while the worker has not acted yet: never shown.
