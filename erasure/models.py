@@ -462,7 +462,7 @@ class AuditEvent(models.Model):
     subject_hash = models.CharField(max_length=64, blank=True, default="")
     details = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL: none)
-    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)  # noqa: DJ001
+    hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     leaf_index = models.BigIntegerField(null=True, blank=True, unique=True)
     leaf_hash = models.BinaryField(null=True, blank=True)
 
@@ -475,6 +475,13 @@ class AuditEvent(models.Model):
             # The sequencer's queue: events committed but not yet in the log.
             models.Index(
                 fields=["id"], name="auditevent_unsequenced", condition=Q(leaf_index__isnull=True)
+            ),
+        ]
+        constraints = [
+            # The retired chain's hashes stay unique; new events (NULL) add nothing to the
+            # index, and no LIKE index is kept for a column nobody searches by prefix.
+            models.UniqueConstraint(
+                fields=["hash"], condition=Q(hash__isnull=False), name="auditevent_chain_hash_unique"
             ),
         ]
 
