@@ -481,7 +481,9 @@ class AuditEvent(models.Model):
             # The retired chain's hashes stay unique; new events (NULL) add nothing to the
             # index, and no LIKE index is kept for a column nobody searches by prefix.
             models.UniqueConstraint(
-                fields=["hash"], condition=Q(hash__isnull=False), name="auditevent_chain_hash_unique"
+                fields=["hash"],
+                condition=Q(hash__isnull=False),
+                name="auditevent_chain_hash_unique",
             ),
         ]
 
