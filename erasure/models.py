@@ -90,6 +90,10 @@ class ItemMapping(models.Model):
                 fields=["subject", "namespace", "item_id"], name="mapping_unique_item_per_subject"
             ),
         ]
+        indexes = [
+            # Coverage: whether an item the API holds is mapped (services.scans).
+            models.Index(fields=["namespace", "item_id"], name="mapping_by_namespace_item"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.namespace.name}/{self.item_id}"
@@ -585,3 +589,90 @@ class Installation(models.Model):
 
     def __str__(self) -> str:
         return f"installation (subject hash key {self.subject_hash_key_fingerprint[:12]}…)"
+
+
+class ScanState(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class NamespaceScan(models.Model):
+    """One pass over a namespace: what the API holds against what the registry maps.
+
+    Every namespace gets the count comparison (the API's item count against the mapped
+    items). A text namespace is also read in full (documents/fetch-text-data, page by
+    page): each page is recorded in one transaction with the cursor to the next, so a
+    scan stopped at any point resumes from its last page.
+    """
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="scans")
+    state = models.CharField(max_length=10, choices=ScanState.choices, default=ScanState.RUNNING)
+    full = models.BooleanField(
+        help_text="Read every item (text namespaces); otherwise counts only (vector "
+        "namespaces cannot be listed)."
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    next_token = models.TextField(null=True, blank=True)  # noqa: DJ001 (NULL: from the start)
+    pages = models.PositiveIntegerField(default=0)
+    items_seen = models.PositiveBigIntegerField(default=0)
+    summaries = models.PositiveBigIntegerField(default=0)
+    unmapped = models.PositiveBigIntegerField(default=0)
+    stale = models.PositiveBigIntegerField(default=0)
+    api_item_count = models.PositiveBigIntegerField(null=True, blank=True)
+    mapped_count = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace"],
+                condition=Q(state="running"),
+                name="namespace_scan_one_running",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=ScanState.values), name="namespace_scan_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"scan {self.pk} of {self.namespace_id} ({self.state})"
+
+
+class ScanSeenItem(models.Model):
+    """An item a running full scan has read; emptied when the scan completes."""
+
+    pk = models.CompositePrimaryKey("scan_id", "item_id")
+    scan = models.ForeignKey(NamespaceScan, on_delete=models.CASCADE, related_name="+")
+    item_id = models.CharField(max_length=512)
+    is_summary = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.item_id
+
+
+class FindingKind(models.TextChoices):
+    UNMAPPED = "unmapped", "Present, no mapping"
+    STALE = "stale", "Mapped, absent"
+
+
+class ScanFinding(models.Model):
+    """What a full scan found wrong: an item present with no mapping, or a mapping whose
+    item is absent."""
+
+    pk = models.CompositePrimaryKey("scan_id", "kind", "item_id")
+    scan = models.ForeignKey(NamespaceScan, on_delete=models.CASCADE, related_name="findings")
+    kind = models.CharField(max_length=10, choices=FindingKind.choices)
+    item_id = models.CharField(max_length=512)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=FindingKind.values), name="scan_finding_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.item_id}"

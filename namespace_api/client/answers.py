@@ -28,7 +28,7 @@ from namespace_api.client.errors import (
     ServerError,
     UnexpectedResponse,
 )
-from namespace_api.client.types import CallRecord, NamespaceInfo
+from namespace_api.client.types import CallRecord, NamespaceInfo, TextItem, TextPage
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,33 @@ def parse_namespace_list(body: dict[str, Any]) -> list[NamespaceInfo]:
             )
         )
     return result
+
+
+def parse_text_page(body: dict[str, Any]) -> TextPage:
+    """A fetch-text-data page (2.3): `items[]` with `id`, `metadata`, `is_summary`, and
+    `pagination.next_token` (absent or null on the last page; the old, unpaginated answer
+    is one page)."""
+    rows = body.get("items")
+    if not isinstance(rows, list):
+        raise UnexpectedResponse("fetch-text-data answer without an items list")
+    items = []
+    for row in rows:
+        if not isinstance(row, dict) or row.get("id") is None:
+            raise UnexpectedResponse("fetch-text-data item without an id")
+        metadata = row.get("metadata")
+        summary = row.get("is_summary", row.get("isSummary", False))
+        items.append(
+            TextItem(
+                id=str(row["id"]),
+                metadata=metadata if isinstance(metadata, dict) else {},
+                is_summary=summary is True,
+            )
+        )
+    pagination = body.get("pagination")
+    token = pagination.get("next_token") if isinstance(pagination, dict) else None
+    if token is not None and not isinstance(token, str):
+        raise UnexpectedResponse("fetch-text-data next_token is not a string")
+    return TextPage(items=items, next_token=token or None)
 
 
 def error_message(body: Any, text: str) -> str:

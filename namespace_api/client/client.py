@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Any
+from urllib.parse import urlencode
 
 import certifi
 import httpx
@@ -45,6 +46,7 @@ from namespace_api.client.answers import (
     parse_delete,
     parse_namespace_list,
     parse_present,
+    parse_text_page,
 )
 from namespace_api.client.errors import (
     NamespaceApiError,
@@ -58,6 +60,7 @@ from namespace_api.client.ids import chunked
 from namespace_api.client.retry import RetryPolicy, parse_retry_after
 from namespace_api.client.throttle import NoThrottle, Throttle
 from namespace_api.client.types import (
+    FETCH_TEXT_PAGE_MAX,
     FLAVORS,
     KIND_TEXT,
     KIND_VECTOR,
@@ -65,6 +68,7 @@ from namespace_api.client.types import (
     CallRecord,
     Mode,
     NamespaceInfo,
+    TextPage,
 )
 
 # Threads that send the checks of one wave side by side. They only do HTTP (the throttle's
@@ -214,6 +218,18 @@ class NamespaceApiClient:
     def list_namespaces(self) -> list[NamespaceInfo]:
         _, body, _ = self._read("GET", "/namespaces", endpoint="namespaces/list")
         return parse_namespace_list(body)
+
+    def fetch_text_page(
+        self, *, namespace: str, next_token: str | None = None, limit: int = FETCH_TEXT_PAGE_MAX
+    ) -> TextPage:
+        """One page of a text namespace's items (documents/fetch-text-data), from
+        `next_token` (the start when None). Idempotent: retried like every read."""
+        query = {"limit": str(limit)}
+        if next_token is not None:
+            query["next_token"] = next_token
+        path = f"/namespaces/{_seg(namespace)}/documents/fetch-text-data?" + urlencode(query)
+        _, body, _ = self._read("GET", path, endpoint="documents/fetch-text-data")
+        return parse_text_page(body)
 
     def create_namespace(
         self, *, name: str, kind: str, vector_dimension: int | None = None

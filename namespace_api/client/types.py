@@ -48,6 +48,28 @@ class NamespaceInfo:
 
 
 @dataclass(frozen=True)
+class TextItem:
+    """One item of a fetch-text-data page: its id, metadata, and whether it is a summary
+    chunk the API made (not user data)."""
+
+    id: str
+    metadata: dict
+    is_summary: bool = False
+
+
+@dataclass(frozen=True)
+class TextPage:
+    """A page of documents/fetch-text-data; `next_token` is None on the last page."""
+
+    items: list[TextItem]
+    next_token: str | None
+
+
+FETCH_TEXT_PAGE_MAX = 100
+"""The most items fetch-text-data returns per page (its `limit`, namespace-api.md 2.3)."""
+
+
+@dataclass(frozen=True)
 class CallRecord:
     """One HTTP call as it happened; the caller stores each as a dispatch."""
 

@@ -45,7 +45,7 @@ Deliberate simplifications:
 * Text upload does not enforce the documented 10-character minimum (M-upt), so that tests
   can seed short texts; the 50,000-character maximum is enforced.
 * fetch-text-data returns the stored items as text chunks; the emulator makes no summary
-  chunks (``is_summary`` is always false).
+  chunks of its own: an item seeded with ``"is_summary": true`` stands for one.
 """
 
 from __future__ import annotations
@@ -351,6 +351,9 @@ class Item:
     seq: int = 0
     created: float = 0.0
     visible_at: float = 0.0
+    summary: bool = False
+    """A summary chunk of the API's own making (seeded only: fetch-text-data marks it
+    ``is_summary``)."""
 
 
 def _item_seq(item: Item) -> int:
@@ -1202,9 +1205,9 @@ class EmulatorStore:
         """Create namespaces if missing and store items directly, bypassing per-call limits.
 
         Each namespace is ``{"name", "type", "vector_dimension"?, "items": [{"id", "text"?,
-        "vector"?, "metadata"?}]}``. ``api_key`` is the owner; it defaults to the first
-        configured key in the cloud flavour and to no owner on-prem. Items with an existing
-        id replace it. Seeded items are visible at once (no pending ingestion). Raises
+        "vector"?, "metadata"?, "is_summary"?}]}``. ``api_key`` is the owner; it defaults to
+        the first configured key in the cloud flavour and to no owner on-prem. Items with an
+        existing id replace it. Seeded items are visible at once (no pending ingestion). Raises
         ValueError on a malformed spec or a kind clash with an existing namespace. Returns
         the item count of each seeded namespace.
         """
@@ -1230,6 +1233,7 @@ class EmulatorStore:
                             raw.get("metadata") or None,
                             next(seq),
                             created,
+                            summary=raw.get("is_summary") is True,
                         )
                     )
                 ns.put(batch)
@@ -1647,7 +1651,7 @@ class EmulatorStore:
                     "text": item.text,
                     "metadata": metadata,
                     "created_at": _iso_epoch(item.created),
-                    "is_summary": False,
+                    "is_summary": item.summary,
                 }
             )
         created = [item.created for item in page]
@@ -1660,7 +1664,7 @@ class EmulatorStore:
                 "statistics": {
                     "total_items": len(page),
                     "total_text_chunks": len(page),
-                    "total_summary_chunks": 0,
+                    "total_summary_chunks": sum(item.summary for item in page),
                     "created_at_min": _iso_epoch(min(created)) if created else None,
                     "created_at_max": _iso_epoch(max(created)) if created else None,
                     "source_counts": sources,

@@ -1,0 +1,168 @@
+"""Coverage of a namespace: how much of what the namespace API holds the registry maps.
+
+A scan compares counts for every namespace: the API's item count (list namespaces) against
+the registry's mapped items. Vector namespaces cannot be listed (namespace-api.md 2.3-2.4),
+so for them that comparison is all there is, and the scan says so (`full` false).
+
+A text namespace is also read in full, page by page (documents/fetch-text-data), under the
+client's shared throttle. Each page is recorded in one transaction together with the cursor
+to the next page, so a scan stopped anywhere (a killed worker, a restart, an API outage)
+resumes from its last recorded page; a page read twice is recorded once. Recording a page
+is set-based: its ids are inserted into the scan's seen set, and those with no mapping are
+inserted as `unmapped` findings, one statement each. Summary chunks (`is_summary`) are the
+API's own and are counted apart, never reported as unmapped user data. When the last page
+is recorded, the mappings registered before the scan started whose item was not seen
+become `stale` findings, and the seen set is emptied. Memory stays flat: one page at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from erasure.failpoints import failpoint
+from erasure.models import Namespace, NamespaceKind, NamespaceScan, ScanState
+from namespace_api.client import NamespaceApiClient
+from namespace_api.client.errors import BadRequest, NamespaceNotFound
+from namespace_api.client.types import FETCH_TEXT_PAGE_MAX, TextPage
+
+logger = logging.getLogger("erasure.scans")
+
+
+def scan_start(*, namespace: Namespace) -> NamespaceScan:
+    """The namespace's running scan, or a new one (one runs per namespace at a time)."""
+    with transaction.atomic():
+        # Starts of one namespace queue here: the second finds the first's scan.
+        Namespace.objects.select_for_update().filter(pk=namespace.pk).first()
+        running = NamespaceScan.objects.filter(namespace=namespace, state=ScanState.RUNNING).first()
+        if running is not None:
+            return running
+        return NamespaceScan.objects.create(
+            namespace=namespace,
+            full=namespace.kind == NamespaceKind.TEXT,
+            started_at=timezone.now(),
+        )
+
+
+def scan_run(
+    scan: NamespaceScan, *, client: NamespaceApiClient, page_size: int = FETCH_TEXT_PAGE_MAX
+) -> NamespaceScan:
+    """Carry a running scan on from its cursor until it completes; returns it as stored.
+
+    An API error that retries did not cure is raised with the scan left running at its
+    cursor (the next run resumes it); a cursor the API refuses (400, or the namespace is
+    gone) fails the scan, since resuming cannot help.
+    """
+    namespace = scan.namespace
+    try:
+        while scan.full and scan.state == ScanState.RUNNING:
+            page = client.fetch_text_page(
+                namespace=namespace.name, next_token=scan.next_token, limit=page_size
+            )
+            scan = _record_page(scan, page)
+            failpoint("scan.after_page")
+            if page.next_token is None:
+                break
+        if scan.state != ScanState.RUNNING:
+            return scan
+        counts = {info.name: info.item_count for info in client.list_namespaces()}
+    except (BadRequest, NamespaceNotFound) as exc:
+        NamespaceScan.objects.filter(pk=scan.pk, state=ScanState.RUNNING).update(
+            state=ScanState.FAILED, finished_at=timezone.now(), error=str(exc)[:1000]
+        )
+        scan.refresh_from_db()
+        logger.warning("scan %s of %s failed: %s", scan.pk, namespace.name, exc)
+        return scan
+    return _complete(scan, api_item_count=counts.get(namespace.name))
+
+
+def _record_page(scan: NamespaceScan, page: TextPage) -> NamespaceScan:
+    """Record one page and move the cursor past it, in one transaction."""
+    with transaction.atomic():
+        locked = NamespaceScan.objects.select_for_update().get(pk=scan.pk)
+        if locked.state != ScanState.RUNNING or locked.next_token != scan.next_token:
+            return locked  # another runner recorded this page first
+        ids = [item.id for item in page.items]
+        summary = [item.is_summary for item in page.items]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO erasure_scanseenitem (scan_id, item_id, is_summary)
+                SELECT %s, v.item_id, v.is_summary
+                FROM unnest(%s::text[], %s::boolean[]) AS v(item_id, is_summary)
+                ON CONFLICT DO NOTHING
+                RETURNING is_summary
+                """,
+                [scan.pk, ids, summary],
+            )
+            added = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                """
+                INSERT INTO erasure_scanfinding (scan_id, kind, item_id)
+                SELECT %s, 'unmapped', v.item_id
+                FROM unnest(%s::text[], %s::boolean[]) AS v(item_id, is_summary)
+                WHERE NOT v.is_summary AND NOT EXISTS (
+                    SELECT 1 FROM erasure_itemmapping AS m
+                    WHERE m.namespace_id = %s AND m.item_id = v.item_id
+                )
+                ON CONFLICT DO NOTHING
+                """,
+                [scan.pk, ids, summary, scan.namespace_id],
+            )
+            unmapped = cursor.rowcount
+        locked.pages += 1
+        locked.items_seen += sum(1 for is_summary in added if not is_summary)
+        locked.summaries += sum(1 for is_summary in added if is_summary)
+        locked.unmapped += unmapped
+        locked.next_token = page.next_token
+        locked.error = ""
+        locked.save(
+            update_fields=["pages", "items_seen", "summaries", "unmapped", "next_token", "error"]
+        )
+    return locked
+
+
+def _complete(scan: NamespaceScan, *, api_item_count: int | None) -> NamespaceScan:
+    with transaction.atomic():
+        locked = NamespaceScan.objects.select_for_update().get(pk=scan.pk)
+        if locked.state != ScanState.RUNNING:
+            return locked
+        with connection.cursor() as cursor:
+            if locked.full:
+                # Registered before the scan began, and not among the items it read.
+                cursor.execute(
+                    """
+                    INSERT INTO erasure_scanfinding (scan_id, kind, item_id)
+                    SELECT DISTINCT %s, 'stale', m.item_id
+                    FROM erasure_itemmapping AS m
+                    WHERE m.namespace_id = %s AND m.registered_at < %s AND NOT EXISTS (
+                        SELECT 1 FROM erasure_scanseenitem AS s
+                        WHERE s.scan_id = %s AND s.item_id = m.item_id AND NOT s.is_summary
+                    )
+                    ON CONFLICT DO NOTHING
+                    """,
+                    [locked.pk, locked.namespace_id, locked.started_at, locked.pk],
+                )
+                locked.stale = cursor.rowcount
+                cursor.execute("DELETE FROM erasure_scanseenitem WHERE scan_id = %s", [locked.pk])
+            cursor.execute(
+                "SELECT count(DISTINCT item_id) FROM erasure_itemmapping WHERE namespace_id = %s",
+                [locked.namespace_id],
+            )
+            locked.mapped_count = cursor.fetchone()[0]
+        locked.api_item_count = api_item_count
+        locked.state = ScanState.COMPLETED
+        locked.finished_at = timezone.now()
+        locked.save()
+    logger.info(
+        "scan %s of %s completed: %d seen, %d unmapped, %d stale, %d summary chunks",
+        locked.pk,
+        locked.namespace.name,
+        locked.items_seen,
+        locked.unmapped,
+        locked.stale,
+        locked.summaries,
+    )
+    return locked
