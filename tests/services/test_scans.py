@@ -29,9 +29,7 @@ def register(pairs: list[tuple[str, str]], namespace: str = "notes") -> None:
 
 
 def findings(scan: NamespaceScan, kind: str) -> set[str]:
-    return set(
-        ScanFinding.objects.filter(scan=scan, kind=kind).values_list("item_id", flat=True)
-    )
+    return set(ScanFinding.objects.filter(scan=scan, kind=kind).values_list("item_id", flat=True))
 
 
 def fetch_calls(emulator) -> int:
