@@ -25,6 +25,7 @@ QUEUE = "erasure"
 SEQUENCE_AUDIT_TASK = "erasure.sequence_audit_log"
 PUBLISH_CHECKPOINT_TASK = "erasure.publish_checkpoint"
 SEQUENCE_LOCK = "sequence-audit-log"
+SCAN_TASK = "erasure.scan_namespace"
 PROCESS_WEBHOOKS_TASK = "webhooks.process_deliveries"
 PROCESS_WEBHOOKS_LOCK = "process-webhook-deliveries"
 
@@ -80,6 +81,18 @@ def _wake_once(task: str, lock: str) -> None:
                 job.defer()
         else:
             job.defer()
+    except AlreadyEnqueued:
+        pass
+
+
+def enqueue_scan(*, scan_id: int) -> None:
+    """Wake a worker to carry a namespace scan on, in the caller's transaction; at most one
+    job per scan waits (a scan is carried on from its cursor by whichever job runs)."""
+    try:
+        with transaction.atomic():
+            app.configure_task(
+                SCAN_TASK, allow_unknown=False, queue=QUEUE, queueing_lock=f"scan-{scan_id}"
+            ).defer(scan_id=scan_id)
     except AlreadyEnqueued:
         pass
 

@@ -9,7 +9,7 @@ from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from erasure import queue
-from erasure.services import audit_log, execution, idempotency, sweeper, witnesses
+from erasure.services import audit_log, execution, idempotency, scans, sweeper, witnesses
 from erasure.services.witnesses import WitnessError
 
 
@@ -32,6 +32,11 @@ def sweep(timestamp: int) -> None:
 )
 def prune_idempotency_records(timestamp: int) -> None:
     idempotency.idempotency_records_prune()
+
+
+@app.task(name=queue.SCAN_TASK, queue=queue.QUEUE)
+def scan_namespace(scan_id: int) -> None:
+    scans.scan_carry_on(scan_id=scan_id)
 
 
 @app.task(name=queue.SEQUENCE_AUDIT_TASK, queue=queue.QUEUE)

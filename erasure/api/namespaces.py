@@ -11,6 +11,7 @@ from erasure.api.base import (
     ALL_SCOPES,
     ERRORS,
     LIST_ERRORS,
+    POST_ERRORS,
     ApiView,
     ErrorSerializer,
     Pagination,
@@ -18,9 +19,11 @@ from erasure.api.base import (
     actor_of,
     validated_body,
 )
-from erasure.models import AttributionMode, NamespaceKind
+from erasure.api.idempotency import idempotent
+from erasure.models import AttributionMode, NamespaceKind, ScanState
 from erasure.selectors.namespaces import namespace_get, namespaces_list
 from erasure.services.namespaces import namespace_set_mode
+from erasure.services.scans import coverage, scan_request
 
 ATTRIBUTION_MODES_DESCRIPTION = """How the outcome of each item ID is attributed when the
 namespace's items are erased:
@@ -98,3 +101,68 @@ class NamespaceSetModeApi(ApiView):
             actor=actor_of(request),
         )
         return Response(NamespaceOutputSerializer(namespace).data)
+
+
+COVERAGE_DESCRIPTION = """How much of what the namespace API holds the registry maps.
+
+Every scan compares the API's item count with the mapped items. A text namespace is also
+read in full: an item present with no mapping is `unmapped`; a mapping registered before
+the scan started whose item is absent is `stale`; the API's summary chunks are counted
+apart. Vector namespaces cannot be listed by the API, so for them (`can_be_listed` false)
+the count comparison is all a scan can say."""
+
+
+class ScanOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=ScanState.values)
+    full = serializers.BooleanField(help_text="Every item read (text namespaces).")
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    pages = serializers.IntegerField()
+    items_seen = serializers.IntegerField()
+    summaries = serializers.IntegerField(help_text="Summary chunks of the API's own.")
+    unmapped = serializers.IntegerField()
+    stale = serializers.IntegerField()
+    api_item_count = serializers.IntegerField(
+        allow_null=True, help_text="The API's item count when the scan completed."
+    )
+    mapped_count = serializers.IntegerField(help_text="Mapped items when the scan completed.")
+    error = serializers.CharField()
+
+
+class CoverageOutputSerializer(serializers.Serializer):
+    namespace = serializers.CharField()
+    kind = serializers.ChoiceField(choices=NamespaceKind.values)
+    can_be_listed = serializers.BooleanField()
+    last_scan = ScanOutputSerializer(allow_null=True, help_text="The latest completed scan.")
+    running_scan = ScanOutputSerializer(allow_null=True)
+
+
+class NamespaceCoverageApi(ApiView):
+    required_scopes = ALL_SCOPES
+
+    @extend_schema(
+        responses={200: CoverageOutputSerializer, 404: ErrorSerializer, **ERRORS},
+        operation_id="namespace_coverage",
+        summary="A namespace's coverage: its latest scan and the one running",
+        description=COVERAGE_DESCRIPTION,
+    )
+    def get(self, request: Request, name: str) -> Response:
+        return Response(CoverageOutputSerializer(coverage(namespace=namespace_get(name=name))).data)
+
+
+class NamespaceScanStartApi(ApiView):
+    required_scopes = (Scope.REQUESTS_APPROVE,)
+
+    @extend_schema(
+        request=None,
+        responses={202: ScanOutputSerializer, 404: ErrorSerializer, **POST_ERRORS},
+        operation_id="namespace_scan_start",
+        summary="Start a scan of a namespace (or get the one running)",
+        description=COVERAGE_DESCRIPTION
+        + "\n\nA worker carries the scan out; `GET .../coverage` shows its progress.",
+    )
+    @idempotent
+    def post(self, request: Request, name: str) -> Response:
+        scan, _ = scan_request(namespace=namespace_get(name=name))
+        return Response(ScanOutputSerializer(scan).data, status=202)

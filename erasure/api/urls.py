@@ -87,6 +87,16 @@ urlpatterns = [
     path("audit/evidence", audit.AuditEvidenceApi.as_view(), name="api-audit-evidence"),
     path("namespaces", namespaces.NamespaceListApi.as_view(), name="api-namespaces"),
     path("namespaces/<str:name>", namespaces.NamespaceSetModeApi.as_view(), name="api-namespace"),
+    path(
+        "namespaces/<str:name>/coverage",
+        namespaces.NamespaceCoverageApi.as_view(),
+        name="api-namespace-coverage",
+    ),
+    path(
+        "namespaces/<str:name>/scans",
+        namespaces.NamespaceScanStartApi.as_view(),
+        name="api-namespace-scans",
+    ),
     path("audit/export", audit.AuditExportApi.as_view(), name="api-audit-export"),
     path(
         "schema/",

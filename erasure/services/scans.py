@@ -22,6 +22,8 @@ import logging
 from django.db import connection, transaction
 from django.utils import timezone
 
+from erasure import queue
+from erasure.clients import make_client
 from erasure.failpoints import failpoint
 from erasure.models import Namespace, NamespaceKind, NamespaceScan, ScanState
 from namespace_api.client import NamespaceApiClient
@@ -29,6 +31,29 @@ from namespace_api.client.errors import BadRequest, NamespaceNotFound
 from namespace_api.client.types import FETCH_TEXT_PAGE_MAX, TextPage
 
 logger = logging.getLogger("erasure.scans")
+
+
+def scan_request(*, namespace: Namespace) -> tuple[NamespaceScan, bool]:
+    """Start a scan of the namespace in a worker (or find the one running); returns it and
+    whether it is new. The job is deferred in the scan's transaction."""
+    with transaction.atomic():
+        running = NamespaceScan.objects.filter(
+            namespace=namespace, state=ScanState.RUNNING
+        ).exists()
+        scan = scan_start(namespace=namespace)
+        queue.enqueue_scan(scan_id=scan.pk)
+    return scan, not running
+
+
+def scan_carry_on(*, scan_id: int) -> None:
+    """The worker's part: carry a running scan on from its cursor (nothing if it has
+    ended). An API error that retries did not cure leaves it running at its cursor, for
+    the next job."""
+    scan = NamespaceScan.objects.select_related("namespace").filter(pk=scan_id).first()
+    if scan is None or scan.state != ScanState.RUNNING:
+        return
+    with make_client() as client:
+        scan_run(scan, client=client)
 
 
 def scan_start(*, namespace: Namespace) -> NamespaceScan:
@@ -122,6 +147,19 @@ def _record_page(scan: NamespaceScan, page: TextPage) -> NamespaceScan:
             update_fields=["pages", "items_seen", "summaries", "unmapped", "next_token", "error"]
         )
     return locked
+
+
+def coverage(*, namespace: Namespace) -> dict:
+    """What the service knows of a namespace's coverage: its latest completed scan and the
+    one running, if any."""
+    scans = NamespaceScan.objects.filter(namespace=namespace)
+    return {
+        "namespace": namespace.name,
+        "kind": namespace.kind,
+        "can_be_listed": namespace.kind == NamespaceKind.TEXT,
+        "last_scan": scans.filter(state=ScanState.COMPLETED).order_by("-finished_at").first(),
+        "running_scan": scans.filter(state=ScanState.RUNNING).first(),
+    }
 
 
 def _complete(scan: NamespaceScan, *, api_item_count: int | None) -> NamespaceScan:

@@ -32,6 +32,8 @@ OPERATIONS = [
     ("get", f"/api/v1/requests/{RID}/items", ("requests:write", "requests:approve", "audit:read")),
     ("get", "/api/v1/namespaces", ALL_SCOPES),
     ("patch", "/api/v1/namespaces/notes", ("requests:approve",)),
+    ("get", "/api/v1/namespaces/notes/coverage", ALL_SCOPES),
+    ("post", "/api/v1/namespaces/notes/scans", ("requests:approve",)),
     ("get", "/api/v1/audit/export", ("audit:read",)),
     ("get", "/api/v1/audit/verify", ("audit:read",)),
     ("post", f"/api/v1/requests/{RID}/hold", ("requests:approve",)),
