@@ -170,6 +170,8 @@ ERASURE_RETRY_BASE_SECONDS = env_float("ERASURE_RETRY_BASE_SECONDS", 2.0)
 ERASURE_LEASE_SECONDS = env_float("ERASURE_LEASE_SECONDS", 600.0, minimum=1.0)
 # Jobs that work on one request side by side (each claims its own dispatch-sized batches).
 ERASURE_JOBS_PER_REQUEST = env_int("ERASURE_JOBS_PER_REQUEST", 4, minimum=1)
+# Hours between periodic coverage scans of a namespace (a namespace may set its own); 0: none.
+ERASURE_SCAN_INTERVAL_HOURS = env_float("ERASURE_SCAN_INTERVAL_HOURS", 24.0, minimum=0.0)
 # The sweeper: a job is stalled when its worker's heartbeat is older than this; a request
 # re-queued this many times without finishing is flagged for an operator.
 ERASURE_STALLED_JOB_SECONDS = env_float("ERASURE_STALLED_JOB_SECONDS", 60.0, minimum=1.0)

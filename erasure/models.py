@@ -11,6 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -35,6 +36,13 @@ class Namespace(models.Model):
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=10, choices=NamespaceKind.choices)
     attribution_mode = models.CharField(max_length=10, choices=AttributionMode.choices)
+    scan_interval_hours = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Hours between periodic coverage scans (empty: the service's default, "
+        "ERASURE_SCAN_INTERVAL_HOURS; 0: no periodic scans).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

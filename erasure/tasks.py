@@ -39,6 +39,12 @@ def scan_namespace(scan_id: int) -> None:
     scans.scan_carry_on(scan_id=scan_id)
 
 
+@app.periodic(cron="*/10 * * * *", periodic_id="scan-due-namespaces")
+@app.task(name="erasure.scan_due_namespaces", queue=queue.QUEUE, queueing_lock="scan-due")
+def scan_due_namespaces(timestamp: int) -> None:
+    scans.scans_due()
+
+
 @app.task(name=queue.SEQUENCE_AUDIT_TASK, queue=queue.QUEUE)
 def sequence_audit_log() -> None:
     audit_log.sequence_pending()

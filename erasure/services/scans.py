@@ -18,8 +18,11 @@ become `stale` findings, and the seen set is emptied. Memory stays flat: one pag
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from erasure import queue
@@ -43,6 +46,34 @@ def scan_request(*, namespace: Namespace) -> tuple[NamespaceScan, bool]:
         scan = scan_start(namespace=namespace)
         queue.enqueue_scan(scan_id=scan.pk)
     return scan, not running
+
+
+def scans_due(*, now: datetime | None = None) -> int:
+    """The periodic pass: start a scan of every namespace whose interval has passed since
+    its last scan started (its own `scan_interval_hours`, else ERASURE_SCAN_INTERVAL_HOURS;
+    0 turns it off), and wake a worker for every running scan (one whose worker died is
+    carried on). Returns how many scans it started."""
+    now = now or timezone.now()
+    started = 0
+    last_started = {
+        row["namespace_id"]: row["last"]
+        for row in NamespaceScan.objects.values("namespace_id").annotate(last=Max("started_at"))
+    }
+    running = set(
+        NamespaceScan.objects.filter(state=ScanState.RUNNING).values_list("pk", flat=True)
+    )
+    for namespace in Namespace.objects.all():
+        hours = namespace.scan_interval_hours
+        if hours is None:
+            hours = settings.ERASURE_SCAN_INTERVAL_HOURS
+        last = last_started.get(namespace.pk)
+        if hours > 0 and (last is None or last <= now - timedelta(hours=hours)):
+            scan, new = scan_request(namespace=namespace)
+            running.discard(scan.pk)
+            started += new
+    for scan_id in running:
+        queue.enqueue_scan(scan_id=scan_id)
+    return started
 
 
 def scan_carry_on(*, scan_id: int) -> None:

@@ -120,3 +120,44 @@ def test_the_command_refuses_an_unknown_namespace(emulator):
     assert result.returncode == 2
     assert "unknown namespace: nowhere" in result.stderr
     assert not NamespaceScan.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_periodic_pass_starts_due_scans_and_wakes_running_ones(emulator, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    from erasure.services.scans import scans_due
+
+    seed_text(emulator, items=3)
+    emulator.seed([{"name": "other", "type": "text", "items": [{"id": "o1", "text": "t"}]}])
+    emulator.seed([{"name": "quiet", "type": "text", "items": [{"id": "q1", "text": "t"}]}])
+    register([("user-1", "doc-0000"), ("user-1", "o1"), ("user-1", "q1")])
+    register([("user-1", "o1")], namespace="other")
+    register([("user-1", "q1")], namespace="quiet")
+    settings.ERASURE_SCAN_INTERVAL_HOURS = 24
+    Namespace.objects.filter(name="other").update(scan_interval_hours=1)
+    Namespace.objects.filter(name="quiet").update(scan_interval_hours=0)  # off
+    now = timezone.now()
+
+    assert scans_due(now=now) == 2  # notes and other: never scanned; quiet: off
+    assert set(NamespaceScan.objects.values_list("namespace__name", flat=True)) == {
+        "notes",
+        "other",
+    }
+    jobs = ProcrastinateJob.objects.filter(task_name="erasure.scan_namespace", status="todo")
+    assert jobs.count() == 2
+    with make_client() as client:
+        for scan in NamespaceScan.objects.all():
+            scan_run(scan, client=client)
+
+    assert scans_due(now=now + timedelta(minutes=30)) == 0
+    # Two hours on, only `other` (every hour) is due; a day on, `notes` too (and `other`'s
+    # second scan, still running, is not started twice).
+    assert scans_due(now=now + timedelta(hours=2)) == 1
+    assert NamespaceScan.objects.filter(namespace__name="other").count() == 2
+    assert scans_due(now=now + timedelta(hours=25)) == 1
+    assert NamespaceScan.objects.filter(namespace__name="notes").count() == 2
+    assert not NamespaceScan.objects.filter(namespace__name="quiet").exists()
