@@ -8,15 +8,18 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
 
-from erasure.admin.base import BaseAdmin, actor_of
-from erasure.models import Namespace
+from erasure.admin.base import BaseAdmin, ReadOnlyAdmin, actor_of
+from erasure.models import Namespace, NamespaceScan, ScanState
 from erasure.services.namespaces import namespace_create, namespace_set_mode
+from erasure.services.scans import scan_request
 
 
 @admin.register(Namespace)
 class NamespaceAdmin(BaseAdmin):
-    list_display = ("name", "kind", "attribution_mode", "created_at")
+    list_display = ("name", "kind", "attribution_mode", "coverage", "created_at")
+    actions = ["scan_now"]
     list_filter = ("kind", "attribution_mode")
     fields = ("name", "kind", "attribution_mode")
 
@@ -45,3 +48,59 @@ class NamespaceAdmin(BaseAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="coverage (last scan)")
+    def coverage(self, obj: Namespace) -> str:
+        last = (
+            NamespaceScan.objects.filter(namespace=obj, state=ScanState.COMPLETED)
+            .order_by("-finished_at")
+            .first()
+        )
+        running = NamespaceScan.objects.filter(namespace=obj, state=ScanState.RUNNING).first()
+        parts = []
+        if last is None:
+            parts.append("never scanned")
+        else:
+            counts = f"{last.mapped_count} of {_count(last.api_item_count)} mapped"
+            if last.full:
+                counts += f", {last.unmapped} unmapped, {last.stale} stale"
+            else:
+                counts += " (counts only: cannot be listed)"
+            parts.append(f"{counts}, {timezone.localtime(last.finished_at):%Y-%m-%d %H:%M %Z}")
+        if running is not None:
+            parts.append(f"scanning: {running.items_seen} items read")
+        return "; ".join(parts)
+
+    @admin.action(
+        description="Scan the selected namespaces now (in a worker)", permissions=["change"]
+    )
+    def scan_now(self, request: HttpRequest, queryset: Any) -> None:
+        started = sum(scan_request(namespace=namespace)[1] for namespace in queryset)
+        self.message_user(
+            request,
+            f"{started} scan(s) started; {queryset.count() - started} already running. "
+            "Progress shows under Namespace scans.",
+        )
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+@admin.register(NamespaceScan)
+class NamespaceScanAdmin(ReadOnlyAdmin):
+    """The scan history of every namespace, and the progress of those running."""
+
+    list_display = (
+        "namespace",
+        "state",
+        "started_at",
+        "finished_at",
+        "pages",
+        "items_seen",
+        "unmapped",
+        "stale",
+        "summaries",
+    )
+    list_filter = ("namespace", "state")
+    exclude = ("next_token",)
