@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from erasure import exports
 from erasure.api.base import (
     ALL_SCOPES,
     ERRORS,
     LIST_ERRORS,
     POST_ERRORS,
+    ApiJSONRenderer,
     ApiView,
     ErrorSerializer,
+    IgnoreFormatParameter,
     Pagination,
     Scope,
     actor_of,
     validated_body,
 )
 from erasure.api.idempotency import idempotent
-from erasure.models import AttributionMode, NamespaceKind, ScanState
+from erasure.errors import NotFound
+from erasure.models import AttributionMode, FindingKind, NamespaceKind, NamespaceScan, ScanState
 from erasure.selectors.namespaces import namespace_get, namespaces_list
 from erasure.services.namespaces import namespace_set_mode
-from erasure.services.scans import coverage, scan_request
+from erasure.services.scans import coverage, findings_lines, scan_request
 
 ATTRIBUTION_MODES_DESCRIPTION = """How the outcome of each item ID is attributed when the
 namespace's items are erased:
@@ -166,3 +172,60 @@ class NamespaceScanStartApi(ApiView):
     def post(self, request: Request, name: str) -> Response:
         scan, _ = scan_request(namespace=namespace_get(name=name))
         return Response(ScanOutputSerializer(scan).data, status=202)
+
+
+class NamespaceFindingsApi(ApiView):
+    required_scopes = (Scope.AUDIT_READ,)
+    renderer_classes = [ApiJSONRenderer]
+    content_negotiation_class = IgnoreFormatParameter
+
+    class QuerySerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(
+            choices=FindingKind.values,
+            default=FindingKind.UNMAPPED,
+            help_text="`unmapped` (present, no mapping) or `stale` (mapped, absent).",
+        )
+        format = serializers.ChoiceField(
+            choices=list(exports.FORMATS), default="csv", help_text="`csv` or `jsonl`."
+        )
+        scan = serializers.IntegerField(
+            required=False, min_value=1, help_text="A scan's id (default: the latest completed)."
+        )
+
+    @extend_schema(
+        parameters=[QuerySerializer],
+        responses={
+            (200, exports.FORMATS["csv"]): OpenApiResponse(
+                OpenApiTypes.STR, description="CSV: namespace, scan, kind, item_id."
+            ),
+            (200, exports.FORMATS["jsonl"]): OpenApiResponse(
+                OpenApiTypes.STR, description="One JSON object per line."
+            ),
+            404: ErrorSerializer,
+            **ERRORS,
+        },
+        operation_id="namespace_findings",
+        summary="The unmapped items or stale mappings a scan found (streamed)",
+        description=COVERAGE_DESCRIPTION,
+    )
+    def get(self, request: Request, name: str) -> StreamingHttpResponse:
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        namespace = namespace_get(name=name)
+        scans = NamespaceScan.objects.filter(namespace=namespace, state=ScanState.COMPLETED)
+        wanted = query.validated_data.get("scan")
+        scan = scans.filter(pk=wanted).first() if wanted else scans.order_by("-finished_at").first()
+        if scan is None:
+            raise NotFound(
+                f"no completed scan {wanted} of {name!r}"
+                if wanted
+                else f"{name!r} has no completed scan yet"
+            )
+        export_format = query.validated_data["format"]
+        kind = query.validated_data["kind"]
+        response = StreamingHttpResponse(
+            findings_lines(scan=scan, kind=kind, export_format=export_format),
+            content_type=exports.CONTENT_TYPES[export_format],
+        )
+        response["Content-Disposition"] = f'attachment; filename="{kind}-{scan.pk}.{export_format}"'
+        return response

@@ -93,6 +93,11 @@ urlpatterns = [
         name="api-namespace-coverage",
     ),
     path(
+        "namespaces/<str:name>/findings",
+        namespaces.NamespaceFindingsApi.as_view(),
+        name="api-namespace-findings",
+    ),
+    path(
         "namespaces/<str:name>/scans",
         namespaces.NamespaceScanStartApi.as_view(),
         name="api-namespace-scans",

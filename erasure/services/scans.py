@@ -17,7 +17,11 @@ become `stale` findings, and the seen set is emptied. Memory stays flat: one pag
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,7 +32,7 @@ from django.utils import timezone
 from erasure import queue
 from erasure.clients import make_client
 from erasure.failpoints import failpoint
-from erasure.models import Namespace, NamespaceKind, NamespaceScan, ScanState
+from erasure.models import Namespace, NamespaceKind, NamespaceScan, ScanFinding, ScanState
 from namespace_api.client import NamespaceApiClient
 from namespace_api.client.errors import BadRequest, NamespaceNotFound
 from namespace_api.client.types import FETCH_TEXT_PAGE_MAX, TextPage
@@ -191,6 +195,36 @@ def coverage(*, namespace: Namespace) -> dict:
         "last_scan": scans.filter(state=ScanState.COMPLETED).order_by("-finished_at").first(),
         "running_scan": scans.filter(state=ScanState.RUNNING).first(),
     }
+
+
+FINDING_COLUMNS = ("namespace", "scan", "kind", "item_id")
+
+
+def findings_lines(*, scan: NamespaceScan, kind: str, export_format: str) -> Iterator[str]:
+    """A scan's findings of `kind` as CSV (a header row) or JSON Lines, streamed from the
+    database in id order, in chunks."""
+    rows = (
+        ScanFinding.objects.filter(scan=scan, kind=kind)
+        .order_by("item_id")
+        .values_list("item_id", flat=True)
+        .iterator(chunk_size=5000)
+    )
+    name = scan.namespace.name
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if export_format == "csv":
+        writer.writerow(FINDING_COLUMNS)
+    for item_id in rows:
+        if export_format == "csv":
+            writer.writerow((name, scan.pk, kind, item_id))
+        else:
+            record = {"namespace": name, "scan": scan.pk, "kind": kind, "item_id": item_id}
+            buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if buffer.tell() >= 65536:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _complete(scan: NamespaceScan, *, api_item_count: int | None) -> NamespaceScan:

@@ -34,6 +34,7 @@ OPERATIONS = [
     ("patch", "/api/v1/namespaces/notes", ("requests:approve",)),
     ("get", "/api/v1/namespaces/notes/coverage", ALL_SCOPES),
     ("post", "/api/v1/namespaces/notes/scans", ("requests:approve",)),
+    ("get", "/api/v1/namespaces/notes/findings", ("audit:read",)),
     ("get", "/api/v1/audit/export", ("audit:read",)),
     ("get", "/api/v1/audit/verify", ("audit:read",)),
     ("post", f"/api/v1/requests/{RID}/hold", ("requests:approve",)),

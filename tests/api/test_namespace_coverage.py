@@ -81,3 +81,33 @@ def test_an_unknown_namespace_is_404(emulator, api_key_factory):
     operator = api_key_factory("ops", "requests:approve")
     assert operator.post("/api/v1/namespaces/nowhere/scans").status_code == 404
     assert operator.get("/api/v1/namespaces/nowhere/coverage").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_findings_of_the_latest_scan_export_as_csv_and_json_lines(emulator, api_key_factory):
+    import json
+
+    from erasure.clients import make_client
+    from erasure.models import Namespace
+    from erasure.services.scans import scan_run, scan_start
+
+    seed(emulator)
+    reader = api_key_factory("auditor", "audit:read")
+    none_yet = reader.get("/api/v1/namespaces/notes/findings")
+    assert none_yet.status_code == 404
+    assert "no completed scan yet" in none_yet.json()["error"]["message"]
+    with make_client() as client:
+        scan = scan_run(scan_start(namespace=Namespace.objects.get(name="notes")), client=client)
+
+    csv_answer = reader.get("/api/v1/namespaces/notes/findings")
+    assert csv_answer.status_code == 200
+    assert csv_answer["Content-Type"].startswith("text/csv")
+    lines = b"".join(csv_answer.streaming_content).decode().splitlines()
+    assert lines[0] == "namespace,scan,kind,item_id"
+    assert {line.split(",")[3] for line in lines[1:]} == {f"n{i}" for i in range(100, 120)}
+
+    stale = reader.get(f"/api/v1/namespaces/notes/findings?kind=stale&format=jsonl&scan={scan.pk}")
+    rows = [json.loads(line) for line in b"".join(stale.streaming_content).decode().splitlines()]
+    assert rows == [{"namespace": "notes", "scan": scan.pk, "kind": "stale", "item_id": "gone-1"}]
+    assert reader.get("/api/v1/namespaces/notes/findings?kind=nope").status_code == 400
+    assert reader.get("/api/v1/namespaces/notes/findings?scan=999999").status_code == 404
