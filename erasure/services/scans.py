@@ -163,10 +163,14 @@ def _record_page(scan: NamespaceScan, page: TextPage) -> NamespaceScan:
                 INSERT INTO erasure_scanfinding (scan_id, kind, item_id)
                 SELECT %s, 'unmapped', v.item_id
                 FROM unnest(%s::text[], %s::boolean[]) AS v(item_id, is_summary)
-                WHERE NOT v.is_summary AND NOT EXISTS (
-                    SELECT 1 FROM erasure_itemmapping AS m
+                -- One index probe per item of the page (LIMIT keeps it a nested loop: as
+                -- an anti-join, the planner would read every mapping of the namespace).
+                LEFT JOIN LATERAL (
+                    SELECT 1 AS found FROM erasure_itemmapping AS m
                     WHERE m.namespace_id = %s AND m.item_id = v.item_id
-                )
+                    LIMIT 1
+                ) AS mapped ON true
+                WHERE NOT v.is_summary AND mapped.found IS NULL
                 ON CONFLICT DO NOTHING
                 """,
                 [scan.pk, ids, summary, scan.namespace_id],
