@@ -48,13 +48,14 @@ format: install-dev  ## apply ruff formatting and safe fixes
 emulator: install  ## run the namespace API emulator alone on 127.0.0.1:8765
 	DEBUG=true $(BIN)/python manage.py namespace_emulator --port 8765
 
-bench: install-dev  ## all benchmarks (client calls, execution, webhooks, mappings, exports, audit log); figures go in issue notes
+bench: install-dev  ## all benchmarks (client calls, execution, webhooks, mappings, exports, scans, audit log); figures go in issue notes
 	$(BIN)/python -m bench.client_calls
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	$(BIN)/python -m bench.execution
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.webhooks
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.mappings
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.exports
+	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.scans
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	SECRET_KEY="$${SECRET_KEY:-bench}" SUBJECT_HASH_KEY="$${SUBJECT_HASH_KEY:-bench-subject-hash-key}" \
 	$(BIN)/python -m bench.audit_log
