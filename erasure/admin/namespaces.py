@@ -11,8 +11,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from erasure.admin.base import BaseAdmin, ReadOnlyAdmin, actor_of
-from erasure.models import Namespace, NamespaceScan, ScanState
+from erasure.models import Namespace, NamespaceScan
 from erasure.services.namespaces import namespace_create, namespace_set_mode
+from erasure.services.scans import coverage as namespace_coverage
 from erasure.services.scans import scan_request
 
 
@@ -51,12 +52,8 @@ class NamespaceAdmin(BaseAdmin):
 
     @admin.display(description="coverage (last scan)")
     def coverage(self, obj: Namespace) -> str:
-        last = (
-            NamespaceScan.objects.filter(namespace=obj, state=ScanState.COMPLETED)
-            .order_by("-finished_at")
-            .first()
-        )
-        running = NamespaceScan.objects.filter(namespace=obj, state=ScanState.RUNNING).first()
+        state = namespace_coverage(namespace=obj)
+        last, running = state["last_scan"], state["running_scan"]
         parts = []
         if last is None:
             parts.append("never scanned")

@@ -44,12 +44,9 @@ def scan_request(*, namespace: Namespace) -> tuple[NamespaceScan, bool]:
     """Start a scan of the namespace in a worker (or find the one running); returns it and
     whether it is new. The job is deferred in the scan's transaction."""
     with transaction.atomic():
-        running = NamespaceScan.objects.filter(
-            namespace=namespace, state=ScanState.RUNNING
-        ).exists()
-        scan = scan_start(namespace=namespace)
+        scan, created = _start(namespace)
         queue.enqueue_scan(scan_id=scan.pk)
-    return scan, not running
+    return scan, created
 
 
 def scans_due(*, now: datetime | None = None) -> int:
@@ -93,17 +90,22 @@ def scan_carry_on(*, scan_id: int) -> None:
 
 def scan_start(*, namespace: Namespace) -> NamespaceScan:
     """The namespace's running scan, or a new one (one runs per namespace at a time)."""
+    return _start(namespace)[0]
+
+
+def _start(namespace: Namespace) -> tuple[NamespaceScan, bool]:
     with transaction.atomic():
         # Starts of one namespace queue here: the second finds the first's scan.
         Namespace.objects.select_for_update().filter(pk=namespace.pk).first()
         running = NamespaceScan.objects.filter(namespace=namespace, state=ScanState.RUNNING).first()
         if running is not None:
-            return running
-        return NamespaceScan.objects.create(
+            return running, False
+        scan = NamespaceScan.objects.create(
             namespace=namespace,
             full=namespace.kind == NamespaceKind.TEXT,
             started_at=timezone.now(),
         )
+        return scan, True
 
 
 def scan_run(
