@@ -259,8 +259,12 @@ def deliveries_process(
                 if not claimed:
                     break
                 _act(claimed)
-        except Exception:
-            logger.exception("webhooks: a batch failed; acting on its deliveries one by one")
+        except Exception as exc:
+            # The class only: a database error's text may quote a row's values.
+            logger.error(
+                "webhooks: a batch failed (%s); acting on its deliveries one by one",
+                type(exc).__name__,
+            )
             claimed = _act_one_by_one(size)
             if not claimed:
                 break
@@ -294,8 +298,11 @@ def _act_one_by_one(size: int) -> list[WebhookDelivery]:
         except Exception as exc:
             if delivery is None:
                 raise
-            logger.exception(
-                "webhooks: delivery %s of source %s failed", delivery.pk, delivery.source.slug
+            logger.error(
+                "webhooks: delivery %s of source %s failed (%s)",
+                delivery.pk,
+                delivery.source.slug,
+                type(exc).__name__,
             )
             # The row keeps its user id: an operator can set it back to received.
             WebhookDelivery.objects.filter(pk=delivery.pk, outcome=DeliveryOutcome.RECEIVED).update(

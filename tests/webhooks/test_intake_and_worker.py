@@ -87,7 +87,7 @@ def test_a_batch_is_a_few_statements_whatever_its_size(client):
 
 
 @pytest.mark.django_db
-def test_one_delivery_the_worker_cannot_act_on_leaves_the_rest_of_its_batch_done(client):
+def test_one_delivery_the_worker_cannot_act_on_leaves_the_rest_of_its_batch_done(client, caplog):
     make_source("standard_webhooks", [VECTOR_SECRET], slug="clerk")
     broken = make_source("okta", [OKTA_SECRET])
     # A grace period out of range, as only a direct edit of the table could leave it: the
@@ -110,6 +110,9 @@ def test_one_delivery_the_worker_cannot_act_on_leaves_the_rest_of_its_batch_done
     assert failed.pending_user_id == "00u1"  # kept, so that it can be acted on again
     assert ErasureRequest.objects.count() == 2
     assert deliveries_process() == 0  # a failed delivery is not retried in a loop
+    # The log names the failure's class, never the row's values.
+    assert "InvalidInput" in caplog.text
+    assert "00u1" not in caplog.text and "grace_hours" not in caplog.text
 
 
 @pytest.mark.django_db
