@@ -172,6 +172,13 @@ ERASURE_LEASE_SECONDS = env_float("ERASURE_LEASE_SECONDS", 600.0, minimum=1.0)
 ERASURE_JOBS_PER_REQUEST = env_int("ERASURE_JOBS_PER_REQUEST", 4, minimum=1)
 # Hours between periodic coverage scans of a namespace (a namespace may set its own); 0: none.
 ERASURE_SCAN_INTERVAL_HOURS = env_float("ERASURE_SCAN_INTERVAL_HOURS", 24.0, minimum=0.0)
+# Requests wait for a fresh scan of every text namespace with a subject field, except
+# those whose last scan counted more items than this (0: no limit); those rely on the
+# periodic scans.
+ERASURE_REQUEST_SCAN_MAX_ITEMS = env_int("ERASURE_REQUEST_SCAN_MAX_ITEMS", 1_000_000, minimum=0)
+# Days after completion at which a request's erased items are checked again (a namespace's
+# own recheck_after_days wins; 0 turns re-checks off).
+ERASURE_RECHECK_DAYS = env_int("ERASURE_RECHECK_DAYS", 30, minimum=0)
 # The sweeper: a job is stalled when its worker's heartbeat is older than this; a request
 # re-queued this many times without finishing is flagged for an operator.
 ERASURE_STALLED_JOB_SECONDS = env_float("ERASURE_STALLED_JOB_SECONDS", 60.0, minimum=1.0)

@@ -43,6 +43,26 @@ class Namespace(models.Model):
         help_text="Hours between periodic coverage scans (empty: the service's default, "
         "ERASURE_SCAN_INTERVAL_HOURS; 0: no periodic scans).",
     )
+    subject_field = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="The metadata key that names an item's subject (e.g. user_id): scans "
+        "register a mapping for every item that names a known subject. Empty: none.",
+    )
+    subject_field_kind = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        help_text="What the subject field holds: empty for the subject key itself, else the "
+        "kind of alias it is (e.g. email).",
+    )
+    recheck_after_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days after a request completes at which its erased items are checked "
+        "again (empty: the service's default, ERASURE_RECHECK_DAYS; 0: no re-check).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -269,7 +289,13 @@ class ErasureRequest(models.Model):
 class Dispatch(models.Model):
     """One HTTP call to the namespace API on behalf of one request."""
 
-    request = models.ForeignKey(ErasureRequest, on_delete=models.PROTECT, related_name="dispatches")
+    # One of the two: the request it was sent for, or the replay.
+    request = models.ForeignKey(
+        ErasureRequest, on_delete=models.PROTECT, related_name="dispatches", null=True, blank=True
+    )
+    replay = models.ForeignKey(
+        "Replay", on_delete=models.PROTECT, related_name="dispatches", null=True, blank=True
+    )
     namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="dispatches")
     endpoint = models.CharField(max_length=64)
     ids_sent = models.PositiveIntegerField()
@@ -287,6 +313,13 @@ class Dispatch(models.Model):
     class Meta:
         ordering = ["created_at"]
         verbose_name_plural = "dispatches"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(request__isnull=False, replay__isnull=True)
+                | Q(request__isnull=True, replay__isnull=False),
+                name="dispatch_for_request_or_replay",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.endpoint} x{self.ids_sent} → {self.http_status or 'no answer'}"
@@ -345,6 +378,12 @@ class ErasureItem(models.Model):
         default=False,
         help_text="A check of this erasure saw the item stored (exact mode): if it is gone "
         "later, this erasure deleted it.",
+    )
+    discovered = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Its mapping came from a scan of the namespace's subject field, not from "
+        "an application.",
     )
 
     class Meta:
@@ -431,6 +470,8 @@ class AuditEventType(models.TextChoices):
     MAPPINGS_REMOVED = "mappings.removed"
     # Items registered for a subject whose request had already completed.
     MAPPINGS_AFTER_ERASURE = "mappings.after_erasure"
+    # Mappings a scan registered from the subject field of the items' metadata.
+    MAPPINGS_DISCOVERED = "mappings.discovered"
     ALIASES_REGISTERED = "aliases.registered"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
@@ -450,6 +491,14 @@ class AuditEventType(models.TextChoices):
     NAMESPACE_CREATED = "namespace.created"
     CERTIFICATE_DOWNLOADED = "certificate.downloaded"
     EVIDENCE_DOWNLOADED = "evidence.downloaded"
+    NAMESPACE_CHANGED = "namespace.changed"
+    SCAN_COMPLETED = "scan.completed"
+    SCAN_FAILED = "scan.failed"
+    # A completed request's erased items checked again after the vendor's retention window.
+    REQUEST_RECHECKED = "request.rechecked"
+    REPLAY_STARTED = "replay.started"
+    REPLAY_DISPATCH_RECORDED = "replay.dispatch_recorded"
+    REPLAY_COMPLETED = "replay.completed"
 
 
 class AuditEvent(models.Model):
@@ -628,6 +677,9 @@ class NamespaceScan(models.Model):
     summaries = models.PositiveBigIntegerField(default=0)
     unmapped = models.PositiveBigIntegerField(default=0)
     stale = models.PositiveBigIntegerField(default=0)
+    discovered = models.PositiveBigIntegerField(
+        default=0, help_text="Mappings registered from the subject field."
+    )
     api_item_count = models.PositiveBigIntegerField(null=True, blank=True)
     mapped_count = models.PositiveBigIntegerField(default=0)
     error = models.TextField(blank=True, default="")
@@ -684,3 +736,92 @@ class ScanFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.item_id}"
+
+
+class Recheck(models.Model):
+    """A completed request's erased items in one namespace, checked again once the
+    vendor's retention window has passed (`recheck_after_days`): text namespaces by
+    documents/get, vector namespaces by an idempotent re-delete whose counts tell what came
+    back. What came back is erased by a follow-up request; the original's evidence stays."""
+
+    request = models.ForeignKey(ErasureRequest, on_delete=models.PROTECT, related_name="rechecks")
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="+")
+    due_at = models.DateTimeField()
+    checked_at = models.DateTimeField(null=True, blank=True)
+    method = models.CharField(max_length=20, blank=True, default="")
+    checked = models.PositiveIntegerField(default=0)
+    reappeared = models.PositiveIntegerField(default=0)
+    follow_up = models.ForeignKey(
+        ErasureRequest, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "namespace"], name="recheck_one_per_ns"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(checked_at__isnull=True), name="recheck_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"re-check of {str(self.request_id)[:8]} in {self.namespace_id}"
+
+
+class ReplayState(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+
+
+class Replay(models.Model):
+    """The deletes of every item that a request erased since `since`, sent again after a
+    vendor restored a backup. A run of its own: its dispatches, outcomes and audit events;
+    the original requests' outcomes are never touched."""
+
+    since = models.DateTimeField()
+    namespaces = models.JSONField(default=list, blank=True, help_text="Empty: every namespace.")
+    state = models.CharField(
+        max_length=10, choices=ReplayState.choices, default=ReplayState.RUNNING
+    )
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    items = models.PositiveBigIntegerField(default=0)
+    came_back = models.PositiveBigIntegerField(
+        default=0, help_text="Deleted again: present before the replay's delete."
+    )
+    absent = models.PositiveBigIntegerField(default=0, help_text="Not there: nothing came back.")
+    unknown = models.PositiveBigIntegerField(
+        default=0, help_text="Deleted or not found (vector namespaces' counts cannot tell)."
+    )
+    failed = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=ReplayState.values), name="replay_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"replay {self.pk} since {self.since:%Y-%m-%d %H:%M}"
+
+
+class ReplayItem(models.Model):
+    """One item a replay sends again, and what its delete found."""
+
+    pk = models.CompositePrimaryKey("replay_id", "namespace_id", "item_id")
+    replay = models.ForeignKey(Replay, on_delete=models.CASCADE, related_name="replay_items")
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="+")
+    item_id = models.CharField(max_length=512)
+    outcome = models.CharField(max_length=24, default="pending")
+    dispatch = models.ForeignKey(
+        Dispatch, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.outcome}"

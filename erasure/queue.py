@@ -51,6 +51,27 @@ def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) 
             pass
 
 
+def wake_execution_now(*, request_id: uuid.UUID | str) -> None:
+    """Wake a request's workers now: its jobs scheduled for later (a fallback wake-up
+    while it waits, say) are brought forward, and empty slots get a job."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE procrastinate_jobs SET scheduled_at = now()
+            WHERE task_name = %s AND status = 'todo' AND queueing_lock = ANY(%s)
+              AND scheduled_at > now()
+            """,
+            [
+                EXECUTE_TASK,
+                [
+                    f"execute-{request_id}-{slot}"
+                    for slot in range(settings.ERASURE_JOBS_PER_REQUEST)
+                ],
+            ],
+        )
+    enqueue_execution(request_id=request_id)
+
+
 def enqueue_audit_sequencing() -> None:
     """Wake a worker to sequence the audit log. At most one such job waits in the queue
     (its queueing lock): a job that has not started yet will see every event committed

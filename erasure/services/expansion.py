@@ -10,6 +10,9 @@ from erasure.models import AuditEventType, ErasureRequest
 from erasure.services.audit import audit_record
 from erasure.services.locks import lock_request
 
+# The actor of scans (erasure.services.scans): the mappings it discovers carry its label.
+SCANNER = Actor.system("scan")
+
 
 def items_expand(
     *, request: ErasureRequest, actor: Actor, namespace_ids: list[int] | None = None
@@ -36,8 +39,9 @@ def items_expand(
             """
             INSERT INTO erasure_erasureitem
                 (request_id, namespace_id, item_id, outcome, attempts, last_error,
-                 lease_owner, seen_present, maybe_applied)
-            SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false, false
+                 lease_owner, seen_present, maybe_applied, discovered)
+            SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false, false,
+                   m.registered_by = %(scanner)s
             FROM erasure_itemmapping m
             WHERE m.subject_id = %(subject)s
               AND (%(all)s OR m.namespace_id = ANY(%(namespaces)s))
@@ -49,6 +53,7 @@ def items_expand(
                 "subject": request.subject_id,
                 "all": namespace_ids is None,
                 "namespaces": namespace_ids or [],
+                "scanner": SCANNER.label,
             },
         )
         added = cursor.rowcount

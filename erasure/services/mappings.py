@@ -83,7 +83,7 @@ def mappings_register(
     `mappings_namespaces` for why no transaction may be open around that call). Nothing is
     written unless every item is valid. Items of a subject whose request is running are
     added to that request at once (an approved one expands everything when its job
-    starts). New mappings of a subject already erased are flagged, see `_follow_up`.
+    starts). New mappings of a subject already erased are flagged, see `mappings_follow_up`.
     """
     names = {i.namespace for i in items}
     if namespaces is None:
@@ -128,7 +128,7 @@ def mappings_register(
             )
             created_by_subject = cursor.fetchall()
         created = sum(n for _, n in created_by_subject)
-        follow_up = _follow_up(
+        follow_up = mappings_follow_up(
             touched_sql="SELECT id FROM erasure_subject WHERE key_hash = ANY(%s::text[])",
             touched_params=[distinct_hashes],
             created_sql="SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS c(subject_id, n)",
@@ -156,12 +156,12 @@ def mappings_register(
 
 
 @dataclass(frozen=True)
-class _FollowUp:
+class FollowUp:
     added_to_open_requests: int
     after_erasure: int
 
 
-def _follow_up(
+def mappings_follow_up(
     *,
     touched_sql: str,
     touched_params: list[Any],
@@ -169,7 +169,7 @@ def _follow_up(
     created_params: list[Any],
     namespace_ids: list[int],
     actor: Actor,
-) -> _FollowUp:
+) -> FollowUp:
     """After mappings were inserted (in the caller's transaction): what their subjects'
     requests must do about them. Shared by `mappings_register` and `mappings_import`.
 
@@ -236,7 +236,7 @@ def _follow_up(
             if request.status == RequestStatus.RUNNING:
                 added += items_expand(request=request, actor=actor, namespace_ids=namespace_ids)
     if not late:
-        return _FollowUp(added_to_open_requests=added, after_erasure=0)
+        return FollowUp(added_to_open_requests=added, after_erasure=0)
 
     mode = settings.ERASURE_LATE_MAPPINGS
     filed: dict[int, str] = {}
@@ -273,7 +273,7 @@ def _follow_up(
             ],
         },
     )
-    return _FollowUp(added_to_open_requests=added, after_erasure=after_erasure)
+    return FollowUp(added_to_open_requests=added, after_erasure=after_erasure)
 
 
 @dataclass(frozen=True)
@@ -436,7 +436,7 @@ def mappings_import(
                         on_written(high - low, total)
                 cursor.execute("SELECT count(DISTINCT key_hash) FROM pg_temp.erasure_import_rows")
                 subjects = cursor.fetchone()[0]
-            follow_up = _follow_up(
+            follow_up = mappings_follow_up(
                 touched_sql=(
                     "SELECT s.id FROM erasure_subject s "
                     "WHERE s.key_hash IN (SELECT key_hash FROM pg_temp.erasure_import_rows)"

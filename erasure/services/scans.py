@@ -13,6 +13,14 @@ inserted as `unmapped` findings, one statement each. Summary chunks (`is_summary
 API's own and are counted apart, never reported as unmapped user data. When the last page
 is recorded, the mappings registered before the scan started whose item was not seen
 become `stale` findings, and the seen set is emptied. Memory stays flat: one page at a time.
+
+Discovery: a namespace may name the metadata key that identifies an item's subject
+(`subject_field`), holding the subject key itself or an alias of a given kind
+(`subject_field_kind`). Each page's items that name a subject become mappings (actor
+`system:scan`, audit event `mappings.discovered`, counts and subject hashes only), before
+the unmapped check, and the late-mapping rules apply to them as to any registration: a
+running request takes them at once, a subject already erased gets them erased. An alias
+nobody registered names no subject: its item stays unmapped.
 """
 
 from __future__ import annotations
@@ -32,12 +40,29 @@ from django.utils import timezone
 from erasure import queue
 from erasure.clients import make_client
 from erasure.failpoints import failpoint
-from erasure.models import Namespace, NamespaceKind, NamespaceScan, ScanFinding, ScanState
+from erasure.hashing import subject_hashes
+from erasure.models import (
+    AuditEventType,
+    ErasureRequest,
+    Namespace,
+    NamespaceKind,
+    NamespaceScan,
+    RequestStatus,
+    ScanFinding,
+    ScanState,
+)
+from erasure.services.aliases import normalize_alias
+from erasure.services.audit import audit_record
+from erasure.services.expansion import SCANNER
+from erasure.services.mappings import MAX_ITEM_ID_LENGTH, mappings_follow_up
 from namespace_api.client import NamespaceApiClient
 from namespace_api.client.errors import BadRequest, NamespaceNotFound
 from namespace_api.client.types import FETCH_TEXT_PAGE_MAX, TextPage
 
 logger = logging.getLogger("erasure.scans")
+
+# A subject field's value longer than this names no subject (keys and aliases are shorter).
+MAX_SUBJECT_VALUE_LENGTH = 512
 
 
 def scan_request(*, namespace: Namespace) -> tuple[NamespaceScan, bool]:
@@ -131,9 +156,22 @@ def scan_run(
             return scan
         counts = {info.name: info.item_count for info in client.list_namespaces()}
     except (BadRequest, NamespaceNotFound) as exc:
-        NamespaceScan.objects.filter(pk=scan.pk, state=ScanState.RUNNING).update(
-            state=ScanState.FAILED, finished_at=timezone.now(), error=str(exc)[:1000]
-        )
+        with transaction.atomic():
+            failed = NamespaceScan.objects.filter(pk=scan.pk, state=ScanState.RUNNING).update(
+                state=ScanState.FAILED, finished_at=timezone.now(), error=str(exc)[:1000]
+            )
+            if failed:
+                audit_record(
+                    event_type=AuditEventType.SCAN_FAILED,
+                    actor=SCANNER,
+                    details={
+                        "namespace": namespace.name,
+                        "scan": scan.pk,
+                        "pages": scan.pages,
+                        "error": str(exc)[:1000],
+                    },
+                )
+                _wake_waiting_requests(scan)
         scan.refresh_from_db()
         logger.warning("scan %s of %s failed: %s", scan.pk, namespace.name, exc)
         return scan
@@ -148,6 +186,7 @@ def _record_page(scan: NamespaceScan, page: TextPage) -> NamespaceScan:
             return locked  # another runner recorded this page first
         ids = [item.id for item in page.items]
         summary = [item.is_summary for item in page.items]
+        discovered = _discover(locked, page)
         with connection.cursor() as cursor:
             cursor.execute(
                 """
@@ -182,12 +221,124 @@ def _record_page(scan: NamespaceScan, page: TextPage) -> NamespaceScan:
         locked.items_seen += sum(1 for is_summary in added if not is_summary)
         locked.summaries += sum(1 for is_summary in added if is_summary)
         locked.unmapped += unmapped
+        locked.discovered += discovered
         locked.next_token = page.next_token
         locked.error = ""
         locked.save(
-            update_fields=["pages", "items_seen", "summaries", "unmapped", "next_token", "error"]
+            update_fields=[
+                "pages",
+                "items_seen",
+                "summaries",
+                "unmapped",
+                "discovered",
+                "next_token",
+                "error",
+            ]
         )
     return locked
+
+
+def _subject_values(namespace: Namespace, page: TextPage) -> list[tuple[str, str]]:
+    """(item id, the subject field's value) of the page's items that name a subject."""
+    field = namespace.subject_field
+    found = []
+    for item in page.items:
+        if item.is_summary or len(item.id) > MAX_ITEM_ID_LENGTH:
+            continue
+        value = item.metadata.get(field) if isinstance(item.metadata, dict) else None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            continue
+        text = str(value).strip()
+        if text and len(text) <= MAX_SUBJECT_VALUE_LENGTH:
+            found.append((item.id, text))
+    return found
+
+
+def _discover(scan: NamespaceScan, page: TextPage) -> int:
+    """Register a mapping for every item of the page whose metadata names a subject (in
+    the page's transaction); returns how many were new."""
+    namespace = scan.namespace
+    if not namespace.subject_field:
+        return 0
+    values = _subject_values(namespace, page)
+    if not values:
+        return 0
+    kind = namespace.subject_field_kind
+    if kind:
+        hashes = subject_hashes(normalize_alias(kind, value) for _, value in values)
+        value_hashes = [hashes[normalize_alias(kind, value)] for _, value in values]
+        # Only aliases someone registered name a subject.
+        subjects_sql = """
+            SELECT a.subject_id, v.item_id FROM unnest(%s::text[], %s::text[])
+                AS v(key_hash, item_id)
+            JOIN erasure_subjectalias a ON a.kind = %s AND a.alias_hash = v.key_hash
+        """
+        subjects_params: list = [value_hashes, [item_id for item_id, _ in values], kind]
+    else:
+        hashes = subject_hashes(value for _, value in values)
+        value_hashes = [hashes[value] for _, value in values]
+        subjects_sql = """
+            SELECT s.id AS subject_id, v.item_id FROM unnest(%s::text[], %s::text[])
+                AS v(key_hash, item_id)
+            JOIN erasure_subject s ON s.key_hash = v.key_hash
+        """
+        subjects_params = [value_hashes, [item_id for item_id, _ in values]]
+    with connection.cursor() as cursor:
+        if not kind:
+            # A subject key names a subject even if nothing was registered for it yet.
+            cursor.execute(
+                """
+                INSERT INTO erasure_subject (key_hash, created_at)
+                SELECT DISTINCT h, now() FROM unnest(%s::text[]) AS h
+                ON CONFLICT (key_hash) DO NOTHING
+                """,
+                [sorted(set(value_hashes))],
+            )
+        cursor.execute(
+            f"""
+            WITH found AS ({subjects_sql}),
+                 ins AS (
+                     INSERT INTO erasure_itemmapping
+                         (subject_id, namespace_id, item_id, registered_at, registered_by)
+                     SELECT DISTINCT f.subject_id, %s, f.item_id, now(), %s FROM found f
+                     ON CONFLICT (subject_id, namespace_id, item_id) DO NOTHING
+                     RETURNING subject_id
+                 )
+            SELECT ins.subject_id, s.key_hash, count(*) FROM ins
+            JOIN erasure_subject s ON s.id = ins.subject_id
+            GROUP BY ins.subject_id, s.key_hash ORDER BY ins.subject_id
+            """,  # noqa: S608 (the fragment is a constant of this function)
+            [*subjects_params, namespace.pk, SCANNER.label],
+        )
+        created = cursor.fetchall()
+    if not created:
+        return 0
+    subject_ids = [subject_id for subject_id, _, _ in created]
+    counts = [n for _, _, n in created]
+    follow_up = mappings_follow_up(
+        touched_sql="SELECT unnest(%s::bigint[]) AS id",
+        touched_params=[subject_ids],
+        created_sql="SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS c(subject_id, n)",
+        created_params=[subject_ids, counts],
+        namespace_ids=[namespace.pk],
+        actor=SCANNER,
+    )
+    total = sum(counts)
+    audit_record(
+        event_type=AuditEventType.MAPPINGS_DISCOVERED,
+        actor=SCANNER,
+        subject_hash=created[0][1] if len(created) == 1 else "",
+        details={
+            "namespace": namespace.name,
+            "scan": scan.pk,
+            "subject_field": namespace.subject_field,
+            "discovered": total,
+            "subjects": [key_hash for _, key_hash, _ in created],
+            "added_to_open_requests": follow_up.added_to_open_requests,
+            "after_erasure": follow_up.after_erasure,
+        },
+    )
+    return total
 
 
 def coverage(*, namespace: Namespace) -> dict:
@@ -265,6 +416,25 @@ def _complete(scan: NamespaceScan, *, api_item_count: int | None) -> NamespaceSc
         locked.state = ScanState.COMPLETED
         locked.finished_at = timezone.now()
         locked.save()
+        audit_record(
+            event_type=AuditEventType.SCAN_COMPLETED,
+            actor=SCANNER,
+            details={
+                "namespace": locked.namespace.name,
+                "scan": locked.pk,
+                "full": locked.full,
+                "started_at": locked.started_at.isoformat(),
+                "pages": locked.pages,
+                "items_seen": locked.items_seen,
+                "summaries": locked.summaries,
+                "unmapped": locked.unmapped,
+                "stale": locked.stale,
+                "discovered": locked.discovered,
+                "api_item_count": locked.api_item_count,
+                "mapped_count": locked.mapped_count,
+            },
+        )
+        _wake_waiting_requests(locked)
     logger.info(
         "scan %s of %s completed: %d seen, %d unmapped, %d stale, %d summary chunks",
         locked.pk,
@@ -275,3 +445,97 @@ def _complete(scan: NamespaceScan, *, api_item_count: int | None) -> NamespaceSc
         locked.summaries,
     )
     return locked
+
+
+def _wake_waiting_requests(scan: NamespaceScan) -> None:
+    """After a scan ends (in its transaction): wake the running requests, which may be
+    waiting for it before they complete (`request_scans_missing`). Running requests are
+    few, and a wake-up of one that was not waiting only finds nothing to do."""
+    for request_id in ErasureRequest.objects.filter(status=RequestStatus.RUNNING).values_list(
+        "pk", flat=True
+    ):
+        queue.wake_execution_now(request_id=request_id)
+
+
+# A request waiting for scans looks again this often, should a scan's wake-up be lost.
+SCAN_WAIT_RECHECK_SECONDS = 30.0
+
+
+def request_scans_missing(request: ErasureRequest) -> list[Namespace]:
+    """The namespaces whose scan a request must wait for before it completes: text
+    namespaces with a subject field and no complete scan started after the request was
+    approved (what a scan finds for the subject is then swept into the request).
+
+    A namespace whose last scan counted more than ERASURE_REQUEST_SCAN_MAX_ITEMS items (0:
+    no limit) relies on its periodic scans instead; the certificate says how old the last
+    one is. A scan that failed after the approval counts as done: the certificate reports it.
+    """
+    since = request.approved_at or request.started_at
+    if since is None:
+        return []
+    limit = settings.ERASURE_REQUEST_SCAN_MAX_ITEMS
+    missing = []
+    candidates = Namespace.objects.filter(kind=NamespaceKind.TEXT).exclude(subject_field="")
+    for namespace in candidates.order_by("pk"):
+        scans = NamespaceScan.objects.filter(namespace=namespace)
+        # A scan that failed after the approval is not tried again for the request (the
+        # certificate says so): the namespace would keep refusing, and the request wait.
+        ended = scans.filter(
+            started_at__gte=since, state__in=[ScanState.COMPLETED, ScanState.FAILED]
+        )
+        if ended.exists():
+            continue
+        completed = scans.filter(state=ScanState.COMPLETED)
+        last = completed.order_by("-finished_at").first()
+        if limit and last is not None and (last.api_item_count or last.items_seen) > limit:
+            continue
+        missing.append(namespace)
+    return missing
+
+
+def request_scans_wait(request: ErasureRequest, namespaces: list[Namespace]) -> list[int]:
+    """Make sure a scan that can serve the request runs in each namespace (one scan serves
+    every request waiting), and that the request is woken should a wake-up be lost;
+    returns the scans' ids. In the caller's transaction."""
+    scan_ids = []
+    for namespace in namespaces:
+        scan, _ = _start(namespace)
+        queue.enqueue_scan(scan_id=scan.pk)
+        scan_ids.append(scan.pk)
+    queue.enqueue_execution(request_id=request.pk, delay_seconds=SCAN_WAIT_RECHECK_SECONDS)
+    return scan_ids
+
+
+def request_scans_used(request: ErasureRequest) -> list[dict]:
+    """For the completion event: per namespace with a subject field, the last complete
+    scan and what scans found for the subject (the request's items whose mapping a scan
+    discovered)."""
+    rows = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT n.name, s.id, s.started_at, s.finished_at,
+                   (SELECT count(*) FROM erasure_erasureitem i
+                    WHERE i.request_id = %s AND i.namespace_id = n.id AND i.discovered)
+            FROM erasure_namespace n
+            LEFT JOIN LATERAL (
+                SELECT id, started_at, finished_at FROM erasure_namespacescan
+                WHERE namespace_id = n.id AND state = 'completed'
+                ORDER BY finished_at DESC LIMIT 1
+            ) s ON true
+            WHERE n.subject_field <> ''
+            ORDER BY n.name
+            """,
+            [request.pk],
+        )
+        for name, scan_id, started, finished, discovered in cursor.fetchall():
+            rows.append(
+                {
+                    "namespace": name,
+                    "scan": scan_id,
+                    "scan_started_at": started.isoformat() if started else None,
+                    "scan_finished_at": finished.isoformat() if finished else None,
+                    "discovered_for_subject": discovered,
+                }
+            )
+    return rows

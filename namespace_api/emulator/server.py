@@ -42,9 +42,18 @@ not use::
                                     "retry_after_style"?: "seconds"|"http-date",
                                     "slow_seconds"?: seconds}
     POST /_emulator/faults/clear
-    POST /_emulator/reset          back to the start-up state (settings and faults included)
+    POST /_emulator/reset          back to the start-up state (settings and faults included,
+                                   snapshots dropped)
     POST /_emulator/seed           {"api_key"?,
                                     "namespaces": [{name, type, vector_dimension?, items}]}
+    POST /_emulator/snapshots      {"name": ...}  deep copies of every namespace and its items
+                                   (an existing name is replaced); answers {"status": "ok",
+                                   "snapshot": name, "namespaces": n, "items": m}
+    POST /_emulator/snapshots/restore
+                                   {"name": ...}  every namespace back as in the snapshot;
+                                   faults, calls, jobs, keys and config untouched; same
+                                   answer; an unknown name is 400
+    GET  /_emulator/snapshots      {"snapshots": [{name, namespaces, items, taken_at}]}
     GET  /_emulator/config, POST /_emulator/config   {"latency_ms"?, and any store setting:
                                     wrong_kind_mode, partial_shape, get_items_key,
                                     get_missing, list_casing, duplicates, auth_error_style,
@@ -603,6 +612,12 @@ class EmulatorServer:
                 case ("POST", "seed"):
                     seeded = store.seed(namespaces=body["namespaces"], api_key=body.get("api_key"))
                     return 200, {"status": "ok", "seeded": seeded}, {}
+                case ("GET", "snapshots"):
+                    return 200, {"snapshots": store.snapshots()}, {}
+                case ("POST", "snapshots"):
+                    return 200, _snapshot_answer(store.take_snapshot(body["name"])), {}
+                case ("POST", "snapshots/restore"):
+                    return 200, _snapshot_answer(store.restore_snapshot(body["name"])), {}
                 case ("POST", "config"):
                     self._configure(body)
                     return 200, self._config(), {}
@@ -644,6 +659,16 @@ def _fault_options(body: JSONDict) -> JSONDict:
         if name in body:
             options[name] = body[name]
     return options
+
+
+def _snapshot_answer(summary: JSONDict) -> JSONDict:
+    """What POST /_emulator/snapshots and .../restore answer."""
+    return {
+        "status": "ok",
+        "snapshot": summary["name"],
+        "namespaces": summary["namespaces"],
+        "items": summary["items"],
+    }
 
 
 def _encode_response(

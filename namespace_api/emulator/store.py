@@ -29,6 +29,9 @@ Section numbers refer to /work/shared/docs/namespace-api.md ("the contract"). Wh
   counted, listed and deletable meanwhile.
 * Introspection (§4.19): a dump of every namespace and its ids, a bounded call log, bulk
   seeding.
+* Snapshots (a test aid, not in the contract): named deep copies of every namespace and its
+  items that can be restored later, to play "the vendor restored a backup and erased items
+  came back".
 
 Every endpoint method returns ``(status, body, extra_headers)``; what the transport must do
 besides answering (drop the connection, answer late) is left in ``last_effects``, which the
@@ -65,6 +68,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
@@ -355,6 +359,19 @@ class Item:
     """A summary chunk of the API's own making (seeded only: fetch-text-data marks it
     ``is_summary``)."""
 
+    def copy(self) -> Item:
+        """A deep copy: the vector and the metadata are not shared."""
+        return Item(
+            self.id,
+            self.text,
+            None if self.vector is None else list(self.vector),
+            None if self.metadata is None else deepcopy(self.metadata),
+            self.seq,
+            self.created,
+            self.visible_at,
+            self.summary,
+        )
+
 
 def _item_seq(item: Item) -> int:
     return item.seq
@@ -386,6 +403,35 @@ class Namespace:
         if self._ordered is None:
             self._ordered = list(self.items.values())
         return self._ordered
+
+    def copy(self) -> Namespace:
+        """A deep copy, items included and in the same order."""
+        return Namespace(
+            self.name,
+            self.kind,
+            self.vector_dimension,
+            self.owner_key,
+            self.created_at,
+            {item_id: item.copy() for item_id, item in self.items.items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Copies of every namespace as it was at ``taken_at`` (``POST /_emulator/snapshots``)."""
+
+    name: str
+    namespaces: tuple[Namespace, ...]
+    taken_at: str
+
+    def summary(self) -> JSONDict:
+        """``{name, namespaces, items, taken_at}``, the counts being totals."""
+        return {
+            "name": self.name,
+            "namespaces": len(self.namespaces),
+            "items": sum(len(ns.items) for ns in self.namespaces),
+            "taken_at": self.taken_at,
+        }
 
 
 @dataclass(slots=True)
@@ -547,6 +593,7 @@ class EmulatorStore:
         self._fault_queue: list[QueuedFault] = []
         self._fault_probabilities: dict[tuple[str, str], FaultOdds] = {}
         self._jobs: OrderedDict[str, JSONDict] = OrderedDict()
+        self._snapshots: dict[str, Snapshot] = {}
         # Kept for reset(); a lone string stays one, for the setter to refuse it.
         self._startup_settings: JSONDict = {
             "api_keys": api_keys if isinstance(api_keys, str) else tuple(api_keys),
@@ -1240,6 +1287,45 @@ class EmulatorStore:
                 counts[ns.name] = len(ns.items)
         return counts
 
+    def take_snapshot(self, name: str) -> JSONDict:
+        """Keep a deep copy of every namespace and its items as snapshot ``name``.
+
+        A snapshot of the same name is replaced. Faults, the call log, jobs, API keys and
+        settings are not part of it. Returns its summary (see ``snapshots()``).
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a snapshot name must be a non-empty string, got {name!r}")
+        with self.lock:
+            snapshot = Snapshot(
+                name, tuple(ns.copy() for ns in self._namespaces.values()), _iso(_now())
+            )
+            # Replacing moves the name to the end: snapshots() lists them in the order taken.
+            self._snapshots.pop(name, None)
+            self._snapshots[name] = snapshot
+        return snapshot.summary()
+
+    def restore_snapshot(self, name: str) -> JSONDict:
+        """Put every namespace back as it was in snapshot ``name``; ValueError if unknown.
+
+        Namespaces and items created since are gone, deleted ones are back, each item with
+        its text, vector, metadata, ``seq`` and timestamps. The snapshot itself is copied,
+        not consumed, so it can be restored again. Faults, the call log, jobs, API keys and
+        settings are left as they are. Returns the snapshot's summary.
+        """
+        with self.lock:
+            snapshot = self._snapshots.get(name) if isinstance(name, str) else None
+            if snapshot is None:
+                taken = ", ".join(repr(known) for known in self._snapshots) or "none"
+                raise ValueError(f"unknown snapshot {name!r}; taken: {taken}")
+            self._namespaces.clear()
+            self._namespaces.update((ns.name, ns.copy()) for ns in snapshot.namespaces)
+        return snapshot.summary()
+
+    def snapshots(self) -> list[JSONDict]:
+        """Each snapshot's ``{name, namespaces, items, taken_at}``, in the order taken."""
+        with self.lock:
+            return [snapshot.summary() for snapshot in self._snapshots.values()]
+
     def set_fault_probabilities(
         self,
         namespace: str,
@@ -1368,12 +1454,13 @@ class EmulatorStore:
             }
 
     def reset(self) -> None:
-        """Back to the start-up state: no namespaces, jobs or calls; the constructor's settings
-        and ``faults``; the fault generator restarted from the seed."""
+        """Back to the start-up state: no namespaces, jobs, calls or snapshots; the
+        constructor's settings and ``faults``; the fault generator restarted from the seed."""
         with self.lock:
             self._namespaces.clear()
             self._calls.clear()
             self._jobs.clear()
+            self._snapshots.clear()
             self._fault_queue.clear()
             self._fault_probabilities.clear()
             self._rng = random.Random(self.seed_value)  # noqa: S311  (reproducible on purpose)

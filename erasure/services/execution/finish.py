@@ -12,6 +12,7 @@ from django.utils import timezone
 from erasure import queue
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome, RequestStatus, enter
 from erasure.models import AuditEvent, AuditEventType, ErasureRequest, Subject
+from erasure.services import scans
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER
 from erasure.services.execution.claims import still_running
@@ -75,6 +76,12 @@ def finish_or_wait(request_id: uuid.UUID | str) -> str:
         # mappings_register may have missed (it raced with the approval).
         if items_expand(request=request, actor=WORKER):
             return "more"
+        # Namespaces with a subject field are scanned after the approval first: what the
+        # scan discovers for the subject becomes its mappings, swept in above.
+        missing = scans.request_scans_missing(request)
+        if missing:
+            scans.request_scans_wait(request, missing)
+            return "waiting"
         complete(request)
         return "finished"
 
@@ -146,6 +153,7 @@ def complete(request: ErasureRequest) -> None:
     request.save(
         update_fields=["status", "completed_at", "last_error", "status_changed_at", "updated_at"]
     )
+    scans_used = scans.request_scans_used(request)
     # Data minimisation: the mappings of erased items, and the raw subject key, go now.
     # Each dispatch removed its own; this catches any left (driven from the few mappings
     # the subject still has, not from every item of the request).
@@ -180,5 +188,7 @@ def complete(request: ErasureRequest) -> None:
             # The request's events so far: a bundle that left one out is caught.
             "prior_events": prior_events,
             "mappings_removed": mappings_removed,
+            # The scans the request waited for, and what they found for the subject.
+            "scans": scans_used,
         },
     )
