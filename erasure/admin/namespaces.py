@@ -1,28 +1,69 @@
-"""Namespaces: added by hand or synchronised from the namespace API; only the attribution
-mode changes afterwards (the name and kind are the namespace's identity). Both go through
-the services, with their audit events, like the API."""
+"""Namespaces: added by hand or synchronised from the namespace API; their settings change
+afterwards (the name and kind are the namespace's identity). Both go through the services,
+with their audit events, like the API."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
 
 from erasure.admin.base import BaseAdmin, ReadOnlyAdmin, actor_of
+from erasure.errors import InvalidInput
 from erasure.models import Namespace, NamespaceScan
-from erasure.services.namespaces import namespace_create, namespace_set_mode
+from erasure.services.namespaces import (
+    UPDATABLE_FIELDS,
+    namespace_changes_check,
+    namespace_create,
+    namespace_update,
+)
 from erasure.services.scans import coverage as namespace_coverage
 from erasure.services.scans import scan_request
 
 
+class NamespaceForm(forms.ModelForm):
+    """The service's own checks of the settings, shown on the form (a bad value is a form
+    error, never a failed save)."""
+
+    class Meta:
+        model = Namespace
+        fields = ("name", "kind", *UPDATABLE_FIELDS)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            namespace_changes_check(
+                {field: data[field] for field in UPDATABLE_FIELDS if field in data}
+            )
+        except InvalidInput as exc:
+            for field, problems in (exc.fields or {}).items():
+                self.add_error(field if field in self.fields else None, "; ".join(problems))
+        return data
+
+
 @admin.register(Namespace)
 class NamespaceAdmin(BaseAdmin):
+    form = NamespaceForm
     list_display = ("name", "kind", "attribution_mode", "coverage", "created_at")
     actions = ["scan_now"]
     list_filter = ("kind", "attribution_mode")
-    fields = ("name", "kind", "attribution_mode")
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "attribution_mode")}),
+        (
+            "Completeness",
+            {
+                "fields": (
+                    "subject_field",
+                    "subject_field_kind",
+                    "scan_interval_hours",
+                    "recheck_after_days",
+                )
+            },
+        ),
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
         return ("name", "kind") if obj is not None else ()
@@ -35,17 +76,26 @@ class NamespaceAdmin(BaseAdmin):
                 attribution_mode=form.cleaned_data["attribution_mode"],
                 actor=actor_of(request),
             )
+            settings = {
+                field: form.cleaned_data[field]
+                for field in form.changed_data
+                if field in UPDATABLE_FIELDS and field != "attribution_mode"
+            }
+            if settings:
+                namespace_update(namespace=created, changes=settings, actor=actor_of(request))
             # The admin goes on to log and redirect using `obj`: make it the created row.
             obj.pk = created.pk
             obj._state.adding = False
             obj.refresh_from_db()
             return
-        # A mode change goes through the service: audited, like the API's PATCH.
-        namespace_set_mode(
-            namespace=obj,
-            mode=form.cleaned_data["attribution_mode"],
-            actor=actor_of(request),
-        )
+        # Changes go through the service: checked and audited, like the API's PATCH.
+        changed = [field for field in form.changed_data if field in UPDATABLE_FIELDS]
+        if changed:
+            namespace_update(
+                namespace=obj,
+                changes={field: form.cleaned_data[field] for field in changed},
+                actor=actor_of(request),
+            )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -22,13 +22,12 @@ from erasure.api.base import (
     Pagination,
     Scope,
     actor_of,
-    validated_body,
 )
 from erasure.api.idempotency import idempotent
-from erasure.errors import NotFound
+from erasure.errors import InvalidInput, NotFound
 from erasure.models import AttributionMode, FindingKind, NamespaceKind, NamespaceScan, ScanState
 from erasure.selectors.namespaces import namespace_get, namespaces_list
-from erasure.services.namespaces import namespace_set_mode
+from erasure.services.namespaces import UPDATABLE_FIELDS, namespace_update
 from erasure.services.scans import coverage, findings_lines, scan_request
 
 ATTRIBUTION_MODES_DESCRIPTION = """How the outcome of each item ID is attributed when the
@@ -49,12 +48,27 @@ on-prem API reports missing IDs itself, whatever the mode. A change applies to t
 sent from then on and is recorded in the audit trail."""
 
 
+SUBJECT_FIELD_HELP = """The metadata key that names an item's subject (e.g. `user_id`); empty:
+none. Scans map every item whose metadata names a known subject, and requests wait for a
+scan started after their approval (text namespaces)."""
+SUBJECT_FIELD_KIND_HELP = """What the subject field holds: empty for the subject key itself,
+else the kind of alias (e.g. `email`); only aliases registered for a subject map an item."""
+RECHECK_HELP = """Days after a request completes at which its erased items are checked again;
+null: the service's default (ERASURE_RECHECK_DAYS); 0: no re-check."""
+SCAN_INTERVAL_HELP = """Hours between periodic scans; null: the service's default
+(ERASURE_SCAN_INTERVAL_HOURS); 0: no periodic scans."""
+
+
 class NamespaceOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     kind = serializers.ChoiceField(choices=NamespaceKind.values)
     attribution_mode = serializers.ChoiceField(
         choices=AttributionMode.values, help_text=ATTRIBUTION_MODES_DESCRIPTION
     )
+    subject_field = serializers.CharField(help_text=SUBJECT_FIELD_HELP)
+    subject_field_kind = serializers.CharField(help_text=SUBJECT_FIELD_KIND_HELP)
+    recheck_after_days = serializers.IntegerField(allow_null=True, help_text=RECHECK_HELP)
+    scan_interval_hours = serializers.FloatField(allow_null=True, help_text=SCAN_INTERVAL_HELP)
     created_at = serializers.DateTimeField()
 
 
@@ -77,33 +91,63 @@ class NamespaceListApi(ApiView):
 class NamespaceSetModeApi(ApiView):
     required_scopes = (Scope.REQUESTS_APPROVE,)
 
-    class InputSerializer(serializers.Serializer):
-        attribution_mode = serializers.ChoiceField(
-            choices=AttributionMode.values, help_text=ATTRIBUTION_MODES_DESCRIPTION
-        )
-
     @extend_schema(
-        # Spelled out: drf-spectacular documents every field of a PATCH body as optional,
-        # and this one has a single field, which is required.
+        # Spelled out: every field is optional (a partial update), and no other is allowed.
         request={
             "application/json": {
                 "type": "object",
                 "properties": {
-                    "attribution_mode": {"type": "string", "enum": AttributionMode.values}
+                    "attribution_mode": {
+                        "type": "string",
+                        "enum": AttributionMode.values,
+                        "description": ATTRIBUTION_MODES_DESCRIPTION,
+                    },
+                    "subject_field": {
+                        "type": "string",
+                        "maxLength": 200,
+                        "description": SUBJECT_FIELD_HELP,
+                    },
+                    "subject_field_kind": {
+                        "type": "string",
+                        "maxLength": 40,
+                        "description": SUBJECT_FIELD_KIND_HELP,
+                    },
+                    "recheck_after_days": {
+                        "type": "integer",
+                        "nullable": True,
+                        "minimum": 0,
+                        "maximum": 3650,
+                        "description": RECHECK_HELP,
+                    },
+                    "scan_interval_hours": {
+                        "type": "number",
+                        "nullable": True,
+                        "minimum": 0,
+                        "maximum": 87600,
+                        "description": SCAN_INTERVAL_HELP,
+                    },
                 },
-                "required": ["attribution_mode"],
+                "additionalProperties": False,
+                "minProperties": 1,
             }
         },
         responses={200: NamespaceOutputSerializer, 404: ErrorSerializer, **ERRORS},
         operation_id="namespace_set_mode",
-        summary="Set a namespace's attribution mode",
-        description=ATTRIBUTION_MODES_DESCRIPTION,
+        summary="Change a namespace's settings (a partial update)",
+        description="Only the fields sent change; each change is an audit event.\n\n"
+        + ATTRIBUTION_MODES_DESCRIPTION,
     )
     def patch(self, request: Request, name: str) -> Response:
-        data = validated_body(self.InputSerializer, request)
-        namespace = namespace_set_mode(
+        if not isinstance(request.data, dict):
+            raise InvalidInput("the body must be a JSON object")
+        if not request.data:
+            raise InvalidInput(
+                f"send at least one of: {', '.join(UPDATABLE_FIELDS)}",
+                fields={"body": ["empty"]},
+            )
+        namespace = namespace_update(
             namespace=namespace_get(name=name),
-            mode=data["attribution_mode"],
+            changes=dict(request.data),
             actor=actor_of(request),
         )
         return Response(NamespaceOutputSerializer(namespace).data)

@@ -102,6 +102,35 @@ def test_a_namespace_mode_changed_in_the_admin_goes_through_the_service(client, 
     assert event.details["from"] == "exact" and event.details["to"] == "fast"
 
 
+def test_the_completeness_settings_change_in_the_admin_through_the_service(client, staff):
+    from erasure.models import AuditEventType, Namespace
+
+    namespace = Namespace.objects.create(name="docs", kind="text", attribution_mode="exact")
+    client.force_login(staff("ops", "view_namespace", "change_namespace"))
+    url = f"/admin/erasure/namespace/{namespace.pk}/change/"
+    form = {"attribution_mode": "exact", "subject_field": "email", "subject_field_kind": "email"}
+    response = client.post(url, {**form, "recheck_after_days": "90", "scan_interval_hours": ""})
+    assert response.status_code == 302, response.content
+    namespace.refresh_from_db()
+    assert (namespace.subject_field, namespace.subject_field_kind) == ("email", "email")
+    assert (namespace.recheck_after_days, namespace.scan_interval_hours) == (90, None)
+    event = AuditEvent.objects.get(event_type=AuditEventType.NAMESPACE_CHANGED)
+    assert event.actor == "user:ops"
+    assert set(event.details["changes"]) == {
+        "subject_field",
+        "subject_field_kind",
+        "recheck_after_days",
+    }
+
+    # A value the service refuses is a form error, and nothing changes.
+    response = client.post(url, {**form, "subject_field_kind": "Not A Kind"})
+    assert response.status_code == 200
+    assert "alias kind" in response.content.decode()
+    namespace.refresh_from_db()
+    assert namespace.subject_field_kind == "email"
+    assert AuditEvent.objects.filter(event_type=AuditEventType.NAMESPACE_CHANGED).count() == 1
+
+
 def test_a_namespace_added_in_the_admin_goes_through_the_service_and_is_audited(client, staff):
     from erasure.models import AuditEventType, Namespace
 

@@ -82,3 +82,66 @@ def test_only_the_approve_scope_may_change_a_mode(api_key_factory, known):
     response = writer.patch("/api/v1/namespaces/notes", {"attribution_mode": "fast"}, format="json")
     error_of(response, 403)
     assert written() == before
+
+
+def test_a_patch_is_a_partial_update(approver, known):
+    response = approver.patch(
+        "/api/v1/namespaces/notes",
+        {"subject_field": "user_id", "recheck_after_days": 90},
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["attribution_mode"], body["subject_field"], body["subject_field_kind"]) == (
+        "exact",
+        "user_id",
+        "",
+    )
+    assert (body["recheck_after_days"], body["scan_interval_hours"]) == (90, None)
+    # A field not sent keeps its value; null brings back the service's default.
+    response = approver.patch(
+        "/api/v1/namespaces/notes",
+        {"subject_field_kind": "email", "recheck_after_days": None},
+        format="json",
+    )
+    namespace = Namespace.objects.get(name="notes")
+    assert (namespace.subject_field, namespace.subject_field_kind) == ("user_id", "email")
+    assert namespace.recheck_after_days is None and namespace.attribution_mode == "exact"
+    changes = [
+        event.details["changes"]
+        for event in AuditEvent.objects.filter(
+            event_type=AuditEventType.NAMESPACE_CHANGED
+        ).order_by("id")
+    ]
+    assert changes == [
+        {
+            "subject_field": {"from": "", "to": "user_id"},
+            "recheck_after_days": {"from": None, "to": 90},
+        },
+        {
+            "subject_field_kind": {"from": "", "to": "email"},
+            "recheck_after_days": {"from": 90, "to": None},
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"subject_field": "user_id", "subject_field_kind": "E Mail"},
+        {"subject_field": 5},
+        {"subject_field": "x" * 201},
+        {"recheck_after_days": -1},
+        {"recheck_after_days": 1.5},
+        {"recheck_after_days": "30"},
+        {"scan_interval_hours": True},
+        {"scan_interval_hours": 10**9},
+        {"name": "renamed"},
+        {"kind": "vector"},
+    ],
+)
+def test_a_bad_setting_is_400_and_nothing_is_written(approver, known, payload):
+    before = written()
+    error_of(approver.patch("/api/v1/namespaces/notes", payload, format="json"), 400)
+    assert written() == before
+    assert Namespace.objects.get(name="notes").subject_field == ""
