@@ -33,7 +33,7 @@ class NamespaceForm(forms.ModelForm):
         fields = ("name", "kind", *UPDATABLE_FIELDS)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         try:
             namespace_changes_check(
                 {field: data[field] for field in UPDATABLE_FIELDS if field in data}
