@@ -26,6 +26,7 @@ SEQUENCE_AUDIT_TASK = "erasure.sequence_audit_log"
 PUBLISH_CHECKPOINT_TASK = "erasure.publish_checkpoint"
 SEQUENCE_LOCK = "sequence-audit-log"
 SCAN_TASK = "erasure.scan_namespace"
+REPLAY_TASK = "erasure.replay"
 PROCESS_WEBHOOKS_TASK = "webhooks.process_deliveries"
 PROCESS_WEBHOOKS_LOCK = "process-webhook-deliveries"
 
@@ -114,6 +115,17 @@ def enqueue_scan(*, scan_id: int) -> None:
             app.configure_task(
                 SCAN_TASK, allow_unknown=False, queue=QUEUE, queueing_lock=f"scan-{scan_id}"
             ).defer(scan_id=scan_id)
+    except AlreadyEnqueued:
+        pass
+
+
+def enqueue_replay(*, replay_id: int) -> None:
+    """Wake a worker to run a replay on, in the caller's transaction (one job waits)."""
+    try:
+        with transaction.atomic():
+            app.configure_task(
+                REPLAY_TASK, allow_unknown=False, queue=QUEUE, queueing_lock=f"replay-{replay_id}"
+            ).defer(replay_id=replay_id)
     except AlreadyEnqueued:
         pass
 

@@ -9,7 +9,16 @@ from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from erasure import queue
-from erasure.services import audit_log, execution, idempotency, scans, sweeper, witnesses
+from erasure.services import (
+    audit_log,
+    execution,
+    idempotency,
+    rechecks,
+    replays,
+    scans,
+    sweeper,
+    witnesses,
+)
 from erasure.services.witnesses import WitnessError
 
 
@@ -43,6 +52,17 @@ def scan_namespace(scan_id: int) -> None:
 @app.task(name="erasure.scan_due_namespaces", queue=queue.QUEUE, queueing_lock="scan-due")
 def scan_due_namespaces(timestamp: int) -> None:
     scans.scans_due()
+
+
+@app.periodic(cron="23 * * * *", periodic_id="recheck-due-requests")
+@app.task(name="erasure.recheck_due_requests", queue=queue.QUEUE, queueing_lock="recheck-due")
+def recheck_due_requests(timestamp: int) -> None:
+    rechecks.rechecks_run_due()
+
+
+@app.task(name=queue.REPLAY_TASK, queue=queue.QUEUE)
+def replay(replay_id: int) -> None:
+    replays.replay_carry_on(replay_id=replay_id)
 
 
 @app.task(name=queue.SEQUENCE_AUDIT_TASK, queue=queue.QUEUE)

@@ -18,6 +18,7 @@ from erasure.services.execution.base import WORKER
 from erasure.services.execution.claims import still_running
 from erasure.services.expansion import items_expand
 from erasure.services.locks import lock_request
+from erasure.services.rechecks import rechecks_schedule
 from erasure.transparency.verify import failed_items_digest
 
 
@@ -171,6 +172,7 @@ def complete(request: ErasureRequest) -> None:
         )
         mappings_removed = cursor.rowcount
     Subject.objects.filter(pk=request.subject_id).update(raw_key=None)
+    rechecks_schedule(request)
     audit_record(
         event_type=AuditEventType.REQUEST_COMPLETED,
         actor=WORKER,
