@@ -173,6 +173,7 @@ class ScanOutputSerializer(serializers.Serializer):
     summaries = serializers.IntegerField(help_text="Summary chunks of the API's own.")
     unmapped = serializers.IntegerField()
     stale = serializers.IntegerField()
+    discovered = serializers.IntegerField(help_text="Mappings registered from the subject field.")
     api_item_count = serializers.IntegerField(
         allow_null=True, help_text="The API's item count when the scan completed."
     )

@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from erasure.api import audit, mappings, namespaces, request_actions, requests
+from erasure.api import audit, mappings, namespaces, replays, request_actions, requests
 from erasure.api.errors import not_found
 from erasure.api.routing import route_by_method
 
@@ -102,6 +102,8 @@ urlpatterns = [
         namespaces.NamespaceScanStartApi.as_view(),
         name="api-namespace-scans",
     ),
+    path("replays", replays.ReplayCreateApi.as_view(), name="api-replays"),
+    path("replays/<int:replay_id>", replays.ReplayDetailApi.as_view(), name="api-replay"),
     path("audit/export", audit.AuditExportApi.as_view(), name="api-audit-export"),
     path(
         "schema/",

@@ -35,6 +35,8 @@ OPERATIONS = [
     ("get", "/api/v1/namespaces/notes/coverage", ALL_SCOPES),
     ("post", "/api/v1/namespaces/notes/scans", ("requests:approve",)),
     ("get", "/api/v1/namespaces/notes/findings", ("audit:read",)),
+    ("post", "/api/v1/replays", ("requests:approve",)),
+    ("get", "/api/v1/replays/1", ("requests:write", "requests:approve", "audit:read")),
     ("get", "/api/v1/audit/export", ("audit:read",)),
     ("get", "/api/v1/audit/verify", ("audit:read",)),
     ("post", f"/api/v1/requests/{RID}/hold", ("requests:approve",)),
@@ -83,7 +85,13 @@ def test_the_table_names_every_operation_of_the_schema(client):
     schema = yaml.safe_load(client.get("/api/v1/schema/").content)
     documented = {(m, p) for p, ops in schema["paths"].items() for m in ops}
     tested = {
-        (m, p.replace(RID, "{request_id}").replace("/notes", "/{name}")) for m, p, _ in OPERATIONS
+        (
+            m,
+            p.replace(RID, "{request_id}")
+            .replace("/notes", "/{name}")
+            .replace("/replays/1", "/replays/{replay_id}"),
+        )
+        for m, p, _ in OPERATIONS
     }
     assert tested | set(PUBLIC_OPERATIONS) == documented
 

@@ -91,7 +91,7 @@ def test_every_operation_documents_its_scope_errors_and_auth(schema):
 def test_every_post_takes_an_idempotency_key(schema):
     routes = _api_routes()
     posts = [(p, routes[p]["post"]) for p, ops in schema["paths"].items() if "post" in ops]
-    assert len(posts) == 13
+    assert len(posts) == 14
     for path, view in posts:
         assert getattr(view.post, "idempotent", False), path
         names = [p["name"] for p in schema["paths"][path]["post"].get("parameters", [])]

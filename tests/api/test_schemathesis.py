@@ -11,10 +11,12 @@ database) and bounded in examples: about 30 s.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import schemathesis
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -30,6 +32,7 @@ from erasure.clients import make_client
 from erasure.models import AuditEvent, ErasureRequest, Namespace
 from erasure.services import audit_log
 from erasure.services.api_keys import api_key_create
+from erasure.services.replays import replay_create
 from erasure.services.scans import scan_run, scan_start
 from tests.api.helpers import ALL_SCOPES
 
@@ -89,12 +92,17 @@ def api(live_server, emulator):
     # A completed scan, so that the findings export has one to answer with.
     with make_client() as client:
         scan_run(scan_start(namespace=notes), client=client)
+    # A replay, so that reading one has one to answer with.
+    replay = replay_create(
+        since=timezone.now() - timedelta(hours=1), actor=Actor.system("test"), run_in_worker=False
+    )
     _, raw = api_key_create(name="schemathesis", scopes=ALL_SCOPES, actor=Actor.system("test"))
     _, other = api_key_create(name="filer", scopes=ALL_SCOPES, actor=Actor.system("test"))
     return {
         "base_url": live_server.url,
         "headers": {"Authorization": f"Bearer {raw}"},
         "other_headers": {"Authorization": f"Bearer {other}"},
+        "replay_id": replay.pk,
         "schema": schemathesis.openapi.from_url(f"{live_server.url}/api/v1/schema/?format=json"),
     }
 
@@ -141,7 +149,7 @@ def _file(api: dict[str, Any], subject: str) -> str:
 def test_the_api_holds_to_its_schema(api):
     schema = api["schema"]
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 29
+    assert len(operations) == 31
     failures: list[str] = []
     seen: dict[str, set[int]] = {}
 
@@ -168,7 +176,7 @@ def test_the_api_holds_to_its_schema(api):
     # that retry may run), and a namespace.
     ids = [_file(api, f"user-{i}") for i in range(3)]
     ErasureRequest.objects.filter(pk=ids[2]).update(status="completed_with_failures")
-    existing = {"request_id": ids, "name": ["notes"]}
+    existing = {"request_id": ids, "name": ["notes"], "replay_id": [api["replay_id"]]}
     for number, operation in enumerate(operations):
         for parameter, values in existing.items():
             if f"{{{parameter}}}" not in operation.path:
