@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -113,3 +114,36 @@ def postgres_backends(database_url: str) -> list[int]:
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchall()
     return [row[0] for row in rows]
+
+
+def emulator_reset(root: str) -> None:
+    """Back to the emulator's start-up state: no namespace, no call logged."""
+    with httpx.Client(base_url=root, timeout=60) as http:
+        http.post("/_emulator/reset").raise_for_status()
+
+
+def seed_batches(
+    root: str, *, namespace: dict, items: Iterable[dict], batch_size: int = 50_000
+) -> int:
+    """Add `items` to one namespace (`{"name", "type", "vector_dimension"?}`, created if
+    missing; nothing is reset), `batch_size` items per seed call, so that neither this
+    process nor one request body holds them all. Returns how many were sent."""
+    sent = 0
+    with httpx.Client(base_url=root, timeout=120) as http:
+        for batch in itertools.batched(items, batch_size):
+            body = {"api_key": KEY, "namespaces": [{**namespace, "items": list(batch)}]}
+            http.post("/_emulator/seed", json=body).raise_for_status()
+            sent += len(batch)
+    return sent
+
+
+def api_call_log(root: str) -> list[dict]:
+    """The emulator's API calls since the last clear, oldest first (`{method, path, status,
+    ids_count, fault}`; the emulator keeps the last 100,000)."""
+    with httpx.Client(base_url=root, timeout=60) as http:
+        return http.get("/_emulator/calls").json()["calls"]
+
+
+def api_calls_clear(root: str) -> None:
+    with httpx.Client(base_url=root, timeout=60) as http:
+        http.post("/_emulator/calls/clear").raise_for_status()

@@ -2,7 +2,9 @@
 
 A certificate states the request's facts (hashed subject, regulation, dates, who filed and
 who approved it), the items per namespace and outcome, every item that could not be erased
-and why, and the signed checkpoint of the audit log that its events are proven in. The PDF
+and why, its completeness per namespace (the last scan and what it found for the subject,
+the coverage counts, the re-check after the vendor's retention window), and the signed
+checkpoint of the audit log that its events are proven in. The PDF
 carries the request's evidence bundle (erasure.evidence) as an attached file, which
 `verify_audit --bundle` checks offline: the signature, every event's inclusion proof, and
 that the counts printed here are those the completion event recorded. Every download is an
@@ -33,6 +35,7 @@ from erasure.models import (
     ItemOutcome,
     RequestStatus,
 )
+from erasure.selectors.completeness import NamespaceCompleteness, request_completeness
 from erasure.selectors.requests import request_counts_by_namespace
 from erasure.services.audit import audit_record
 
@@ -62,6 +65,7 @@ class Certificate:
     completion_event: AuditEvent | None
     evidence: dict[str, Any]
     issued_at: datetime
+    completeness: list[NamespaceCompleteness] = field(default_factory=list)
     outcome_columns: list[str] = field(default_factory=lambda: list(OUTCOME_COLUMNS))
 
 
@@ -120,6 +124,7 @@ def certificate_for(request: ErasureRequest) -> Certificate:
         completion_event=completion,
         evidence=evidence,
         issued_at=timezone.now(),
+        completeness=request_completeness(request=request),
     )
 
 

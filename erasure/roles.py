@@ -43,3 +43,11 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("webhooks", "view_webhookdelivery"),
     ],
 }
+
+# Newer than the roles' first migration (0005, which reads ROLE_PERMISSIONS as it stands
+# when it runs, before these models exist): every role reads them, granted by 0015.
+COMPLETENESS_READ = [
+    ("erasure", "view_namespacescan"),
+    ("erasure", "view_recheck"),
+    ("erasure", "view_replay"),
+]

@@ -10,6 +10,7 @@ the admins of users, groups and jobs (erasure.admin.outside) get the same guards
 from erasure.admin import (  # noqa: F401 (imported to register their admins)
     api_keys,
     audit,
+    completeness,
     dispatches,
     items,
     mappings,

@@ -147,6 +147,7 @@ class NamespaceScanAdmin(ReadOnlyAdmin):
         "items_seen",
         "unmapped",
         "stale",
+        "discovered",
         "summaries",
     )
     list_filter = ("namespace", "state")

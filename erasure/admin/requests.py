@@ -38,6 +38,7 @@ from erasure.lifecycle import (
     can_retry,
 )
 from erasure.models import ErasureRequest, Regulation, RequestSource, Subject
+from erasure.selectors.completeness import request_completeness
 from erasure.selectors.requests import (
     filing_preview,
     over_state_limit,
@@ -600,6 +601,7 @@ class ErasureRequestAdmin(BaseAdmin):
             extra_context.update(
                 counts=counts,
                 by_namespace=request_counts_by_namespace(request=obj),
+                completeness=request_completeness(request=obj),
                 dispatches=obj.dispatches.select_related("namespace").order_by("-id")[
                     :ROWS_SHOWN_ON_REQUEST_PAGE
                 ],

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Substr, TruncWeek
 from django.utils import timezone
@@ -26,8 +27,10 @@ DASHBOARD_LIST_LIMIT = 50
 DASHBOARD_WEEKS = 12
 DUE_SOON = timedelta(days=7)
 SUBJECT_HASH_SHOWN = 12
-# Status counts, list totals, three lists, received per week, completed per week.
-DASHBOARD_QUERIES = 7
+# Status counts, list totals, three lists, received per week, completed per week, the
+# completeness of every namespace.
+DASHBOARD_QUERIES = 8
+DASHBOARD_NAMESPACES_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,63 @@ class Dashboard:
     completed_total: int
     completed_on_time_total: int
     on_time_rate: float | None
+    completeness: list[NamespaceCoverage]
+
+
+@dataclass(frozen=True)
+class NamespaceCoverage:
+    """A namespace's last complete scan and its re-checks, for the completeness tile."""
+
+    name: str
+    kind: str
+    last_scan_at: datetime | None
+    full: bool
+    unmapped: int
+    stale: int
+    api_item_count: int | None
+    mapped_count: int
+    scanning: bool
+    reappeared: int
+    """Items re-checks found back (each erased again by a follow-up request)."""
+    rechecks_overdue: int
+
+    @property
+    def state(self) -> str:
+        """ "ok", "attention" (something to look at) or "unknown" (never scanned)."""
+        if self.last_scan_at is None:
+            return "unknown"
+        if self.unmapped or self.stale or self.reappeared or self.rechecks_overdue:
+            return "attention"
+        return "ok"
+
+
+def _completeness(now: datetime) -> list[NamespaceCoverage]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT n.name, n.kind, s.finished_at, coalesce(s."full", false),
+                   coalesce(s.unmapped, 0), coalesce(s.stale, 0), s.api_item_count,
+                   coalesce(s.mapped_count, 0),
+                   EXISTS (SELECT 1 FROM erasure_namespacescan r
+                           WHERE r.namespace_id = n.id AND r.state = 'running'),
+                   (SELECT coalesce(sum(c.reappeared), 0) FROM erasure_recheck c
+                    WHERE c.namespace_id = n.id AND c.checked_at IS NOT NULL),
+                   (SELECT count(*) FROM erasure_recheck c
+                    WHERE c.namespace_id = n.id AND c.checked_at IS NULL
+                      AND c.due_at < %s - interval '1 day')
+            FROM erasure_namespace n
+            LEFT JOIN LATERAL (
+                SELECT finished_at, "full", unmapped, stale, api_item_count, mapped_count
+                FROM erasure_namespacescan
+                WHERE namespace_id = n.id AND state = 'completed'
+                ORDER BY finished_at DESC LIMIT 1
+            ) s ON true
+            ORDER BY n.name
+            LIMIT %s
+            """,
+            [now, DASHBOARD_NAMESPACES_SHOWN],
+        )
+        return [NamespaceCoverage(*row) for row in cursor.fetchall()]
 
 
 def _open() -> Q:
@@ -264,4 +324,5 @@ def dashboard_get(*, now: datetime | None = None) -> Dashboard:
         completed_total=completed_total,
         completed_on_time_total=on_time_total,
         on_time_rate=on_time_total / completed_total if completed_total else None,
+        completeness=_completeness(now),
     )
