@@ -4,8 +4,8 @@ dashboard tile, and the re-check and replay lists, which every role reads."""
 from __future__ import annotations
 
 import re
-from html import unescape
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.utils import timezone
