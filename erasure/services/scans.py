@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from erasure import queue
@@ -144,6 +144,16 @@ def scan_run(
     """
     namespace = scan.namespace
     try:
+        if scan.api_item_count is None and scan.pages == 0:
+            # The size first (one call): a request need not wait for a scan of a namespace
+            # over ERASURE_REQUEST_SCAN_MAX_ITEMS, even the first one.
+            counts = {info.name: info.item_count for info in client.list_namespaces()}
+            NamespaceScan.objects.filter(pk=scan.pk).update(
+                api_item_count=counts.get(namespace.name)
+            )
+            scan.api_item_count = counts.get(namespace.name)
+            if namespace.subject_field and _over_request_limit(scan.api_item_count):
+                _wake_waiting_requests(scan)
         while scan.full and scan.state == ScanState.RUNNING:
             page = client.fetch_text_page(
                 namespace=namespace.name, next_token=scan.next_token, limit=page_size
@@ -397,13 +407,18 @@ def _complete(scan: NamespaceScan, *, api_item_count: int | None) -> NamespaceSc
                     INSERT INTO erasure_scanfinding (scan_id, kind, item_id)
                     SELECT DISTINCT %s, 'stale', m.item_id
                     FROM erasure_itemmapping AS m
-                    WHERE m.namespace_id = %s AND m.registered_at < %s AND NOT EXISTS (
-                        SELECT 1 FROM erasure_scanseenitem AS s
+                    -- One primary-key probe per mapping (LIMIT keeps it a nested loop):
+                    -- with the statistics of a seen set just written, the planner may
+                    -- otherwise read the whole set once per mapping.
+                    LEFT JOIN LATERAL (
+                        SELECT 1 AS found FROM erasure_scanseenitem AS s
                         WHERE s.scan_id = %s AND s.item_id = m.item_id AND NOT s.is_summary
-                    )
+                        LIMIT 1
+                    ) AS seen ON true
+                    WHERE m.namespace_id = %s AND m.registered_at < %s AND seen.found IS NULL
                     ON CONFLICT DO NOTHING
                     """,
-                    [locked.pk, locked.namespace_id, locked.started_at, locked.pk],
+                    [locked.pk, locked.pk, locked.namespace_id, locked.started_at],
                 )
                 locked.stale = cursor.rowcount
                 cursor.execute("DELETE FROM erasure_scanseenitem WHERE scan_id = %s", [locked.pk])
@@ -448,9 +463,12 @@ def _complete(scan: NamespaceScan, *, api_item_count: int | None) -> NamespaceSc
 
 
 def _wake_waiting_requests(scan: NamespaceScan) -> None:
-    """After a scan ends (in its transaction): wake the running requests, which may be
-    waiting for it before they complete (`request_scans_missing`). Running requests are
-    few, and a wake-up of one that was not waiting only finds nothing to do."""
+    """After a scan of a namespace with a subject field ends, or is found too large to
+    wait for: wake the running requests, which may be waiting for it before they complete
+    (`request_scans_missing`). Running requests are few, and a wake-up of one that was not
+    waiting only finds nothing to do."""
+    if not scan.namespace.subject_field:
+        return
     for request_id in ErasureRequest.objects.filter(status=RequestStatus.RUNNING).values_list(
         "pk", flat=True
     ):
@@ -473,7 +491,6 @@ def request_scans_missing(request: ErasureRequest) -> list[Namespace]:
     since = request.approved_at or request.started_at
     if since is None:
         return []
-    limit = settings.ERASURE_REQUEST_SCAN_MAX_ITEMS
     missing = []
     candidates = Namespace.objects.filter(kind=NamespaceKind.TEXT).exclude(subject_field="")
     for namespace in candidates.order_by("pk"):
@@ -485,12 +502,23 @@ def request_scans_missing(request: ErasureRequest) -> list[Namespace]:
         )
         if ended.exists():
             continue
-        completed = scans.filter(state=ScanState.COMPLETED)
-        last = completed.order_by("-finished_at").first()
-        if limit and last is not None and (last.api_item_count or last.items_seen) > limit:
+        # The size its last scan counted, or the running one (which asks it first).
+        known = (
+            scans.exclude(state=ScanState.FAILED)
+            .filter(Q(state=ScanState.RUNNING) | Q(finished_at__isnull=False))
+            .order_by("-started_at")
+            .values_list("api_item_count", "items_seen")
+            .first()
+        )
+        if known is not None and _over_request_limit(known[0] or known[1]):
             continue
         missing.append(namespace)
     return missing
+
+
+def _over_request_limit(items: int | None) -> bool:
+    limit = settings.ERASURE_REQUEST_SCAN_MAX_ITEMS
+    return bool(limit and items is not None and items > limit)
 
 
 def request_scans_wait(request: ErasureRequest, namespaces: list[Namespace]) -> list[int]:

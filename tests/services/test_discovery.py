@@ -215,3 +215,23 @@ def test_an_item_discovered_for_an_erased_subject_is_erased_by_a_new_request(emu
     assert follow_up.subject_id == request.subject_id
     late = AuditEvent.objects.get(event_type=AuditEventType.MAPPINGS_AFTER_ERASURE)
     assert late.details["subjects"][0]["new_request"] == str(follow_up.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_scan_that_counts_too_many_items_is_not_waited_for(emulator, settings):
+    seed(emulator, [doc(f"n{n}", user_id="user-z") for n in range(6)])
+    mappings_register(items=[MappingInput("user-a", "notes", "n0")], actor=APP)
+    notes()
+    settings.ERASURE_REQUEST_SCAN_MAX_ITEMS = 5
+    request = approved_request("user-a")
+    assert not request_execute(request_id=request.pk).finished  # size unknown: it waits
+    running = NamespaceScan.objects.get(state=ScanState.RUNNING)
+    assert running.api_item_count is None
+
+    # The scan's first step asks the API for the size (before any page).
+    with make_client() as client:
+        counts = {info.name: info.item_count for info in client.list_namespaces()}
+    NamespaceScan.objects.filter(pk=running.pk).update(api_item_count=counts["notes"])
+
+    assert request_execute(request_id=request.pk).finished
+    assert NamespaceScan.objects.get(pk=running.pk).state == ScanState.RUNNING
