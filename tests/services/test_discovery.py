@@ -219,7 +219,7 @@ def test_an_item_discovered_for_an_erased_subject_is_erased_by_a_new_request(emu
 
 @pytest.mark.django_db(transaction=True)
 def test_a_first_scan_that_counts_too_many_items_is_not_waited_for(emulator, settings):
-    seed(emulator, [doc(f"n{n}", user_id="user-z") for n in range(6)])
+    seed(emulator, [doc(f"n{n}", user_id="user-z") for n in range(7)])
     mappings_register(items=[MappingInput("user-a", "notes", "n0")], actor=APP)
     notes()
     settings.ERASURE_REQUEST_SCAN_MAX_ITEMS = 5
