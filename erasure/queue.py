@@ -31,13 +31,16 @@ PROCESS_WEBHOOKS_TASK = "webhooks.process_deliveries"
 PROCESS_WEBHOOKS_LOCK = "process-webhook-deliveries"
 
 
-def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) -> None:
+def enqueue_execution(
+    *, request_id: uuid.UUID | str, delay_seconds: float = 0, slots: list[int] | None = None
+) -> None:
     """Wake workers to carry out (or continue) a request. Harmless when jobs are queued.
 
     ERASURE_JOBS_PER_REQUEST jobs ("slots") work on one request side by side, each claiming
     its own batches; each slot has at most one queued job (Procrastinate's queueing lock).
+    `slots` names some of them only.
     """
-    for slot in range(settings.ERASURE_JOBS_PER_REQUEST):
+    for slot in range(settings.ERASURE_JOBS_PER_REQUEST) if slots is None else slots:
         options: dict = {"queueing_lock": f"execute-{request_id}-{slot}"}
         if delay_seconds > 0:
             options["schedule_in"] = {"seconds": delay_seconds}
@@ -54,7 +57,13 @@ def enqueue_execution(*, request_id: uuid.UUID | str, delay_seconds: float = 0) 
 
 def wake_execution_now(*, request_id: uuid.UUID | str) -> None:
     """Wake a request's workers now: its jobs scheduled for later (a fallback wake-up
-    while it waits, say) are brought forward, and empty slots get a job."""
+    while it waits, say) are brought forward, and the slots with no queued job get one.
+
+    Only the empty slots are deferred: in a worker, Procrastinate defers on a connection
+    of its own, whose insert of a job with the same queueing lock would wait on the rows
+    this transaction has just updated, and this transaction on it.
+    """
+    locks = [f"execute-{request_id}-{slot}" for slot in range(settings.ERASURE_JOBS_PER_REQUEST)]
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -62,15 +71,20 @@ def wake_execution_now(*, request_id: uuid.UUID | str) -> None:
             WHERE task_name = %s AND status = 'todo' AND queueing_lock = ANY(%s)
               AND scheduled_at > now()
             """,
-            [
-                EXECUTE_TASK,
-                [
-                    f"execute-{request_id}-{slot}"
-                    for slot in range(settings.ERASURE_JOBS_PER_REQUEST)
-                ],
-            ],
+            [EXECUTE_TASK, locks],
         )
-    enqueue_execution(request_id=request_id)
+        cursor.execute(
+            """
+            SELECT queueing_lock FROM procrastinate_jobs
+            WHERE status = 'todo' AND queueing_lock = ANY(%s)
+            """,
+            [locks],
+        )
+        queued = {row[0] for row in cursor.fetchall()}
+    enqueue_execution(
+        request_id=request_id,
+        slots=[slot for slot, lock in enumerate(locks) if lock not in queued],
+    )
 
 
 def enqueue_audit_sequencing() -> None:

@@ -61,16 +61,20 @@ from namespace_api.client.types import FETCH_TEXT_PAGE_MAX, TextPage
 
 logger = logging.getLogger("erasure.scans")
 
+# The first key of the scans' advisory locks (the second is the scan's id).
+ADVISORY_LOCK_CLASS = 0x5343414E
 # A subject field's value longer than this names no subject (keys and aliases are shorter).
 MAX_SUBJECT_VALUE_LENGTH = 512
 
 
 def scan_request(*, namespace: Namespace) -> tuple[NamespaceScan, bool]:
     """Start a scan of the namespace in a worker (or find the one running); returns it and
-    whether it is new. The job is deferred in the scan's transaction."""
+    whether it is new. The job is deferred once the scan is committed (in a worker,
+    Procrastinate defers on a connection of its own: a job deferred inside the
+    transaction could start before the scan exists for it)."""
     with transaction.atomic():
         scan, created = _start(namespace)
-        queue.enqueue_scan(scan_id=scan.pk)
+        transaction.on_commit(lambda: queue.enqueue_scan(scan_id=scan.pk), robust=True)
     return scan, created
 
 
@@ -109,8 +113,18 @@ def scan_carry_on(*, scan_id: int) -> None:
     scan = NamespaceScan.objects.select_related("namespace").filter(pk=scan_id).first()
     if scan is None or scan.state != ScanState.RUNNING:
         return
-    with make_client() as client:
-        scan_run(scan, client=client)
+    with connection.cursor() as cursor:
+        # One worker carries a scan on at a time (a second job finds it taken and leaves);
+        # the lock goes with the session if the worker dies.
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_LOCK_CLASS, scan_id])
+        if not cursor.fetchone()[0]:
+            return
+    try:
+        with make_client() as client:
+            scan_run(scan, client=client)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_LOCK_CLASS, scan_id])
 
 
 def scan_start(*, namespace: Namespace) -> NamespaceScan:
@@ -469,10 +483,14 @@ def _wake_waiting_requests(scan: NamespaceScan) -> None:
     waiting only finds nothing to do."""
     if not scan.namespace.subject_field:
         return
-    for request_id in ErasureRequest.objects.filter(status=RequestStatus.RUNNING).values_list(
-        "pk", flat=True
-    ):
-        queue.wake_execution_now(request_id=request_id)
+
+    def wake() -> None:
+        running = ErasureRequest.objects.filter(status=RequestStatus.RUNNING)
+        for request_id in running.values_list("pk", flat=True):
+            queue.wake_execution_now(request_id=request_id)
+
+    # After the commit, so that the requests woken see the scan ended.
+    transaction.on_commit(wake, robust=True)
 
 
 # A request waiting for scans looks again this often, should a scan's wake-up be lost.
@@ -528,10 +546,17 @@ def request_scans_wait(request: ErasureRequest, namespaces: list[Namespace]) -> 
     scan_ids = []
     for namespace in namespaces:
         scan, _ = _start(namespace)
-        queue.enqueue_scan(scan_id=scan.pk)
         scan_ids.append(scan.pk)
-    queue.enqueue_execution(request_id=request.pk, delay_seconds=SCAN_WAIT_RECHECK_SECONDS)
+    # After the commit: in a worker, Procrastinate defers on a connection of its own, and
+    # a job started before this transaction commits would not see the scan.
+    transaction.on_commit(lambda: _wake_scans(scan_ids, request.pk), robust=True)
     return scan_ids
+
+
+def _wake_scans(scan_ids: list[int], request_id: object) -> None:
+    for scan_id in scan_ids:
+        queue.enqueue_scan(scan_id=scan_id)
+    queue.enqueue_execution(request_id=str(request_id), delay_seconds=SCAN_WAIT_RECHECK_SECONDS)
 
 
 def request_scans_used(request: ErasureRequest) -> list[dict]:

@@ -41,16 +41,19 @@ def seed(emulator) -> Namespace:
     return Namespace.objects.get(name="notes")
 
 
-def test_the_namespace_list_shows_coverage_and_starts_scans(admin, emulator):
+def test_the_namespace_list_shows_coverage_and_starts_scans(
+    admin, emulator, django_capture_on_commit_callbacks
+):
     namespace = seed(emulator)
     page = admin.get("/admin/erasure/namespace/")
     assert "never scanned" in page.content.decode()
 
-    response = admin.post(
-        "/admin/erasure/namespace/",
-        {"action": "scan_now", "_selected_action": [namespace.pk]},
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the job, once committed
+        response = admin.post(
+            "/admin/erasure/namespace/",
+            {"action": "scan_now", "_selected_action": [namespace.pk]},
+            follow=True,
+        )
     assert "1 scan(s) started; 0 already running" in response.content.decode()
     scan = NamespaceScan.objects.get()
     assert ProcrastinateJob.objects.filter(

@@ -45,8 +45,10 @@ def test_a_scan_started_by_the_api_is_carried_out_by_a_worker(emulator, api_key_
     assert (started.json()["state"], started.json()["full"]) == ("running", True)
     again = operator.post("/api/v1/namespaces/notes/scans")
     assert again.json()["id"] == started.json()["id"]  # one scan runs per namespace
-    jobs = ProcrastinateJob.objects.filter(task_name="erasure.scan_namespace", status="todo")
-    assert [job.args for job in jobs] == [{"scan_id": started.json()["id"]}]
+    jobs = ProcrastinateJob.objects.filter(
+        task_name="erasure.scan_namespace", status="todo", args={"scan_id": started.json()["id"]}
+    )
+    assert jobs.count() == 1  # one job for the one scan
 
     reader = api_key_factory("auditor", "audit:read")
     before = reader.get("/api/v1/namespaces/notes/coverage").json()

@@ -235,3 +235,30 @@ def test_a_first_scan_that_counts_too_many_items_is_not_waited_for(emulator, set
 
     assert request_execute(request_id=request.pk).finished
     assert NamespaceScan.objects.get(pk=running.pk).state == ScanState.RUNNING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_scans_for_a_waiting_request_and_completes_it(emulator):
+    from django.db import connection
+
+    from tests.conftest import run_worker_once
+
+    seed(
+        emulator,
+        [doc("registered", user_id="user-a")]
+        + [doc(f"unregistered-{n}", user_id="user-a") for n in range(3)]
+        + [doc("keep", user_id="user-b")],
+    )
+    mappings_register(items=[MappingInput("user-a", "notes", "registered")], actor=APP)
+    notes()
+    request = approved_request("user-a")
+
+    # One worker process: the request's jobs, the scan it starts, the wake-up the scan's
+    # end sends, until nothing is ready.
+    output = run_worker_once(connection.settings_dict["NAME"], emulator)
+
+    request.refresh_from_db()
+    assert request.status == "completed", output
+    assert emulator.ids("notes") == {"keep"}
+    scan = NamespaceScan.objects.get()
+    assert (scan.state, scan.discovered) == ("completed", 4)

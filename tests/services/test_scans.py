@@ -123,7 +123,9 @@ def test_the_command_refuses_an_unknown_namespace(emulator):
 
 
 @pytest.mark.django_db
-def test_the_periodic_pass_starts_due_scans_and_wakes_running_ones(emulator, settings):
+def test_the_periodic_pass_starts_due_scans_and_wakes_running_ones(
+    emulator, settings, django_capture_on_commit_callbacks
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -142,7 +144,9 @@ def test_the_periodic_pass_starts_due_scans_and_wakes_running_ones(emulator, set
     Namespace.objects.filter(name="quiet").update(scan_interval_hours=0)  # off
     now = timezone.now()
 
-    assert scans_due(now=now) == 2  # notes and other: never scanned; quiet: off
+    # The jobs are deferred once the scans are committed.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scans_due(now=now) == 2  # notes and other: never scanned; quiet: off
     assert set(NamespaceScan.objects.values_list("namespace__name", flat=True)) == {
         "notes",
         "other",
