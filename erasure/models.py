@@ -758,6 +758,7 @@ class Recheck(models.Model):
 
     class Meta:
         ordering = ["due_at"]
+        verbose_name = "re-check"
         constraints = [
             models.UniqueConstraint(fields=["request", "namespace"], name="recheck_one_per_ns"),
         ]
