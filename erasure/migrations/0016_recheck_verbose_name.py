@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('erasure', '0015_roles_read_completeness'),
+        ("erasure", "0015_roles_read_completeness"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='recheck',
-            options={'ordering': ['due_at'], 'verbose_name': 're-check'},
+            name="recheck",
+            options={"ordering": ["due_at"], "verbose_name": "re-check"},
         ),
     ]
