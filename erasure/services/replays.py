@@ -29,8 +29,9 @@ from erasure.actors import Actor
 from erasure.clients import make_client
 from erasure.errors import InvalidInput
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome
-from erasure.models import AuditEventType, Dispatch, Namespace, Replay, ReplayItem, ReplayState
+from erasure.models import AuditEventType, Namespace, Replay, ReplayItem, ReplayState
 from erasure.services.audit import audit_record
+from erasure.services.execution.dispatch import dispatches_record
 from namespace_api.client import NamespaceApiClient
 
 logger = logging.getLogger("erasure.replays")
@@ -197,23 +198,8 @@ def _send(
         prior_ambiguous=[item_id for item_id, sent_before in batch if sent_before],
     )
     with transaction.atomic():
-        dispatches = Dispatch.objects.bulk_create(
-            [
-                Dispatch(
-                    replay=replay,
-                    namespace=namespace,
-                    endpoint=call.endpoint,
-                    ids_sent=call.ids_sent,
-                    http_status=call.http_status,
-                    requested_deletions=call.requested,
-                    actual_deletions=call.actual,
-                    unprocessed_count=call.unprocessed,
-                    error=call.error,
-                    latency_ms=call.latency_ms,
-                    worker=REPLAYER.label,
-                )
-                for call in result.calls
-            ]
+        dispatches = dispatches_record(
+            result.calls, namespace=namespace, worker=REPLAYER.label, replay=replay
         )
         groups: dict[tuple[str, int | None], list[str]] = defaultdict(list)
         for item_id in ids:

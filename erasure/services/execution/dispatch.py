@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.db import connection
 
+from erasure.models import Dispatch, ErasureRequest, Namespace, Replay
 from erasure.services.execution.base import Batch
 from namespace_api.client import BatchResult, NamespaceApiClient
+from namespace_api.client.types import CallRecord
 
 
 def send_batch(client: NamespaceApiClient, batch: Batch, owner: str) -> BatchResult:
@@ -30,4 +32,34 @@ def send_batch(client: NamespaceApiClient, batch: Batch, owner: str) -> BatchRes
         prior_ambiguous=[item.item_id for item in batch.items if item.maybe_applied],
         known_present=[item.item_id for item in batch.items if item.seen_present],
         on_present=remember_present,
+    )
+
+
+def dispatches_record(
+    calls: list[CallRecord],
+    *,
+    namespace: Namespace,
+    worker: str,
+    request: ErasureRequest | None = None,
+    replay: Replay | None = None,
+) -> list[Dispatch]:
+    """One dispatch row per call, for a request or a replay (in the caller's transaction)."""
+    return Dispatch.objects.bulk_create(
+        [
+            Dispatch(
+                request=request,
+                replay=replay,
+                namespace=namespace,
+                endpoint=call.endpoint,
+                ids_sent=call.ids_sent,
+                http_status=call.http_status,
+                requested_deletions=call.requested,
+                actual_deletions=call.actual,
+                unprocessed_count=call.unprocessed,
+                error=call.error,
+                latency_ms=call.latency_ms,
+                worker=worker,
+            )
+            for call in calls
+        ]
     )

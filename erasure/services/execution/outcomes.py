@@ -12,10 +12,11 @@ from django.db import connection, transaction
 
 from erasure.failpoints import failpoint
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome
-from erasure.models import AuditEventType, Dispatch, ErasureRequest
+from erasure.models import AuditEventType, ErasureRequest
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER, Batch, ExecutionSummary
 from erasure.services.execution.claims import give_back
+from erasure.services.execution.dispatch import dispatches_record
 from namespace_api.client import BatchResult
 
 logger = logging.getLogger(__name__)
@@ -29,23 +30,8 @@ def record_outcomes(
     outcomes: list[str] = []
     untried = []
     with transaction.atomic():
-        dispatches = Dispatch.objects.bulk_create(
-            [
-                Dispatch(
-                    request=request,
-                    namespace=namespace,
-                    endpoint=call.endpoint,
-                    ids_sent=call.ids_sent,
-                    http_status=call.http_status,
-                    requested_deletions=call.requested,
-                    actual_deletions=call.actual,
-                    unprocessed_count=call.unprocessed,
-                    error=call.error,
-                    latency_ms=call.latency_ms,
-                    worker=owner,
-                )
-                for call in result.calls
-            ]
+        dispatches = dispatches_record(
+            result.calls, namespace=namespace, worker=owner, request=request
         )
         # Items sharing an outcome (usually the whole batch) are written by one UPDATE
         # whose only per-item parameter is the list of their ids.
