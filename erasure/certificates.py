@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -128,9 +128,13 @@ def certificate_for(request: ErasureRequest) -> Certificate:
     )
 
 
-def certificate_html(certificate: Certificate) -> str:
+def certificate_html(certificate: Certificate, *, request: HttpRequest | None = None) -> str:
+    """The certificate's page; with `request`, as served (its style carries the response's
+    Content-Security-Policy nonce)."""
     return render_to_string(
-        "erasure/certificate.html", {"c": certificate, "max_failed": MAX_FAILED_LISTED}
+        "erasure/certificate.html",
+        {"c": certificate, "max_failed": MAX_FAILED_LISTED},
+        request=request,
     )
 
 
@@ -155,7 +159,11 @@ def certificate_pdf(certificate: Certificate) -> bytes:
 
 
 def certificate_response(
-    certificate: Certificate, *, actor: Actor, as_html: bool = False
+    certificate: Certificate,
+    *,
+    actor: Actor,
+    as_html: bool = False,
+    request: HttpRequest | None = None,
 ) -> HttpResponse:
     """The certificate as a PDF download, or as its HTML page: for the API and the admin.
     Recorded as a `certificate.downloaded` event of the request, naming `actor`."""
@@ -170,7 +178,9 @@ def certificate_response(
             },
         )
     if as_html:
-        return HttpResponse(certificate_html(certificate), content_type="text/html; charset=utf-8")
+        return HttpResponse(
+            certificate_html(certificate, request=request), content_type="text/html; charset=utf-8"
+        )
     response = HttpResponse(certificate_pdf(certificate), content_type="application/pdf")
     filename = f"erasure-certificate-{certificate.request.pk}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

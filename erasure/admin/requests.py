@@ -535,7 +535,10 @@ class ErasureRequestAdmin(BaseAdmin):
                 reverse("admin:erasure_erasurerequest_change", args=[object_id])
             )
         return certificate_response(
-            certificate, actor=actor_of(request), as_html=request.GET.get("format") == "html"
+            certificate,
+            actor=actor_of(request),
+            as_html=request.GET.get("format") == "html",
+            request=request,
         )
 
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:

@@ -261,7 +261,10 @@ class RequestCertificateApi(ApiView):
         query.is_valid(raise_exception=True)
         certificate = certificate_for(request_get(request_id=request_id))
         return certificate_response(
-            certificate, actor=actor_of(request), as_html=query.validated_data["format"] == "html"
+            certificate,
+            actor=actor_of(request),
+            as_html=query.validated_data["format"] == "html",
+            request=request._request,
         )
 
 

@@ -1,5 +1,8 @@
+from django.conf import settings
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from erasure.api import audit, mappings, namespaces, replays, request_actions, requests
 from erasure.api.errors import not_found
@@ -112,8 +115,13 @@ urlpatterns = [
     ),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(
-            url_name="api-schema", permission_classes=[], authentication_classes=[]
+        # The split view serves its start-up script as a file, not inline. Swagger UI adds
+        # a <style> element of its own: this page alone (public, no data) allows inline
+        # styles.
+        csp_override({**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]})(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api-schema", permission_classes=[], authentication_classes=[]
+            )
         ),
         name="api-docs",
     ),

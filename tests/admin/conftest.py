@@ -34,3 +34,19 @@ def staff(django_user_model):
         return user
 
     return make
+
+
+@pytest.fixture
+def role_groups(db):
+    """The roles' groups, as the migrations make them (erasure.roles). A transactional
+    test ends with a flush that empties them: one that runs later makes them again."""
+    from erasure.roles import COMPLETENESS_READ, ROLE_PERMISSIONS
+
+    for name, wanted in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.add(
+            *[
+                Permission.objects.get(content_type__app_label=app, codename=codename)
+                for app, codename in [*wanted, *COMPLETENESS_READ]
+            ]
+        )

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT, run_worker_once
 
@@ -45,7 +46,9 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def test_officer_files_approver_approves_auditor_exports(browser, live_server, emulator):
+def test_officer_files_approver_approves_auditor_exports(
+    browser, live_server, emulator, role_groups
+):
     call_command("seed_demo")
     assert {f"user_alice-doc-{n}" for n in range(1, 6)} <= emulator.ids("demo-docs")
 
@@ -85,11 +88,9 @@ def test_officer_files_approver_approves_auditor_exports(browser, live_server, e
     run_worker_once(connection.settings_dict["NAME"], emulator)
 
     # The open page follows the request by itself (it polls its progress): no navigation.
-    second.wait_for_function(
-        "document.querySelector('td[data-outcome=deleted]')?.textContent === '10'",
-        timeout=20_000,
-    )
-    second.wait_for_function("document.body.innerText.includes('Completed')", timeout=20_000)
+    # Locators, not evaluated strings: the page's Content-Security-Policy forbids eval.
+    expect(second.locator("td[data-outcome=deleted]")).to_have_text("10", timeout=20_000)
+    expect(second.locator("body")).to_contain_text("Completed", timeout=20_000)
     second.wait_for_load_state()
     body = second.inner_text("body")
     assert "Completed" in body

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_subject_field_set_in_the_admin_finds_what_nobody_registered(
-    browser, live_server, emulator, django_user_model
+    browser, live_server, emulator, django_user_model, role_groups
 ):
     call_command("seed_demo")
     django_user_model.objects.create_superuser("root", "root@example.com", "demo-password")
