@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.urls import path, re_path
 from django.utils.csp import CSP
@@ -7,6 +9,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from erasure.api import audit, mappings, namespaces, replays, request_actions, requests
 from erasure.api.errors import not_found
 from erasure.api.routing import route_by_method
+
+# The API docs page's policy: the service's, with inline styles (Swagger UI adds its own).
+DOCS_CSP: dict[str, Any] = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
 
 urlpatterns = [
     path("mappings", mappings.MappingsRegisterApi.as_view(), name="api-mappings"),
@@ -118,7 +123,7 @@ urlpatterns = [
         # The split view serves its start-up script as a file, not inline. Swagger UI adds
         # a <style> element of its own: this page alone (public, no data) allows inline
         # styles.
-        csp_override({**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]})(
+        csp_override(DOCS_CSP)(
             SpectacularSwaggerSplitView.as_view(
                 url_name="api-schema", permission_classes=[], authentication_classes=[]
             )
