@@ -149,6 +149,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", Fals
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Load balancers probe the health checks over plain HTTP, behind the redirect to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# /readyz: a worker heartbeat older than this means no worker is running.
+READYZ_WORKER_MAX_AGE_SECONDS = env_float("READYZ_WORKER_MAX_AGE_SECONDS", 60.0, minimum=1.0)
 
 # Content-Security-Policy on every page: only our own scripts and styles, inline ones by
 # the nonce of the response (templates use `csp_nonce`); a few `style=""` attributes.
