@@ -153,6 +153,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # /readyz: a worker heartbeat older than this means no worker is running.
 READYZ_WORKER_MAX_AGE_SECONDS = env_float("READYZ_WORKER_MAX_AGE_SECONDS", 60.0, minimum=1.0)
+# /metrics: with a token, for whoever sends it (Authorization: Bearer ...); without one,
+# for loopback clients only.
+METRICS_TOKEN: str = env_str("METRICS_TOKEN") or ""
 
 # Content-Security-Policy on every page: only our own scripts and styles, inline ones by
 # the nonce of the response (templates use `csp_nonce`); a few `style=""` attributes.

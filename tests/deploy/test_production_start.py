@@ -76,6 +76,7 @@ def production(tmp_path: Path, emulator: Emulator) -> Iterator[dict]:
         SECURE_HSTS_PRELOAD="true",
         STATIC_ROOT=str(tmp_path / "static"),
         WEB_CONCURRENCY="2",
+        METRICS_TOKEN="metrics-token-for-the-test",
         HOST="127.0.0.1",
         PORT=str(port),
         DJANGO_SUPERUSER_USERNAME="root",
@@ -214,6 +215,18 @@ def test_the_documented_production_start_serves_a_styled_admin_under_its_csp(
             time.sleep(0.5)
         assert status == "completed"
         assert "n1" not in emulator.ids("notes")
+
+        # /metrics shows it, whichever of the two gunicorn workers answers.
+        assert http.get("/metrics").status_code == 403
+        scrapes = [
+            http.get(
+                "/metrics", headers={"Authorization": "Bearer metrics-token-for-the-test"}
+            ).text
+            for _ in range(6)
+        ]
+        for text in scrapes:
+            assert 'erasure_requests{status="completed"} 1.0' in text
+            assert 'erasure_items{outcome="deleted"} 1.0' in text
 
     context = browser.new_context(extra_http_headers=proxy)
     page = context.new_page()
