@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The request id (and the actor) of every log line of a request (erasure.logs).
+    "erasure.logs.RequestContextMiddleware",
     # Static files (the admin's CSS and JavaScript) from the web process itself, with or
     # without a proxy in front: compressed, with far-future headers for hashed names.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -278,11 +280,24 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     "update_heartbeat_interval": env_float("ERASURE_WORKER_HEARTBEAT_SECONDS", 10.0, minimum=0.1),
 }
 
+# LOG_FORMAT=json: one JSON object per line, with the request id, the actor and the event
+# (erasure.logs); plain: for people.
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", ["plain", "json"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "erasure.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "erasure.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # httpx logs every request line at INFO; the URLs carry namespace names only, but

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import authentication, exceptions, permissions
 
+from erasure import logs
 from erasure.models import ApiKey
 from erasure.services.api_keys import api_key_authenticate
 
@@ -25,6 +26,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = api_key_authenticate(parts[1])
         if key is None:
             raise exceptions.AuthenticationFailed("invalid or revoked API key")
+        logs.actor.set(f"api_key:{key.name}")  # for the request's log lines
         # The key is both the "user" and the "auth" of the request.
         return key, key
 

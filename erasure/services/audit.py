@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -27,6 +28,8 @@ from erasure import queue
 from erasure.actors import Actor
 from erasure.models import AuditEvent, ErasureRequest
 from erasure.transparency.leaves import LEAF_FIELDS
+
+logger = logging.getLogger("erasure.audit")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,14 @@ def audit_record(
     event = _event(Entry(event_type, actor, request, subject_hash, details))
     event.save(force_insert=True)
     _wake_sequencer_after_commit()
+    # The event's type, its actor and its request: never its details (counts, hashes).
+    logger.info(
+        "%s (event %s%s)",
+        event_type,
+        event.pk,
+        f", request {request.pk}" if request is not None else "",
+        extra={"event": event_type, "actor": actor.label},
+    )
     return event
 
 
@@ -64,6 +75,8 @@ def audit_record_many(entries: Sequence[Entry]) -> list[AuditEvent]:
         return []
     events = AuditEvent.objects.bulk_create([_event(entry) for entry in entries])
     _wake_sequencer_after_commit()
+    kinds = sorted({entry.event_type for entry in entries})
+    logger.info("%d events: %s", len(events), ", ".join(kinds), extra={"event": ",".join(kinds)})
     return events
 
 
