@@ -13,6 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from config.namespace_apis import NAME_PATTERN as NAMESPACE_API_NAME_PATTERN
+from config.namespace_apis import namespace_apis_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / ".data")) or BASE_DIR / ".data")
@@ -207,6 +209,17 @@ NAMESPACE_API_URL: str = env_str("NAMESPACE_API_URL") or (
 )
 NAMESPACE_API_KEY: str = env_str("NAMESPACE_API_KEY") or "emulator-key"
 NAMESPACE_API_TIMEOUT = env_float("NAMESPACE_API_TIMEOUT", 30.0, minimum=0.1)
+# The name the default API above goes by (namespaces and the certificate name it), and more
+# APIs (other accounts, regions, an on-prem install): config/namespace_apis.py.
+NAMESPACE_API_NAME = env_str("NAMESPACE_API_NAME") or "default"
+if not NAMESPACE_API_NAME_PATTERN.match(NAMESPACE_API_NAME):
+    raise ImproperlyConfigured(
+        "NAMESPACE_API_NAME: 1-64 characters of a-z, 0-9, '_', '.', '-', starting with a "
+        "letter or digit"
+    )
+NAMESPACE_APIS = namespace_apis_parse(
+    env_str("NAMESPACE_APIS") or "", default_name=NAMESPACE_API_NAME
+)
 
 # Legal deadlines in days from receipt, per regulation; GDPR is one calendar month and is
 # computed as such (erasure.deadlines), this value applies to the others.

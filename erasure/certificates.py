@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -25,6 +26,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from erasure.actors import Actor
+from erasure.apis import apis
 from erasure.errors import InvalidTransition
 from erasure.evidence import request_evidence
 from erasure.models import (
@@ -50,6 +52,17 @@ class NamespaceCounts:
     kind: str
     counts: dict[str, int]
     total: int
+    api: str = ""
+
+
+@dataclass
+class ApiUsed:
+    """A namespace API the request's items were erased in, as the certificate names it."""
+
+    name: str
+    flavor: str
+    host: str
+    namespaces: int
 
 
 @dataclass
@@ -66,6 +79,7 @@ class Certificate:
     evidence: dict[str, Any]
     issued_at: datetime
     completeness: list[NamespaceCompleteness] = field(default_factory=list)
+    apis: list[ApiUsed] = field(default_factory=list)
     outcome_columns: list[str] = field(default_factory=lambda: list(OUTCOME_COLUMNS))
 
 
@@ -92,6 +106,7 @@ def certificate_for(request: ErasureRequest) -> Certificate:
             kind=ns["kind"],
             counts={o: ns["counts"][o] for o in OUTCOME_COLUMNS},
             total=ns["total"],
+            api=ns["api"],
         )
         for ns in request_counts_by_namespace(request=request)
     ]
@@ -99,7 +114,9 @@ def certificate_for(request: ErasureRequest) -> Certificate:
     failed_items = ErasureItem.objects.filter(
         request=request, outcome=ItemOutcome.FAILED
     ).select_related("namespace")
-    failed = list(failed_items.order_by("namespace__name", "item_id")[:MAX_FAILED_LISTED])
+    failed = list(
+        failed_items.order_by("namespace__name", "namespace__api", "item_id")[:MAX_FAILED_LISTED]
+    )
     # The bundle first: it sequences the request's events, so the completion event read
     # next has its place in the log.
     evidence = request_evidence(request)
@@ -125,7 +142,29 @@ def certificate_for(request: ErasureRequest) -> Certificate:
         evidence=evidence,
         issued_at=timezone.now(),
         completeness=request_completeness(request=request),
+        apis=_apis_used(namespaces),
     )
+
+
+def _apis_used(namespaces: list[NamespaceCounts]) -> list[ApiUsed]:
+    """The APIs of the request's namespaces, with their flavour and host (never a key); an
+    API no longer configured is still named."""
+    configured = apis()
+    used: dict[str, int] = {}
+    for ns in namespaces:
+        used[ns.api] = used.get(ns.api, 0) + 1
+    found = []
+    for name, count in sorted(used.items()):
+        config = configured.get(name)
+        found.append(
+            ApiUsed(
+                name=name,
+                flavor=config.flavor if config else "?",
+                host=(urlsplit(config.url).hostname or "") if config else "(no longer configured)",
+                namespaces=count,
+            )
+        )
+    return found
 
 
 def certificate_html(certificate: Certificate, *, request: HttpRequest | None = None) -> str:

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from erasure.actors import Actor
+from erasure.apis import default_api_name
 from erasure.errors import EvidenceUnavailable, InvalidInput
 from erasure.lifecycle import COMPLETED_STATUSES
 from erasure.models import (
@@ -150,6 +151,7 @@ def certificate_facts(request: ErasureRequest) -> dict[str, Any]:
     namespaces = [
         {
             "name": ns["name"],
+            "api": ns["api"],
             "kind": ns["kind"],
             "counts": {k: v for k, v in ns["counts"].items() if k != ItemOutcome.PENDING},
             "total": ns["total"],
@@ -160,13 +162,18 @@ def certificate_facts(request: ErasureRequest) -> dict[str, Any]:
     for ns in namespaces:
         for outcome, count in ns["counts"].items():
             totals[outcome] = totals.get(outcome, 0) + count
+    default = default_api_name()
     failed = [
-        {"namespace": name, "item_id": item_id, "reason": reason}
-        for name, item_id, reason in ErasureItem.objects.filter(
+        {
+            "namespace": name if api == default else f"{api}/{name}",
+            "item_id": item_id,
+            "reason": reason,
+        }
+        for api, name, item_id, reason in ErasureItem.objects.filter(
             request=request, outcome=ItemOutcome.FAILED
         )
-        .order_by("namespace__name", "item_id")
-        .values_list("namespace__name", "item_id", "last_error")
+        .order_by("namespace__name", "namespace__api", "item_id")
+        .values_list("namespace__api", "namespace__name", "item_id", "last_error")
     ]
     return {
         "request_id": str(request.pk),

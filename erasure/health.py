@@ -8,9 +8,10 @@ only states, ages and HTTP status codes.
 * `migrations`: none is left to apply;
 * `subject_hash_key`: the process's key is the one the database was made with;
 * `worker`: a Procrastinate worker sent a heartbeat in the last READYZ_WORKER_MAX_AGE_SECONDS;
-* `namespace_api`: the namespace API's last answer recorded (a dispatch) was not a refusal
-  of our key (401/403: nothing is sent until an operator fixes it). No call yet, or a 5xx
-  or timeout (which retries cure), does not make the service unready; it is shown.
+* `namespace_api`: for each configured namespace API, its key can be read and its last
+  answer recorded was not a refusal of our key (401/403: nothing is sent to it until an
+  operator fixes it). No call yet, or a 5xx or timeout (which retries cure), does not make
+  the service unready; it is shown.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from erasure.apis import ApiKeyMissing, apis
 from erasure.hash_key_guard import HashKeyMismatch, check_key, recorded_fingerprint
 
 Check = Callable[[], dict[str, Any]]
@@ -103,24 +105,40 @@ def _worker() -> dict[str, Any]:
 
 
 def _namespace_api() -> dict[str, Any]:
+    """Each configured API: its key can be read, it is not refused, and the status of its
+    last answer (401/403: refused; nothing goes to it until an operator fixes the key)."""
+    configured = apis()
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT http_status, extract(epoch FROM now() - created_at)
-            FROM erasure_dispatch ORDER BY id DESC LIMIT 1
-            """
+            SELECT name, last_status, extract(epoch FROM now() - last_status_at),
+                   refused_until > now(), refused_reason
+            FROM erasure_apithrottle WHERE name = ANY(%s)
+            """,
+            [list(configured)],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return {"ok": True, "last_status": None, "note": "no call recorded yet"}
-    status, age = row
-    result: dict[str, Any] = {
-        "ok": status not in (401, 403),
-        "last_status": status,
-        "last_answer_age_s": round(float(age), 1),
-    }
+        state = {row[0]: row[1:] for row in cursor.fetchall()}
+    result: dict[str, Any] = {"ok": True, "apis": {}}
+    for name, config in configured.items():
+        status, since, refused, reason = state.get(name, (None, None, False, ""))
+        api: dict[str, Any] = {"ok": True, "flavor": config.flavor, "last_status": status}
+        if since is not None:
+            api["status_since_s"] = round(float(since), 1)
+        if status is None:
+            api["note"] = "no call recorded yet"
+        try:
+            config.key()
+        except ApiKeyMissing as exc:
+            api["ok"], api["error"] = False, str(exc)
+        if api["ok"] and (refused or status in (401, 403)):
+            api["ok"] = False
+            api["error"] = reason or "the namespace API refused the service's key"
+        result["apis"][name] = api
+        result["ok"] = result["ok"] and api["ok"]
     if not result["ok"]:
-        result["error"] = "the namespace API refused the service's key"
+        result["error"] = "a namespace API cannot be used: " + ", ".join(
+            name for name, api in result["apis"].items() if not api["ok"]
+        )
     return result
 
 

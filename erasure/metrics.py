@@ -95,24 +95,29 @@ class DatabaseCollector(Collector):
             "Latency of the calls to the namespace API.",
             labels=["api", "endpoint"],
         )
-        api = settings.NAMESPACE_API_URL
         bounds = [int(b * 1000) for b in LATENCY_BUCKETS]
-        # Counts and latency sums per endpoint and status; then the buckets per endpoint.
-        by_endpoint: dict[str, tuple[float, int]] = {}
-        for endpoint, status, count, latency_sum in _rows(
+        # Counts and latency sums per API, endpoint and status; then the buckets per API and
+        # endpoint. The API is the namespace's (a handful of rows joined by id).
+        by_endpoint: dict[tuple[str, str], tuple[float, int]] = {}
+        for api, endpoint, status, count, latency_sum in _rows(
             """
-            SELECT endpoint, coalesce(http_status::text, 'none'), count(*), sum(latency_ms)
-            FROM erasure_dispatch GROUP BY 1, 2
+            SELECT n.api, d.endpoint, coalesce(d.http_status::text, 'none'), count(*),
+                   sum(d.latency_ms)
+            FROM erasure_dispatch d JOIN erasure_namespace n ON n.id = d.namespace_id
+            GROUP BY 1, 2, 3
             """
         ):
             total.add_metric([api, endpoint, status], count)
-            seconds, n = by_endpoint.get(endpoint, (0.0, 0))
-            by_endpoint[endpoint] = (seconds + float(latency_sum or 0) / 1000, n + count)
-        bucket_sql = ", ".join(f"count(*) FILTER (WHERE latency_ms <= {bound})" for bound in bounds)
-        for endpoint, *counts in _rows(
-            f"SELECT endpoint, {bucket_sql} FROM erasure_dispatch GROUP BY 1"  # noqa: S608 (integers of this module)
+            seconds, n = by_endpoint.get((api, endpoint), (0.0, 0))
+            by_endpoint[api, endpoint] = (seconds + float(latency_sum or 0) / 1000, n + count)
+        bucket_sql = ", ".join(
+            f"count(*) FILTER (WHERE d.latency_ms <= {bound})" for bound in bounds
+        )
+        for api, endpoint, *counts in _rows(
+            f"SELECT n.api, d.endpoint, {bucket_sql} FROM erasure_dispatch d "  # noqa: S608 (integers of this module)
+            "JOIN erasure_namespace n ON n.id = d.namespace_id GROUP BY 1, 2"
         ):
-            seconds, n = by_endpoint[endpoint]
+            seconds, n = by_endpoint[api, endpoint]
             buckets = [(str(b), float(c)) for b, c in zip(LATENCY_BUCKETS, counts, strict=True)]
             latency.add_metric([api, endpoint], buckets + [("+Inf", float(n))], sum_value=seconds)
         yield total
@@ -124,14 +129,23 @@ class DatabaseCollector(Collector):
             "Seconds left of the pause a 429 asked for (0: not paused).",
             labels=["api"],
         )
-        for name, left in _rows(
+        refused = GaugeMetricFamily(
+            "erasure_namespace_api_refused",
+            "1 while nothing is sent to the API: it refused the service's key (401/403), or "
+            "the key cannot be read.",
+            labels=["api"],
+        )
+        for name, left, is_refused in _rows(
             """
-            SELECT name, greatest(coalesce(extract(epoch FROM not_before - now()), 0), 0)
+            SELECT name, greatest(coalesce(extract(epoch FROM not_before - now()), 0), 0),
+                   coalesce(refused_until > now(), false)
             FROM erasure_apithrottle
             """
         ):
             paused.add_metric([name], float(left))
+            refused.add_metric([name], 1.0 if is_refused else 0.0)
         yield paused
+        yield refused
 
     def _jobs(self) -> Iterator[Metric]:
         queued = GaugeMetricFamily(

@@ -33,7 +33,10 @@ class AttributionMode(models.TextChoices):
 
 
 class Namespace(models.Model):
-    name = models.CharField(max_length=200, unique=True)
+    # The namespace API it lives in (erasure.apis; NAMESPACE_API_NAME for the default
+    # one): a name is unique within its API only.
+    api = models.CharField(max_length=64, default="default")
+    name = models.CharField(max_length=200)
     kind = models.CharField(max_length=10, choices=NamespaceKind.choices)
     attribution_mode = models.CharField(max_length=10, choices=AttributionMode.choices)
     scan_interval_hours = models.FloatField(
@@ -66,8 +69,9 @@ class Namespace(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "api"]
         constraints = [
+            models.UniqueConstraint(fields=["api", "name"], name="namespace_unique_per_api"),
             models.CheckConstraint(
                 condition=Q(kind__in=NamespaceKind.values), name="namespace_kind_valid"
             ),
@@ -78,7 +82,12 @@ class Namespace(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.kind})"
+        return f"{self.label} ({self.kind})"
+
+    @property
+    def label(self) -> str:
+        """For people: the name, after its API's name unless that is the default API."""
+        return self.name if self.api == settings.NAMESPACE_API_NAME else f"{self.api}/{self.name}"
 
     @staticmethod
     def default_mode(kind: str) -> str:
@@ -446,6 +455,14 @@ class ApiThrottle(models.Model):
     not_before = models.DateTimeField(null=True, blank=True)
     tokens = models.FloatField(default=0)
     refilled_at = models.DateTimeField(auto_now_add=True)
+    # The API refused our key (401/403), or its key cannot be read: nothing is sent to it
+    # before this time; its namespaces wait, the other APIs' go on.
+    refused_until = models.DateTimeField(null=True, blank=True)
+    refused_reason = models.TextField(blank=True, default="")
+    # The HTTP status of the last answer recorded, and since when it has been that status
+    # (written when it changes, not on every call). 0: no answer (a timeout, a reset).
+    last_status = models.IntegerField(null=True, blank=True)
+    last_status_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -492,6 +509,7 @@ class AuditEventType(models.TextChoices):
     CERTIFICATE_DOWNLOADED = "certificate.downloaded"
     EVIDENCE_DOWNLOADED = "evidence.downloaded"
     NAMESPACE_CHANGED = "namespace.changed"
+    NAMESPACE_API_RESUMED = "namespace_api.resumed"
     SCAN_COMPLETED = "scan.completed"
     SCAN_FAILED = "scan.failed"
     # A completed request's erased items checked again after the vendor's retention window.

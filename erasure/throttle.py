@@ -17,8 +17,9 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from django.conf import settings
 from django.db import connection
+
+from erasure.apis import ApiConfig
 
 _POLL_SECONDS = 0.01
 
@@ -52,11 +53,12 @@ class PgThrottle:
             )
 
     @classmethod
-    def from_settings(cls) -> PgThrottle:
+    def for_api(cls, config: ApiConfig) -> PgThrottle:
+        """The throttle of one configured API, shared by everyone by the API's name."""
         return cls(
-            name=settings.NAMESPACE_API_URL,
-            max_in_flight=settings.NAMESPACE_API_MAX_IN_FLIGHT,
-            calls_per_second=settings.NAMESPACE_API_CALLS_PER_SECOND,
+            name=config.name,
+            max_in_flight=config.max_in_flight,
+            calls_per_second=config.calls_per_second,
         )
 
     @contextmanager
@@ -170,3 +172,57 @@ class PgThrottle:
                 if cursor.fetchone()[0]:
                     return candidate
         return None
+
+
+# The state of each API beside its throttle: refusals, and the last answer's status.
+
+
+def api_refuse(name: str, *, seconds: float, reason: str) -> None:
+    """Send nothing to API `name` for `seconds` (its key was refused, or cannot be read):
+    every worker skips its namespaces until then; the other APIs' work goes on."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO erasure_apithrottle (name, tokens, refilled_at, refused_until,
+                                             refused_reason)
+            VALUES (%(name)s, 1, now(), now() + make_interval(secs => %(secs)s), %(reason)s)
+            ON CONFLICT (name) DO UPDATE
+            SET refused_until = excluded.refused_until, refused_reason = excluded.refused_reason
+            """,
+            {"name": name, "secs": seconds, "reason": reason[:1000]},
+        )
+
+
+def api_resume(name: str) -> bool:
+    """Lift a refusal at once (an operator fixed the key); True when one was in force."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE erasure_apithrottle SET refused_until = NULL, refused_reason = ''
+            WHERE name = %s AND refused_until > now()
+            """,
+            [name],
+        )
+        return cursor.rowcount > 0
+
+
+def api_note_status(name: str, status: int | None) -> None:
+    """Remember the status of an API's last answer; written only when it changes, so that
+    the row every worker shares is not written on every call."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE erasure_apithrottle SET last_status = %(status)s, last_status_at = now()
+            WHERE name = %(name)s AND last_status IS DISTINCT FROM %(status)s
+            """,
+            {"name": name, "status": status or 0},
+        )
+
+
+def refused_apis() -> dict[str, str]:
+    """The APIs refused now, with the reason."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, refused_reason FROM erasure_apithrottle WHERE refused_until > now()"
+        )
+        return dict(cursor.fetchall())

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from erasure.admin.base import BaseAdmin, ReadOnlyAdmin, actor_of
+from erasure.apis import apis, default_api_name
 from erasure.errors import InvalidInput
 from erasure.models import Namespace, NamespaceScan
 from erasure.services.namespaces import (
@@ -30,7 +31,18 @@ class NamespaceForm(forms.ModelForm):
 
     class Meta:
         model = Namespace
-        fields = ("name", "kind", *UPDATABLE_FIELDS)
+        fields = ("api", "name", "kind", *UPDATABLE_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "api" in self.fields:
+            # The configured APIs only, the default one first (and preselected).
+            self.fields["api"] = forms.ChoiceField(
+                choices=[(name, name) for name in apis()],
+                initial=default_api_name(),
+                label="Namespace API",
+                help_text="The namespace API the namespace lives in (a name may exist in two).",
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -47,11 +59,11 @@ class NamespaceForm(forms.ModelForm):
 @admin.register(Namespace)
 class NamespaceAdmin(BaseAdmin):
     form = NamespaceForm
-    list_display = ("name", "kind", "attribution_mode", "coverage", "created_at")
+    list_display = ("name", "api", "kind", "attribution_mode", "coverage", "created_at")
     actions = ["scan_now"]
-    list_filter = ("kind", "attribution_mode")
+    list_filter = ("api", "kind", "attribution_mode")
     fieldsets = (
-        (None, {"fields": ("name", "kind", "attribution_mode")}),
+        (None, {"fields": ("api", "name", "kind", "attribution_mode")}),
         (
             "Completeness",
             {
@@ -66,7 +78,7 @@ class NamespaceAdmin(BaseAdmin):
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
-        return ("name", "kind") if obj is not None else ()
+        return ("api", "name", "kind") if obj is not None else ()
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change:
@@ -75,6 +87,7 @@ class NamespaceAdmin(BaseAdmin):
                 kind=form.cleaned_data["kind"],
                 attribution_mode=form.cleaned_data["attribution_mode"],
                 actor=actor_of(request),
+                api=form.cleaned_data.get("api"),
             )
             settings = {
                 field: form.cleaned_data[field]

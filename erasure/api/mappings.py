@@ -20,6 +20,7 @@ from erasure.services.aliases import (
 from erasure.services.mappings import (
     MAX_ITEMS_PER_CALL,
     MappingInput,
+    NamespaceRef,
     mappings_namespaces,
     mappings_register,
     mappings_remove,
@@ -30,6 +31,14 @@ class MappingItemSerializer(serializers.Serializer):
     subject = serializers.CharField(max_length=512, trim_whitespace=True)
     namespace = serializers.CharField(max_length=200)
     item_id = serializers.CharField(max_length=512, trim_whitespace=False)
+    api = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="The namespace API the namespace lives in, by its configured name; "
+        "default: the default API (NAMESPACE_API_NAME).",
+    )
 
 
 class MappingsInputSerializer(serializers.Serializer):
@@ -76,7 +85,7 @@ class MappingsRegisterApi(ApiView):
 
     def items_and_namespaces(
         self, request: Request
-    ) -> tuple[list[MappingInput], dict[str, Namespace]]:
+    ) -> tuple[list[MappingInput], dict[NamespaceRef, Namespace]]:
         """The items and their namespaces, outside any transaction: a namespace not known
         yet is looked up in the namespace API's list, a call that can take seconds, and
         the Idempotency-Key's transaction must not stay open across it."""
@@ -95,7 +104,7 @@ class MappingsRegisterApi(ApiView):
     )
     @idempotent(prepare=items_and_namespaces)
     def post(
-        self, request: Request, prepared: tuple[list[MappingInput], dict[str, Namespace]]
+        self, request: Request, prepared: tuple[list[MappingInput], dict[NamespaceRef, Namespace]]
     ) -> Response:
         items, namespaces = prepared
         result = mappings_register(items=items, namespaces=namespaces, actor=actor_of(request))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,7 +25,14 @@ from erasure.api.base import (
 )
 from erasure.api.idempotency import idempotent
 from erasure.errors import InvalidInput, NotFound
-from erasure.models import AttributionMode, FindingKind, NamespaceKind, NamespaceScan, ScanState
+from erasure.models import (
+    AttributionMode,
+    FindingKind,
+    Namespace,
+    NamespaceKind,
+    NamespaceScan,
+    ScanState,
+)
 from erasure.selectors.namespaces import namespace_get, namespaces_list
 from erasure.services.namespaces import UPDATABLE_FIELDS, namespace_update
 from erasure.services.scans import coverage, findings_lines, scan_request
@@ -59,7 +66,17 @@ SCAN_INTERVAL_HELP = """Hours between periodic scans; null: the service's defaul
 (ERASURE_SCAN_INTERVAL_HOURS); 0: no periodic scans."""
 
 
+API_HELP = """The namespace API the namespace lives in, by its configured name (a name may
+exist in two APIs); default: the default API (NAMESPACE_API_NAME)."""
+API_PARAMETER = OpenApiParameter("api", OpenApiTypes.STR, description=API_HELP)
+
+
+def _namespace(request: Request, name: str) -> Namespace:
+    return namespace_get(name=name, api=request.query_params.get("api"))
+
+
 class NamespaceOutputSerializer(serializers.Serializer):
+    api = serializers.CharField(help_text=API_HELP)
     name = serializers.CharField()
     kind = serializers.ChoiceField(choices=NamespaceKind.values)
     attribution_mode = serializers.ChoiceField(
@@ -77,6 +94,11 @@ class NamespaceListApi(ApiView):
     pagination_class = Pagination
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "api", OpenApiTypes.STR, description="Only the namespaces of this API."
+            )
+        ],
         responses={200: NamespaceOutputSerializer(many=True), **LIST_ERRORS},
         operation_id="namespaces_list",
         summary="The namespaces known to the service, by name",
@@ -84,7 +106,9 @@ class NamespaceListApi(ApiView):
     )
     def get(self, request: Request) -> Response:
         paginator = Pagination()
-        page = paginator.paginate_queryset(namespaces_list(), request, view=self)
+        page = paginator.paginate_queryset(
+            namespaces_list(api=request.query_params.get("api")), request, view=self
+        )
         return paginator.get_paginated_response(NamespaceOutputSerializer(page, many=True).data)
 
 
@@ -131,6 +155,7 @@ class NamespaceSetModeApi(ApiView):
                 "minProperties": 1,
             }
         },
+        parameters=[API_PARAMETER],
         responses={200: NamespaceOutputSerializer, 404: ErrorSerializer, **ERRORS},
         operation_id="namespace_set_mode",
         summary="Change a namespace's settings (a partial update)",
@@ -146,7 +171,7 @@ class NamespaceSetModeApi(ApiView):
                 fields={"body": ["empty"]},
             )
         namespace = namespace_update(
-            namespace=namespace_get(name=name),
+            namespace=_namespace(request, name),
             changes=dict(request.data),
             actor=actor_of(request),
         )
@@ -182,6 +207,7 @@ class ScanOutputSerializer(serializers.Serializer):
 
 
 class CoverageOutputSerializer(serializers.Serializer):
+    api = serializers.CharField(help_text=API_HELP)
     namespace = serializers.CharField()
     kind = serializers.ChoiceField(choices=NamespaceKind.values)
     can_be_listed = serializers.BooleanField()
@@ -193,13 +219,16 @@ class NamespaceCoverageApi(ApiView):
     required_scopes = ALL_SCOPES
 
     @extend_schema(
+        parameters=[API_PARAMETER],
         responses={200: CoverageOutputSerializer, 404: ErrorSerializer, **ERRORS},
         operation_id="namespace_coverage",
         summary="A namespace's coverage: its latest scan and the one running",
         description=COVERAGE_DESCRIPTION,
     )
     def get(self, request: Request, name: str) -> Response:
-        return Response(CoverageOutputSerializer(coverage(namespace=namespace_get(name=name))).data)
+        return Response(
+            CoverageOutputSerializer(coverage(namespace=_namespace(request, name))).data
+        )
 
 
 class NamespaceScanStartApi(ApiView):
@@ -207,6 +236,7 @@ class NamespaceScanStartApi(ApiView):
 
     @extend_schema(
         request=None,
+        parameters=[API_PARAMETER],
         responses={202: ScanOutputSerializer, 404: ErrorSerializer, **POST_ERRORS},
         operation_id="namespace_scan_start",
         summary="Start a scan of a namespace (or get the one running)",
@@ -215,7 +245,7 @@ class NamespaceScanStartApi(ApiView):
     )
     @idempotent
     def post(self, request: Request, name: str) -> Response:
-        scan, _ = scan_request(namespace=namespace_get(name=name))
+        scan, _ = scan_request(namespace=_namespace(request, name))
         return Response(ScanOutputSerializer(scan).data, status=202)
 
 
@@ -236,6 +266,7 @@ class NamespaceFindingsApi(ApiView):
         scan = serializers.IntegerField(
             required=False, min_value=1, help_text="A scan's id (default: the latest completed)."
         )
+        api = serializers.CharField(required=False, help_text=API_HELP)
 
     @extend_schema(
         parameters=[QuerySerializer],
@@ -256,7 +287,7 @@ class NamespaceFindingsApi(ApiView):
     def get(self, request: Request, name: str) -> StreamingHttpResponse:
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        namespace = namespace_get(name=name)
+        namespace = _namespace(request, name)
         scans = NamespaceScan.objects.filter(namespace=namespace, state=ScanState.COMPLETED)
         wanted = query.validated_data.get("scan")
         scan = scans.filter(pk=wanted).first() if wanted else scans.order_by("-finished_at").first()

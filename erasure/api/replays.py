@@ -37,7 +37,8 @@ class ReplayOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     since = serializers.DateTimeField()
     namespaces = serializers.ListField(
-        child=serializers.CharField(), help_text="Empty: every namespace."
+        child=serializers.CharField(),
+        help_text="Empty: every namespace; one of an API other than the default is API/name.",
     )
     state = serializers.ChoiceField(choices=ReplayState.values)
     created_by = serializers.CharField()
@@ -87,12 +88,15 @@ class ReplayCreateApi(ApiView):
     def post(self, request: Request) -> Response:
         data = validated_body(self.InputSerializer, request)
         if data["dry_run"]:
-            plan = replay_plan(since=data["since"], namespaces=data["namespaces"])
+            plan = replay_plan(since=data["since"], namespaces=data["namespaces"], api=data["api"])
             return Response(
                 {"dry_run": True, "items": sum(plan.values()), "by_namespace": plan}, status=200
             )
         replay = replay_create(
-            since=data["since"], namespaces=data["namespaces"], actor=actor_of(request)
+            since=data["since"],
+            namespaces=data["namespaces"],
+            api=data["api"],
+            actor=actor_of(request),
         )
         return Response(ReplayOutputSerializer(replay).data, status=202)
 

@@ -119,7 +119,7 @@ def request_completeness(*, request: ErasureRequest) -> list[NamespaceCompletene
         days = namespace.recheck_after_days
         rows.append(
             NamespaceCompleteness(
-                name=namespace.name,
+                name=namespace.label,
                 kind=namespace.kind,
                 subject_field=namespace.subject_field,
                 scan=scan,

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from erasure.apis import default_api_name
 from erasure.deadlines import due_at
 from erasure.errors import NotFound
 from erasure.lifecycle import AWAITING_START_STATUSES, OPEN_STATUSES, STATE_CLOCKS
@@ -89,18 +90,22 @@ def requests_list(
 
 
 def request_counts_by_namespace(*, request: ErasureRequest) -> list[dict[str, Any]]:
-    """Per namespace: its name, kind, and items per outcome (every outcome, zeros too)."""
+    """Per namespace: its label (`name`: the namespace's name, after its API's unless that
+    is the default API), API, kind, and items per outcome (every outcome, zeros too)."""
     rows = (
-        request.items.values("namespace__name", "namespace__kind", "outcome")
+        request.items.values("namespace__api", "namespace__name", "namespace__kind", "outcome")
         .annotate(n=Count("id"))
-        .order_by("namespace__name")
+        .order_by("namespace__name", "namespace__api")
     )
-    table: dict[str, dict[str, Any]] = {}
+    default = default_api_name()
+    table: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
+        api, name = row["namespace__api"], row["namespace__name"]
         entry = table.setdefault(
-            row["namespace__name"],
+            (api, name),
             {
-                "name": row["namespace__name"],
+                "name": name if api == default else f"{api}/{name}",
+                "api": api,
                 "kind": row["namespace__kind"],
                 "counts": dict.fromkeys(ItemOutcome.values, 0),
             },

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from psycopg.pq import TransactionStatus
 
 from erasure.actors import Actor
+from erasure.apis import ApiKeyMissing, api_get, default_api_name
 from erasure.errors import InvalidInput, UpstreamUnavailable
 from erasure.hashing import subject_hashes
 from erasure.lifecycle import COMPLETED_STATUSES, OPEN_STATUSES
@@ -41,6 +42,19 @@ class MappingInput:
     subject: str
     namespace: str
     item_id: str
+    # The namespace's API by name; empty: the default API (erasure.apis).
+    api: str = ""
+
+
+# A namespace as mappings name it: (API name, namespace name), the API resolved.
+NamespaceRef = tuple[str, str]
+
+
+def namespace_refs(items: Sequence[MappingInput]) -> dict[MappingInput, NamespaceRef]:
+    """Each item's (API, namespace), the API named by the item or the default one
+    (InvalidInput for an API that is not configured)."""
+    resolved = {api: api_get(api).name for api in {i.api for i in items}}
+    return {i: (resolved[i.api], i.namespace) for i in items}
 
 
 @dataclass(frozen=True)
@@ -54,8 +68,9 @@ class RegisterResult:
     when ERASURE_LATE_MAPPINGS is `erase`."""
 
 
-def mappings_namespaces(*, items: Sequence[MappingInput]) -> dict[str, Namespace]:
-    """The namespaces the items name, by name, after validating the items (InvalidInput).
+def mappings_namespaces(*, items: Sequence[MappingInput]) -> dict[NamespaceRef, Namespace]:
+    """The namespaces the items name, by (API, name), after validating the items
+    (InvalidInput).
 
     A namespace not known yet is looked up in the namespace API's list (UpstreamUnavailable
     when it cannot be asked, InvalidInput when it is not there either); the namespaces
@@ -66,14 +81,14 @@ def mappings_namespaces(*, items: Sequence[MappingInput]) -> dict[str, Namespace
     passes the result to `mappings_register` inside its Idempotency-Key transaction.
     """
     _validate(items)
-    return _resolve_namespaces({i.namespace for i in items})
+    return _resolve_namespaces(set(namespace_refs(items).values()))
 
 
 def mappings_register(
     *,
     items: Sequence[MappingInput],
     actor: Actor,
-    namespaces: Mapping[str, Namespace] | None = None,
+    namespaces: Mapping[NamespaceRef, Namespace] | None = None,
 ) -> RegisterResult:
     """Register mappings in bulk; idempotent (a mapping registered twice is kept once).
 
@@ -85,9 +100,11 @@ def mappings_register(
     added to that request at once (an approved one expands everything when its job
     starts). New mappings of a subject already erased are flagged, see `mappings_follow_up`.
     """
-    names = {i.namespace for i in items}
     if namespaces is None:
         _validate(items)
+    refs = namespace_refs(items)
+    names = set(refs.values())
+    if namespaces is None:
         namespaces = _resolve_namespaces(names)
     elif not names <= namespaces.keys():  # validated by mappings_namespaces already
         raise ValueError("`namespaces` must hold every namespace the items name")
@@ -122,7 +139,7 @@ def mappings_register(
                 [
                     actor.label,
                     [hashes[i.subject] for i in items],
-                    [namespaces[i.namespace].pk for i in items],
+                    [namespaces[refs[i]].pk for i in items],
                     [i.item_id for i in items],
                 ],
             )
@@ -133,7 +150,7 @@ def mappings_register(
             touched_params=[distinct_hashes],
             created_sql="SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS c(subject_id, n)",
             created_params=[[s for s, _ in created_by_subject], [n for _, n in created_by_subject]],
-            namespace_ids=sorted({namespaces[i.namespace].pk for i in items}),
+            namespace_ids=sorted({namespaces[refs[i]].pk for i in items}),
             actor=actor,
         )
         audit_record(
@@ -291,6 +308,7 @@ def mappings_remove(*, items: Sequence[MappingInput], actor: Actor) -> RemoveRes
     what was mapped when it was approved). Nothing is written unless every item is valid.
     """
     _validate(items)
+    refs = namespace_refs(items)
     hashes = subject_hashes(i.subject for i in items)
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -299,13 +317,15 @@ def mappings_remove(*, items: Sequence[MappingInput], actor: Actor) -> RemoveRes
             cursor.execute(
                 """
                 DELETE FROM erasure_itemmapping m
-                USING unnest(%s::text[], %s::text[], %s::text[]) AS v(key_hash, namespace, item_id),
+                USING unnest(%s::text[], %s::text[], %s::text[], %s::text[])
+                          AS v(key_hash, api, namespace, item_id),
                       erasure_subject s, erasure_namespace n
-                WHERE s.key_hash = v.key_hash AND n.name = v.namespace
+                WHERE s.key_hash = v.key_hash AND n.api = v.api AND n.name = v.namespace
                   AND m.subject_id = s.id AND m.namespace_id = n.id AND m.item_id = v.item_id
                 """,
                 [
                     [hashes[i.subject] for i in items],
+                    [refs[i][0] for i in items],
                     [i.namespace for i in items],
                     [i.item_id for i in items],
                 ],
@@ -341,10 +361,12 @@ def mappings_import(
     batch_size: int = 10_000,
     on_read: Callable[[int], None] | None = None,
     on_written: Callable[[int, int], None] | None = None,
+    api: str = "",
 ) -> ImportResult:
     """Register the mappings of a whole file, in memory independent of its length.
 
-    `rows` yields `(line number, [subject, namespace, item_id])`. Two phases:
+    `rows` yields `(line number, [subject, namespace, item_id])`; the namespaces are those of
+    API `api` (default: the default API). Two phases:
 
     1. Staging: `batch_size` rows at a time are validated, their subject keys hashed (the
        raw keys never reach the database) and sent with COPY into a temporary table. A bad
@@ -362,6 +384,7 @@ def mappings_import(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
+    api_name = api_get(api).name
     with connection.cursor() as cursor:
         cursor.execute(
             "DROP TABLE IF EXISTS pg_temp.erasure_import_rows, pg_temp.erasure_import_created"
@@ -379,7 +402,8 @@ def mappings_import(
         total, names = _stage(rows, batch_size=batch_size, on_read=on_read)
         if not total:
             return ImportResult(0, 0, 0, 0, 0, 0)
-        namespaces = _resolve_namespaces(names)
+        by_ref = _resolve_namespaces({(api_name, name) for name in names})
+        namespaces = {name: namespace for (_, name), namespace in by_ref.items()}
         with connection.cursor() as cursor:
             # Temporary tables are never analysed by autovacuum; the joins below need the
             # row count, and the batches an index on their range.
@@ -565,22 +589,36 @@ def item_problems(item: MappingInput) -> list[str]:
     return problems
 
 
-def _resolve_namespaces(names: set[str]) -> dict[str, Namespace]:
-    known = {ns.name: ns for ns in Namespace.objects.filter(name__in=names)}
-    if len(known) < len(names):
+def _resolve_namespaces(refs: set[NamespaceRef]) -> dict[NamespaceRef, Namespace]:
+    known = _known(refs)
+    if len(known) < len(refs):
+        missing_apis = sorted({api for api, _ in refs - set(known)})
         try:
-            namespaces_sync()
-        except NamespaceApiError as exc:
+            namespaces_sync(apis=missing_apis)
+        except (NamespaceApiError, ApiKeyMissing) as exc:
             raise UpstreamUnavailable(
                 "unknown namespaces, and the namespace API could not be asked for its list "
                 f"(try again later): {exc}",
-                fields={"namespace": sorted(names - set(known))},
+                fields={"namespace": _labels(refs - set(known))},
             ) from exc
-        known = {ns.name: ns for ns in Namespace.objects.filter(name__in=names)}
-    missing = sorted(names - set(known))
+        known = _known(refs)
+    missing = _labels(refs - set(known))
     if missing:
         raise InvalidInput(
             f"unknown namespaces: {', '.join(missing[:20])}",
             fields={"namespace": [f"unknown namespace {name!r}" for name in missing[:20]]},
         )
     return known
+
+
+def _known(refs: set[NamespaceRef]) -> dict[NamespaceRef, Namespace]:
+    found = Namespace.objects.filter(
+        api__in={api for api, _ in refs}, name__in={name for _, name in refs}
+    )
+    return {(ns.api, ns.name): ns for ns in found if (ns.api, ns.name) in refs}
+
+
+def _labels(refs: set[NamespaceRef]) -> list[str]:
+    """Names for people: a namespace of the default API by its name, else API/name."""
+    default = default_api_name()
+    return sorted(name if api == default else f"{api}/{name}" for api, name in refs)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from erasure.actors import Actor
+from erasure.apis import api_get
+from erasure.apis import apis as configured_apis
 from erasure.clients import make_client
 from erasure.errors import Conflict, InvalidInput, NotFound
 from erasure.models import AttributionMode, AuditEventType, Namespace, NamespaceKind
@@ -14,33 +17,41 @@ from erasure.services.aliases import KIND_PATTERN as ALIAS_KIND
 from erasure.services.audit import audit_record
 
 
-def namespaces_sync() -> list[Namespace]:
-    """Add the namespaces the API lists that we do not know yet; returns those added.
+def namespaces_sync(*, apis: Iterable[str] | None = None) -> list[Namespace]:
+    """Add the namespaces the APIs list that we do not know yet; returns those added.
 
-    Kinds of known namespaces are refreshed too (a namespace deleted and re-created under
-    the same name may change kind). Attribution modes set by an operator are kept.
+    `apis`: the names of the APIs to ask (default: every configured one). Kinds of known
+    namespaces are refreshed too (a namespace deleted and re-created under the same name
+    may change kind). Attribution modes set by an operator are kept.
     """
-    with make_client() as client:
-        listed = client.list_namespaces()
+    listed: dict[str, list] = {}
+    for api in apis if apis is not None else configured_apis():
+        with make_client(api) as client:
+            listed[api] = client.list_namespaces()
     added = []
     with transaction.atomic():
-        known = {ns.name: ns for ns in Namespace.objects.select_for_update()}
-        for info in listed:
-            if info.kind not in NamespaceKind.values:
-                continue
-            current = known.get(info.name)
-            if current is None:
-                added.append(
-                    Namespace.objects.create(
-                        name=info.name,
-                        kind=info.kind,
-                        attribution_mode=Namespace.default_mode(info.kind),
+        known = {
+            (ns.api, ns.name): ns
+            for ns in Namespace.objects.filter(api__in=list(listed)).select_for_update()
+        }
+        for api, infos in listed.items():
+            for info in infos:
+                if info.kind not in NamespaceKind.values:
+                    continue
+                current = known.get((api, info.name))
+                if current is None:
+                    added.append(
+                        Namespace.objects.create(
+                            api=api,
+                            name=info.name,
+                            kind=info.kind,
+                            attribution_mode=Namespace.default_mode(info.kind),
+                        )
                     )
-                )
-            elif current.kind != info.kind:
-                current.kind = info.kind
-                current.attribution_mode = Namespace.default_mode(info.kind)
-                current.save(update_fields=["kind", "attribution_mode"])
+                elif current.kind != info.kind:
+                    current.kind = info.kind
+                    current.attribution_mode = Namespace.default_mode(info.kind)
+                    current.save(update_fields=["kind", "attribution_mode"])
     return added
 
 
@@ -88,6 +99,7 @@ def namespace_update(*, namespace: Namespace, changes: dict[str, Any], actor: Ac
                 event_type=AuditEventType.NAMESPACE_MODE_CHANGED,
                 actor=actor,
                 details={
+                    "api": locked.api,
                     "namespace": locked.name,
                     "kind": locked.kind,
                     "from": mode["from"],
@@ -98,7 +110,12 @@ def namespace_update(*, namespace: Namespace, changes: dict[str, Any], actor: Ac
             audit_record(
                 event_type=AuditEventType.NAMESPACE_CHANGED,
                 actor=actor,
-                details={"namespace": locked.name, "kind": locked.kind, "changes": changed},
+                details={
+                    "api": locked.api,
+                    "namespace": locked.name,
+                    "kind": locked.kind,
+                    "changes": changed,
+                },
             )
     return locked
 
@@ -159,9 +176,11 @@ def _checked(field: str, value: Any) -> tuple[str, Any]:
     return "", float(value)
 
 
-def namespace_create(*, name: str, kind: str, attribution_mode: str, actor: Actor) -> Namespace:
-    """Make a namespace known by hand (before the namespace API lists it, or one it does
-    not list), with an audit event in the same transaction.
+def namespace_create(
+    *, name: str, kind: str, attribution_mode: str, actor: Actor, api: str | None = None
+) -> Namespace:
+    """Make a namespace of API `api` (default: the default API) known by hand (before the
+    API lists it, or one it does not list), with an audit event in the same transaction.
 
     The name is the namespace API's identifier: refused when empty, too long, or holding a
     character that does not print (a control character, a NUL, a bidirectional override).
@@ -188,21 +207,28 @@ def namespace_create(*, name: str, kind: str, attribution_mode: str, actor: Acto
             f"attribution_mode must be one of {', '.join(AttributionMode.values)}",
             fields={"attribution_mode": ["invalid choice"]},
         )
+    api_name = api_get(api).name
     with transaction.atomic():
         try:
             # A savepoint: a concurrent create of the same name loses on the unique name
             # and is answered as a conflict, not as a broken transaction.
             with transaction.atomic():
                 namespace = Namespace.objects.create(
-                    name=name, kind=kind, attribution_mode=attribution_mode
+                    api=api_name, name=name, kind=kind, attribution_mode=attribution_mode
                 )
         except IntegrityError as exc:
             raise Conflict(
-                f"a namespace named {name!r} is known already", fields={"name": ["exists"]}
+                f"a namespace named {name!r} is known already in API {api_name}",
+                fields={"name": ["exists"]},
             ) from exc
         audit_record(
             event_type=AuditEventType.NAMESPACE_CREATED,
             actor=actor,
-            details={"namespace": name, "kind": kind, "attribution_mode": attribution_mode},
+            details={
+                "api": api_name,
+                "namespace": name,
+                "kind": kind,
+                "attribution_mode": attribution_mode,
+            },
         )
     return namespace

@@ -26,7 +26,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from erasure.actors import Actor
-from erasure.clients import make_client
+from erasure.apis import ApiKeyMissing
+from erasure.clients import ApiClients
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome, RequestStatus
 from erasure.models import (
     AuditEventType,
@@ -91,14 +92,13 @@ def rechecks_run_due(
     if not due:
         return 0
     ran = 0
-    own_client = client is None
-    client = client or make_client()
+    clients = ApiClients(given=client)
     try:
         for recheck in due:
             try:
-                recheck_run(recheck, client=client)
+                recheck_run(recheck, client=clients.for_namespace(recheck.namespace))
                 ran += 1
-            except NamespaceApiError as exc:
+            except (NamespaceApiError, ApiKeyMissing) as exc:
                 Recheck.objects.filter(pk=recheck.pk).update(error=str(exc)[:1000])
                 logger.warning(
                     "re-check %s (%s) could not be done: %s",
@@ -107,8 +107,7 @@ def rechecks_run_due(
                     exc.__class__.__name__,
                 )
     finally:
-        if own_client:
-            client.close()
+        clients.close()
     return ran
 
 

@@ -26,10 +26,12 @@ from django.utils import timezone
 
 from erasure import queue
 from erasure.actors import Actor
-from erasure.clients import make_client
+from erasure.apis import api_get, default_api_name
+from erasure.clients import ApiClients
 from erasure.errors import InvalidInput
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome
 from erasure.models import AuditEventType, Namespace, Replay, ReplayItem, ReplayState
+from erasure.selectors.namespaces import namespaces_named
 from erasure.services.audit import audit_record
 from erasure.services.execution.dispatch import dispatches_record
 from namespace_api.client import NamespaceApiClient
@@ -43,34 +45,46 @@ PENDING = "pending"
 ADVISORY_LOCK_CLASS = 0x52504C59
 
 
-def replay_plan(*, since: datetime, namespaces: Sequence[str] = ()) -> dict[str, int]:
-    """What a replay from `since` would send, per namespace (a dry run: nothing written)."""
-    selected = _namespaces(namespaces)
+def replay_plan(
+    *, since: datetime, namespaces: Sequence[str] = (), api: str = ""
+) -> dict[str, int]:
+    """What a replay from `since` would send, per namespace (a dry run: nothing written);
+    a namespace of an API other than the default one is named `API/name`."""
+    selected = _namespaces(namespaces, api=api)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT n.name, count(DISTINCT i.item_id)
+            SELECT CASE WHEN n.api = %s THEN n.name ELSE n.api || '/' || n.name END AS label,
+                   count(DISTINCT i.item_id)
             FROM ({_ERASED_SINCE}) AS i JOIN erasure_namespace n ON n.id = i.namespace_id
-            GROUP BY n.name ORDER BY n.name
+            GROUP BY label ORDER BY label
             """,  # noqa: S608 (the fragment is a constant of this module)
-            _erased_params(since, selected),
+            [default_api_name(), *_erased_params(since, selected)],
         )
         return dict(cursor.fetchall())
 
 
 def replay_create(
-    *, since: datetime, namespaces: Sequence[str] = (), actor: Actor, run_in_worker: bool = True
+    *,
+    since: datetime,
+    namespaces: Sequence[str] = (),
+    api: str = "",
+    actor: Actor,
+    run_in_worker: bool = True,
 ) -> Replay:
-    """Record a replay of every item erased since `since` (in `namespaces`, else all) and,
-    unless told otherwise, wake a worker to run it."""
+    """Record a replay of every item erased since `since` (in `namespaces` of API `api`,
+    else in every namespace of every API) and, unless told otherwise, wake a worker to
+    run it."""
     if timezone.is_naive(since):
         raise InvalidInput("since must carry a time zone", fields={"since": ["no time zone"]})
     if since > timezone.now():
         raise InvalidInput("since must not be in the future", fields={"since": ["future"]})
-    selected = _namespaces(namespaces)
+    selected = _namespaces(namespaces, api=api)
     with transaction.atomic():
         replay = Replay.objects.create(
-            since=since, namespaces=sorted(n.name for n in selected), created_by=actor.label
+            since=since,
+            namespaces=sorted(n.label for n in selected),
+            created_by=actor.label,
         )
         with connection.cursor() as cursor:
             cursor.execute(
@@ -108,16 +122,11 @@ def _erased_params(since: datetime, selected: list[Namespace]) -> list:
     return [list(ERASED_OUTCOMES), since, not selected, [n.pk for n in selected]]
 
 
-def _namespaces(names: Sequence[str]) -> list[Namespace]:
-    wanted = set(names)
-    found = list(Namespace.objects.filter(name__in=wanted))
-    unknown = wanted - {n.name for n in found}
-    if unknown:
-        raise InvalidInput(
-            f"unknown namespace(s): {', '.join(sorted(unknown))}",
-            fields={"namespaces": ["unknown"]},
-        )
-    return found
+def _namespaces(names: Sequence[str], *, api: str = "") -> list[Namespace]:
+    if not names:
+        api_get(api)  # an unknown API is an error even when no namespace is named
+        return []
+    return namespaces_named(names, api=api)
 
 
 def replay_carry_on(*, replay_id: int) -> None:
@@ -126,33 +135,36 @@ def replay_carry_on(*, replay_id: int) -> None:
     replay = Replay.objects.filter(pk=replay_id).first()
     if replay is None or replay.state != ReplayState.RUNNING:
         return
-    with make_client() as client:
-        replay_run(replay, client=client)
+    replay_run(replay)
 
 
-def replay_run(replay: Replay, *, client: NamespaceApiClient) -> Replay:
-    """Send the replay's pending deletes, batch by batch, and complete it; returns it as
-    stored. An API error is raised with the rest left for the next run."""
+def replay_run(replay: Replay, *, client: NamespaceApiClient | None = None) -> Replay:
+    """Send the replay's pending deletes, batch by batch, each namespace to its own API,
+    and complete it; returns it as stored. An API error is raised with the rest left for
+    the next run. `client`, when given, serves the default API."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_LOCK_CLASS, replay.pk])
         if not cursor.fetchone()[0]:
             return replay  # another runner has it
+    clients = ApiClients(given=client)
     try:
         namespaces = Namespace.objects.in_bulk(
             ReplayItem.objects.filter(replay=replay, outcome__in=[PENDING, SENT])
             .values_list("namespace_id", flat=True)
             .distinct()
         )
-        for namespace in sorted(namespaces.values(), key=lambda n: n.name):
+        for namespace in sorted(namespaces.values(), key=lambda n: (n.name, n.api)):
+            api_client = clients.for_namespace(namespace)
             after = ""
             while True:
-                batch = _take(replay, namespace, after=after, size=client.flavor.delete_max)
+                batch = _take(replay, namespace, after=after, size=api_client.flavor.delete_max)
                 if not batch:
                     break
                 after = batch[-1][0]
-                _send(replay, namespace, batch, client)
+                _send(replay, namespace, batch, api_client)
         return _complete(replay)
     finally:
+        clients.close()
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_LOCK_CLASS, replay.pk])
 
@@ -243,11 +255,12 @@ def _complete(replay: Replay) -> Replay:
         with connection.cursor() as cursor:
             cursor.execute(
                 """
-                SELECT n.name, r.outcome, count(*) FROM erasure_replayitem r
-                JOIN erasure_namespace n ON n.id = r.namespace_id
-                WHERE r.replay_id = %s GROUP BY n.name, r.outcome
+                SELECT CASE WHEN n.api = %s THEN n.name ELSE n.api || '/' || n.name END,
+                       r.outcome, count(*)
+                FROM erasure_replayitem r JOIN erasure_namespace n ON n.id = r.namespace_id
+                WHERE r.replay_id = %s GROUP BY 1, 2
                 """,
-                [locked.pk],
+                [default_api_name(), locked.pk],
             )
             rows = cursor.fetchall()
         by_namespace: dict[str, dict[str, int]] = {}

@@ -120,7 +120,7 @@ def scan_carry_on(*, scan_id: int) -> None:
         if not cursor.fetchone()[0]:
             return
     try:
-        with make_client() as client:
+        with make_client(scan.namespace.api) as client:
             scan_run(scan, client=client)
     finally:
         with connection.cursor() as cursor:
@@ -370,6 +370,7 @@ def coverage(*, namespace: Namespace) -> dict:
     one running, if any."""
     scans = NamespaceScan.objects.filter(namespace=namespace)
     return {
+        "api": namespace.api,
         "namespace": namespace.name,
         "kind": namespace.kind,
         "can_be_listed": namespace.kind == NamespaceKind.TEXT,

@@ -17,7 +17,6 @@ from django.utils.dateparse import parse_datetime
 
 from erasure import queue
 from erasure.actors import Actor
-from erasure.clients import make_client
 from erasure.errors import InvalidInput
 from erasure.models import ReplayState
 from erasure.services.replays import replay_create, replay_plan, replay_run
@@ -34,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--namespace", action="append", default=[], metavar="N", help="repeatable; default: all"
         )
+        parser.add_argument(
+            "--api",
+            default="",
+            help="the API of the --namespace names (default: the default API)",
+        )
         parser.add_argument("--dry-run", action="store_true", help="count, send nothing")
 
     def handle(self, *args, **options):
@@ -47,7 +51,7 @@ class Command(BaseCommand):
         namespaces = options["namespace"]
         try:
             if options["dry_run"]:
-                plan = replay_plan(since=since, namespaces=namespaces)
+                plan = replay_plan(since=since, namespaces=namespaces, api=options["api"])
                 for name, count in plan.items():
                     self.stdout.write(f"{name}: {count} items would be sent again")
                 self.stdout.write(f"dry run: {sum(plan.values())} items, nothing sent")
@@ -55,6 +59,7 @@ class Command(BaseCommand):
             replay = replay_create(
                 since=since,
                 namespaces=namespaces,
+                api=options["api"],
                 actor=Actor.system("erasure_replay"),
                 run_in_worker=False,
             )
@@ -64,8 +69,7 @@ class Command(BaseCommand):
             f"replay {replay.pk}: {replay.items} items erased since {since:%Y-%m-%d %H:%M %Z}"
         )
         try:
-            with make_client() as client:
-                replay = replay_run(replay, client=client)
+            replay = replay_run(replay)
         except (NamespaceApiError, RuntimeError) as exc:
             queue.enqueue_replay(replay_id=replay.pk)
             raise CommandError(

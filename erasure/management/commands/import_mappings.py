@@ -48,6 +48,11 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=10_000, help="rows per batch")
         parser.add_argument("--delimiter", default=",", help="field delimiter (default ,)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--api",
+            default="",
+            help="the API of the file's namespaces (default: the default API)",
+        )
 
     def handle(self, *args, file: str, batch_size: int, delimiter: str, **options):
         if batch_size < 1:
@@ -68,6 +73,7 @@ class Command(BaseCommand):
                     batch_size=batch_size,
                     on_read=bars.read,
                     on_written=bars.written,
+                    api=options["api"],
                 )
         except ServiceError as exc:
             raise CommandError(f"{exc.message}; nothing was imported") from exc

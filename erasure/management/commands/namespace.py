@@ -1,5 +1,5 @@
-"""`manage.py namespace list | set NAME [settings]`: the namespaces' settings, for a deploy
-script. Settings: --attribution-mode, --subject-field, --subject-field-kind,
+"""`manage.py namespace list | set NAME [--api API] [settings]`: the namespaces' settings,
+for a deploy script. Settings: --attribution-mode, --subject-field, --subject-field-kind,
 --recheck-after-days and --scan-interval-hours (an empty value brings back the service's
 default). Only what is given changes; a setting that has its value records nothing.
 Changes are audited as the admin's are (`namespace.mode_changed`, `namespace.changed`,
@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from erasure.actors import Actor
 from erasure.errors import ServiceError
 from erasure.models import AttributionMode, Namespace
+from erasure.selectors.namespaces import namespace_get
 from erasure.services.namespaces import namespace_update
 
 OPTIONS: dict[str, type] = {
@@ -36,6 +37,7 @@ class Command(BaseCommand):
         actions.add_parser("list")
         change = actions.add_parser("set")
         change.add_argument("name")
+        change.add_argument("--api", default="", help="its API (default: the default API)")
         change.add_argument("--attribution-mode", choices=AttributionMode.values)
         change.add_argument("--subject-field", help="a metadata key; empty: none")
         change.add_argument(
@@ -46,18 +48,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action == "list":
-            for ns in Namespace.objects.order_by("name"):
+            for ns in Namespace.objects.order_by("name", "api"):
                 kind = f" ({ns.subject_field_kind})" if ns.subject_field_kind else ""
                 self.stdout.write(
-                    f"{ns.name}: {ns.kind}, {ns.attribution_mode}; subject field "
+                    f"{ns.label}: {ns.kind}, {ns.attribution_mode}; subject field "
                     f"{ns.subject_field or '-'}{kind}; "
                     f"re-check {_or_default(ns.recheck_after_days)} days; "
                     f"scans every {_or_default(ns.scan_interval_hours)} h"
                 )
             return
-        namespace = Namespace.objects.filter(name=options["name"]).first()
-        if namespace is None:
-            raise CommandError(f"no namespace named {options['name']!r}", returncode=2)
+        try:
+            namespace = namespace_get(name=options["name"], api=options["api"])
+        except ServiceError as exc:
+            raise CommandError(exc.message, returncode=2) from exc
         changes = {}
         for field, convert in OPTIONS.items():
             raw = options.get(field)
@@ -82,9 +85,9 @@ class Command(BaseCommand):
             raise CommandError(exc.message, returncode=2) from exc
         changed = [field for field in changes if getattr(updated, field) != before[field]]
         self.stdout.write(
-            f"{updated.name}: changed ({', '.join(changed)})"
+            f"{updated.label}: changed ({', '.join(changed)})"
             if changed
-            else f"{updated.name}: unchanged"
+            else f"{updated.label}: unchanged"
         )
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from erasure.clients import make_client
+from erasure.apis import ApiKeyMissing
+from erasure.clients import ApiClients
+from erasure.errors import ServiceError
 from erasure.models import Namespace, ScanState
+from erasure.selectors.namespaces import namespaces_named
 from erasure.services.scans import scan_run, scan_start
 from namespace_api.client.errors import NamespaceApiError
 
@@ -21,6 +24,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("names", nargs="*", metavar="NAME")
         parser.add_argument("--all", action="store_true", help="every known namespace")
+        parser.add_argument("--api", default="", help="the names' API (default: the default one)")
 
     def handle(self, *args, **options):
         names = options["names"]
@@ -28,21 +32,20 @@ class Command(BaseCommand):
             raise CommandError("name namespaces, or give --all (not both)", returncode=2)
         namespaces = list(Namespace.objects.all()) if options["all"] else []
         if names:
-            found = {ns.name: ns for ns in Namespace.objects.filter(name__in=names)}
-            missing = [name for name in names if name not in found]
-            if missing:
-                raise CommandError(f"unknown namespace: {', '.join(missing)}", returncode=2)
-            namespaces = [found[name] for name in names]
+            try:
+                namespaces = namespaces_named(names, api=options["api"])
+            except ServiceError as exc:
+                raise CommandError(exc.message, returncode=2) from exc
         ok = True
-        with make_client() as client:
+        with ApiClients() as clients:
             for namespace in namespaces:
                 scan = scan_start(namespace=namespace)
                 try:
-                    scan = scan_run(scan, client=client)
-                except NamespaceApiError as exc:
+                    scan = scan_run(scan, client=clients.for_namespace(namespace))
+                except (NamespaceApiError, ApiKeyMissing) as exc:
                     ok = False
                     self.stdout.write(
-                        f"{namespace.name}: stopped after {scan.pages} pages ({exc}); "
+                        f"{namespace.label}: stopped after {scan.pages} pages ({exc}); "
                         "the next run resumes it"
                     )
                     continue
@@ -53,7 +56,7 @@ class Command(BaseCommand):
 
 
 def _summary(scan) -> str:
-    name = scan.namespace.name
+    name = scan.namespace.label
     if scan.state != ScanState.COMPLETED:
         return f"{name}: scan {scan.pk} {scan.state}: {scan.error}"
     counts = f"API holds {_count(scan.api_item_count)} items, {scan.mapped_count} mapped"

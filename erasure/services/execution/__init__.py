@@ -29,9 +29,10 @@ import logging
 import time
 import uuid
 
-from erasure import queue
-from erasure.clients import make_client
+from erasure.apis import ApiKeyMissing
+from erasure.clients import ApiClients
 from erasure.failpoints import failpoint
+from erasure.models import ErasureRequest, Namespace
 from erasure.services.execution.base import ExecutionSummary
 from erasure.services.execution.claims import (
     claim,
@@ -45,14 +46,15 @@ from erasure.services.execution.dispatch import send_batch
 from erasure.services.execution.finish import finish_or_wait
 from erasure.services.execution.outcomes import record_outcomes
 from erasure.services.execution.start import expand_namespace, start_request
+from erasure.throttle import api_refuse
 from namespace_api.client import NamespaceApiClient
 
 __all__ = ["ExecutionSummary", "request_execute"]
 
 logger = logging.getLogger(__name__)
 
-# After an authentication failure nothing is sent until an operator fixes the key; look
-# again after this delay.
+# After an authentication failure nothing is sent to that API until an operator fixes the
+# key (`manage.py namespace_api resume NAME` lifts it at once); look again after this delay.
 AUTH_FAILURE_RECHECK_SECONDS = 300
 
 
@@ -68,8 +70,7 @@ def request_execute(
     if to_expand is None:
         return summary
     owner = new_owner()
-    own_client = client is None
-    client = client or make_client()
+    clients = ApiClients(given=client)
     try:
         # The job that started the request expands the namespaces left after the first,
         # while the other jobs already work on the first one.
@@ -77,45 +78,77 @@ def request_execute(
             if not expand_namespace(request_id, namespace_id):
                 break
         while True:
+            refused: set[str] = set()
             for namespace in namespaces_with_claimable_items(request_id):
-                after = start_position(request_id, namespace, client.flavor.delete_max)
-                while True:
-                    started = time.perf_counter()
-                    batch = claim(request_id, namespace, owner, client, after=after)
-                    if batch is None:
-                        break
-                    # Next claim starts past this batch: no rescan of finished items.
-                    after = batch.items[-1].item_id
-                    failpoint("execution.after_claim")
-                    if not still_running(request_id):
-                        # Held or cancelled since the claim: nothing is sent.
-                        give_back([item.pk for item in batch.items], owner)
-                        summary.stopped = "the request is no longer running"
-                        return summary
-                    claimed = time.perf_counter()
-                    result = send_batch(client, batch, owner)
-                    failpoint("execution.after_answer")
-                    called = time.perf_counter()
-                    record_outcomes(batch, result, owner, summary)
-                    logger.debug(
-                        "request %s: %d items of %s: claim %.0f ms, calls %.0f ms, record %.0f ms",
-                        request_id,
-                        len(batch.items),
-                        namespace.name,
-                        (claimed - started) * 1000,
-                        (called - claimed) * 1000,
-                        (time.perf_counter() - called) * 1000,
-                    )
-                    if result.stop_reason:
-                        summary.stopped = result.stop_reason
-                        queue.enqueue_execution(
-                            request_id=request_id, delay_seconds=AUTH_FAILURE_RECHECK_SECONDS
-                        )
-                        return summary
+                if namespace.api in refused:
+                    continue
+                try:
+                    api_client = clients.for_namespace(namespace)
+                except ApiKeyMissing as exc:
+                    _refuse(request_id, namespace.api, str(exc), summary)
+                    refused.add(namespace.api)
+                    continue
+                state = _work_on(request_id, namespace, api_client, owner, summary)
+                if state == "gone":
+                    return summary
+                if state == "refused":
+                    refused.add(namespace.api)
             state = finish_or_wait(request_id)
             if state != "more":
                 summary.finished = state == "finished"
                 return summary
     finally:
-        if own_client:
-            client.close()
+        clients.close()
+
+
+def _work_on(
+    request_id: uuid.UUID | str,
+    namespace: Namespace,
+    client: NamespaceApiClient,
+    owner: str,
+    summary: ExecutionSummary,
+) -> str:
+    """Claim, send and record the namespace's batches until none is claimable: "done",
+    "refused" (its API refused our key: its namespaces wait, the others go on), or "gone"
+    (the request is held or cancelled)."""
+    after = start_position(request_id, namespace, client.flavor.delete_max)
+    while True:
+        started = time.perf_counter()
+        batch = claim(request_id, namespace, owner, client, after=after)
+        if batch is None:
+            return "done"
+        # Next claim starts past this batch: no rescan of finished items.
+        after = batch.items[-1].item_id
+        failpoint("execution.after_claim")
+        if not still_running(request_id):
+            # Held or cancelled since the claim: nothing is sent.
+            give_back([item.pk for item in batch.items], owner)
+            summary.stopped = "the request is no longer running"
+            return "gone"
+        claimed = time.perf_counter()
+        result = send_batch(client, batch, owner)
+        failpoint("execution.after_answer")
+        called = time.perf_counter()
+        record_outcomes(batch, result, owner, summary)
+        logger.debug(
+            "request %s: %d items of %s: claim %.0f ms, calls %.0f ms, record %.0f ms",
+            request_id,
+            len(batch.items),
+            namespace.name,
+            (claimed - started) * 1000,
+            (called - claimed) * 1000,
+            (time.perf_counter() - called) * 1000,
+        )
+        if result.stop_reason:
+            _refuse(request_id, namespace.api, result.stop_reason, summary)
+            return "refused"
+
+
+def _refuse(request_id: uuid.UUID | str, api: str, reason: str, summary: ExecutionSummary) -> None:
+    """Nothing more goes to `api` for a while: every worker skips its namespaces, and the
+    request waits for them (finish_or_wait wakes it when the refusal ends)."""
+    reason = f"namespace API {api}: {reason}"
+    logger.warning("request %s: %s; its namespaces wait", request_id, reason)
+    api_refuse(api, seconds=AUTH_FAILURE_RECHECK_SECONDS, reason=reason)
+    ErasureRequest.objects.filter(pk=request_id).update(last_error=reason[:1000])
+    summary.stopped = reason

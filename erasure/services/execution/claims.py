@@ -17,9 +17,10 @@ import uuid
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
+from django.db.models.functions import Now
 
 from erasure.lifecycle import ItemOutcome, RequestStatus
-from erasure.models import AttributionMode, ErasureItem, ErasureRequest, Namespace
+from erasure.models import ApiThrottle, AttributionMode, ErasureItem, ErasureRequest, Namespace
 from erasure.services.execution.base import Batch, Item
 from namespace_api.client import NamespaceApiClient
 
@@ -33,13 +34,17 @@ def new_owner() -> str:
 
 def namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespace]:
     """Namespaces where the request has pending items: one index probe per namespace we
-    know of (a handful), not a walk over every pending item."""
+    know of (a handful), not a walk over every pending item. Namespaces of an API refused
+    now (erasure.throttle.api_refuse) are left out: their items wait."""
     pending = ErasureItem.objects.filter(
         request_id=uuid.UUID(str(request_id)),
         namespace_id=OuterRef("pk"),
         outcome=ItemOutcome.PENDING,
     )
-    namespaces = list(Namespace.objects.filter(Exists(pending)).order_by("name"))
+    refused = ApiThrottle.objects.filter(name=OuterRef("api"), refused_until__gt=Now())
+    namespaces = list(
+        Namespace.objects.filter(Exists(pending), ~Exists(refused)).order_by("name", "api")
+    )
     if settings.ERASURE_JOBS_PER_REQUEST <= 1 or len(namespaces) <= 1:
         return namespaces  # one job: name order, predictable
     # Jobs of one request start in different namespaces (a random rotation of the list),

@@ -6,6 +6,7 @@ from django.db import connection
 
 from erasure.models import Dispatch, ErasureRequest, Namespace, Replay
 from erasure.services.execution.base import Batch
+from erasure.throttle import api_note_status
 from namespace_api.client import BatchResult, NamespaceApiClient
 from namespace_api.client.types import CallRecord
 
@@ -43,7 +44,10 @@ def dispatches_record(
     request: ErasureRequest | None = None,
     replay: Replay | None = None,
 ) -> list[Dispatch]:
-    """One dispatch row per call, for a request or a replay (in the caller's transaction)."""
+    """One dispatch row per call, for a request or a replay (in the caller's transaction);
+    the API's last status is remembered for /readyz."""
+    if calls:
+        api_note_status(namespace.api, calls[-1].http_status)
     return Dispatch.objects.bulk_create(
         [
             Dispatch(

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from erasure import queue
+from erasure.apis import default_api_name
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome, RequestStatus, enter
 from erasure.models import AuditEvent, AuditEventType, ErasureRequest, Subject
 from erasure.services import scans
@@ -24,19 +25,25 @@ from erasure.transparency.verify import failed_items_digest
 
 def pending_state(request_id: uuid.UUID | str) -> tuple[int, int, int, datetime]:
     """(pending, claimable now, exhausted: tried to the limit with no answer, next time
-    something becomes claimable)."""
+    something becomes claimable). Items of a refused API are not claimable before the
+    refusal ends."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT count(*),
-                   count(*) FILTER (WHERE (not_before IS NULL OR not_before <= now())
-                                      AND (lease_until IS NULL OR lease_until < now())
-                                      AND attempts < %(max)s),
-                   count(*) FILTER (WHERE attempts >= %(max)s
-                                      AND (lease_until IS NULL OR lease_until < now())),
-                   min(greatest(coalesce(not_before, now()), coalesce(lease_until, now())))
-            FROM erasure_erasureitem
-            WHERE request_id = %(request)s AND outcome = %(pending)s
+                   count(*) FILTER (WHERE (i.not_before IS NULL OR i.not_before <= now())
+                                      AND (i.lease_until IS NULL OR i.lease_until < now())
+                                      AND i.attempts < %(max)s
+                                      AND r.refused_until IS NULL),
+                   count(*) FILTER (WHERE i.attempts >= %(max)s
+                                      AND (i.lease_until IS NULL OR i.lease_until < now())),
+                   min(greatest(coalesce(i.not_before, now()), coalesce(i.lease_until, now()),
+                                coalesce(r.refused_until, now())))
+            FROM erasure_erasureitem i
+            JOIN erasure_namespace n ON n.id = i.namespace_id
+            -- The items of an API that refused our key wait until the refusal ends.
+            LEFT JOIN erasure_apithrottle r ON r.name = n.api AND r.refused_until > now()
+            WHERE i.request_id = %(request)s AND i.outcome = %(pending)s
             """,
             {
                 "request": request_id,
@@ -123,11 +130,12 @@ def complete(request: ErasureRequest) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT n.name, i.outcome, count(*) FROM erasure_erasureitem i
-            JOIN erasure_namespace n ON n.id = i.namespace_id
-            WHERE i.request_id = %s GROUP BY n.name, i.outcome
+            SELECT CASE WHEN n.api = %s THEN n.name ELSE n.api || '/' || n.name END,
+                   i.outcome, count(*)
+            FROM erasure_erasureitem i JOIN erasure_namespace n ON n.id = i.namespace_id
+            WHERE i.request_id = %s GROUP BY 1, 2
             """,
-            [request.pk],
+            [default_api_name(), request.pk],
         )
         by_namespace: dict[str, dict[str, int]] = {}
         counts: dict[str, int] = {}
@@ -136,11 +144,12 @@ def complete(request: ErasureRequest) -> None:
             counts[outcome] = counts.get(outcome, 0) + count
         cursor.execute(
             """
-            SELECT n.name, i.item_id, i.last_error FROM erasure_erasureitem i
-            JOIN erasure_namespace n ON n.id = i.namespace_id
+            SELECT CASE WHEN n.api = %s THEN n.name ELSE n.api || '/' || n.name END,
+                   i.item_id, i.last_error
+            FROM erasure_erasureitem i JOIN erasure_namespace n ON n.id = i.namespace_id
             WHERE i.request_id = %s AND i.outcome = %s
             """,
-            [request.pk, ItemOutcome.FAILED],
+            [default_api_name(), request.pk, ItemOutcome.FAILED],
         )
         failed_items = cursor.fetchall()
     prior_events = list(
