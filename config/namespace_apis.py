@@ -10,6 +10,7 @@ The default API is the one `NAMESPACE_API_URL`, `NAMESPACE_API_KEY`, `NAMESPACE_
     flavor = "cloud"                       # or "onprem"
     key_env = "MOORCHEH_EU_KEY"            # the key is read from this variable...
     # key_file = "/etc/erasure/eu.key"     # ...or from this file; never written anywhere
+                                           # (an on-prem API takes no key)
     max_in_flight = 8
     calls_per_second = 0                   # 0: no rate limit
     timeout = 30
@@ -75,13 +76,18 @@ def _checked(source: str, name: str, spec: Any, *, default_name: str) -> dict[st
     if flavor not in FLAVORS:
         raise ImproperlyConfigured(f"{where}: flavor must be one of {', '.join(FLAVORS)}")
     key_env, key_file = spec.get("key_env", ""), spec.get("key_file", "")
-    if bool(key_env) == bool(key_file):
+    if not isinstance(key_env, str) or not isinstance(key_file, str):
+        raise ImproperlyConfigured(f"{where}: key_env and key_file are strings")
+    if flavor == "onprem" and (key_env or key_file):
+        raise ImproperlyConfigured(
+            f"{where}: the on-prem API takes no key (it authenticates nothing); remove "
+            "key_env and key_file"
+        )
+    if flavor == "cloud" and bool(key_env) == bool(key_file):
         raise ImproperlyConfigured(
             f"{where}: name its key by exactly one of key_env (a variable) or key_file "
             "(a path); the key itself is never configuration"
         )
-    if not isinstance(key_env, str) or not isinstance(key_file, str):
-        raise ImproperlyConfigured(f"{where}: key_env and key_file are strings")
     return {
         "url": url.rstrip("/"),
         "flavor": flavor,

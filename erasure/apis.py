@@ -38,6 +38,8 @@ class ApiConfig:
         """The API key, read now (ApiKeyMissing when it cannot be); never logged."""
         if self.key_value:
             return self.key_value
+        if not self.key_env and not self.key_file:
+            return ""  # an on-prem API: no key
         if self.key_env:
             value = os.environ.get(self.key_env, "").strip()
             if not value:
@@ -58,6 +60,8 @@ class ApiConfig:
         """Where the key comes from, for people (never the key)."""
         if self.key_value:
             return "NAMESPACE_API_KEY"
+        if not self.key_env and not self.key_file:
+            return "no key (on-prem)"
         return f"${self.key_env}" if self.key_env else self.key_file
 
 

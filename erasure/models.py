@@ -458,7 +458,7 @@ class ApiThrottle(models.Model):
     # The API refused our key (401/403), or its key cannot be read: nothing is sent to it
     # before this time; its namespaces wait, the other APIs' go on.
     refused_until = models.DateTimeField(null=True, blank=True)
-    refused_reason = models.TextField(blank=True, default="")
+    refused_reason = models.TextField(blank=True, db_default="")
     # The HTTP status of the last answer recorded, and since when it has been that status
     # (written when it changes, not on every call). 0: no answer (a timeout, a reset).
     last_status = models.IntegerField(null=True, blank=True)

@@ -31,8 +31,9 @@ EMULATOR_KEY = "test-emulator-key"
 class Emulator:
     """A handle on the running emulator through its control endpoint (real HTTP)."""
 
-    def __init__(self, server: EmulatorServer) -> None:
+    def __init__(self, server: EmulatorServer, key: str = EMULATOR_KEY) -> None:
         self.server = server
+        self.key = key
         self.url = server.url
         self.root = server.base_url
         self.http = httpx.Client(base_url=self.root, timeout=10)
@@ -46,7 +47,7 @@ class Emulator:
         return response.json()
 
     def seed(self, namespaces: list[dict[str, Any]]) -> None:
-        self.control("seed", {"api_key": EMULATOR_KEY, "namespaces": namespaces})
+        self.control("seed", {"api_key": self.key or None, "namespaces": namespaces})
 
     def ids(self, namespace: str) -> set[str]:
         return set(self.control("state")["namespaces"].get(namespace, {}).get("ids", []))
@@ -103,6 +104,32 @@ def emulator(emulator_server: EmulatorServer, settings: Any) -> Iterator[Emulato
     settings.NAMESPACE_API_URL = emulator_server.url
     settings.NAMESPACE_API_KEY = EMULATOR_KEY
     settings.NAMESPACE_API_FLAVOR = "cloud"
+    yield handle
+    handle.http.close()
+
+
+@pytest.fixture(scope="session")
+def onprem_server() -> Iterator[EmulatorServer]:
+    server = EmulatorServer(flavor="onprem", seed=4321)
+    server.start()
+    yield server
+    server.stop()
+
+
+def onprem_api_settings(server: EmulatorServer) -> dict[str, dict[str, Any]]:
+    """NAMESPACE_APIS with an on-prem API "onprem" served by `server` (on-prem takes no
+    key), as config/namespace_apis.py parses it."""
+    from config.namespace_apis import namespace_apis_parse
+
+    return namespace_apis_parse(f'[onprem]\nurl = "{server.url}"\nflavor = "onprem"\n')
+
+
+@pytest.fixture
+def onprem(emulator: Emulator, onprem_server: EmulatorServer, settings: Any) -> Iterator[Emulator]:
+    """A second namespace API, "onprem" (an on-prem emulator), next to the default cloud one."""
+    handle = Emulator(onprem_server, key="")
+    handle.control("reset", {})
+    settings.NAMESPACE_APIS = onprem_api_settings(onprem_server)
     yield handle
     handle.http.close()
 

@@ -3,6 +3,7 @@ readiness follows it; every other check is made to fail once."""
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -10,10 +11,12 @@ import sys
 import time
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
-from erasure.models import Dispatch, ErasureRequest, Namespace, Subject
-from tests.conftest import ROOT, worker_env
+from erasure.services.execution import request_execute
+from tests.conftest import EMULATOR_KEY, ROOT, worker_env
+from tests.services.execution.helpers import prepare
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,34 +97,22 @@ def test_a_refused_key_or_another_hash_key_is_not_ready(client, emulator, settin
     worker = start_worker(emulator)
     try:
         wait_for(client, 200)
-        namespace = Namespace.objects.create(name="n", kind="text", attribution_mode="exact")
-        request = ErasureRequest.objects.create(
-            subject=Subject.objects.create(key_hash="h" * 64),
-            regulation="gdpr",
-            source="api",
-            status="running",
-            received_at="2026-01-01T00:00Z",
-            due_at="2026-02-01T00:00Z",
-        )
-        Dispatch.objects.create(
-            request=request,
-            namespace=namespace,
-            endpoint="documents/delete",
-            ids_sent=1,
-            http_status=401,
-            latency_ms=5,
-        )
+        # The API refuses the key: the erasure stops there, and readiness names the API.
+        request = prepare(emulator, texts=3, vectors=0, others=0)
+        emulator.control("config", {"disabled_api_keys": [EMULATOR_KEY]})
+        request_execute(request_id=request.pk)
         code, body = ready(client)
-        assert code == 503 and body["checks"]["namespace_api"]["last_status"] == 401
-        Dispatch.objects.create(
-            request=request,
-            namespace=namespace,
-            endpoint="documents/delete",
-            ids_sent=1,
-            http_status=200,
-            latency_ms=5,
-        )
-        assert ready(client)[0] == 200
+        api = body["checks"]["namespace_api"]["apis"]["default"]
+        assert code == 503 and api["last_status"] == 401 and api["ok"] is False
+        assert "namespace API default" in api["error"]
+        # The key works again and an operator lifts the refusal: the erasure completes.
+        emulator.control("config", {"disabled_api_keys": []})
+        call_command("namespace_api", "resume", "default", stdout=io.StringIO())
+        request_execute(request_id=request.pk)
+        request.refresh_from_db()
+        assert request.status == "completed"
+        code, body = ready(client)
+        assert code == 200 and body["checks"]["namespace_api"]["apis"]["default"]["ok"]
 
         settings.SUBJECT_HASH_KEY = "another-key"
         code, body = ready(client)

@@ -40,6 +40,7 @@ class NamespaceForm(forms.ModelForm):
             self.fields["api"] = forms.ChoiceField(
                 choices=[(name, name) for name in apis()],
                 initial=default_api_name(),
+                required=False,
                 label="Namespace API",
                 help_text="The namespace API the namespace lives in (a name may exist in two).",
             )
@@ -87,7 +88,7 @@ class NamespaceAdmin(BaseAdmin):
                 kind=form.cleaned_data["kind"],
                 attribution_mode=form.cleaned_data["attribution_mode"],
                 actor=actor_of(request),
-                api=form.cleaned_data.get("api"),
+                api=form.cleaned_data.get("api") or None,
             )
             settings = {
                 field: form.cleaned_data[field]

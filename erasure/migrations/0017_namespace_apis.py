@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="apithrottle",
             name="refused_reason",
-            field=models.TextField(blank=True, default=""),
+            field=models.TextField(blank=True, db_default=""),
         ),
         migrations.AddField(
             model_name="apithrottle",

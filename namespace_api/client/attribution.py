@@ -96,6 +96,7 @@ def erase(
                 _erase_counted(api, batch, namespace=namespace, kind=kind, chunk=chunk)
     except AuthenticationFailed as exc:
         batch.result.stop_reason = f"authentication failed (HTTP {exc.status}): {exc.message}"
+        batch.result.stop_status = exc.status
     return batch.result
 
 

@@ -109,3 +109,5 @@ class BatchResult:
     calls: list[CallRecord] = field(default_factory=list)
     results: dict[str, IdResult] = field(default_factory=dict)
     stop_reason: str = ""
+    # The HTTP status that stopped the batch (401 or 403), when one did.
+    stop_status: int | None = None

@@ -144,7 +144,12 @@ def test_a_namespace_added_in_the_admin_goes_through_the_service_and_is_audited(
     assert (namespace.kind, namespace.attribution_mode) == ("vector", "fast")
     event = AuditEvent.objects.get(event_type=AuditEventType.NAMESPACE_CREATED)
     assert event.actor == "user:ops"
-    assert event.details == {"namespace": "new-docs", "kind": "vector", "attribution_mode": "fast"}
+    assert event.details == {
+        "api": "default",
+        "namespace": "new-docs",
+        "kind": "vector",
+        "attribution_mode": "fast",
+    }
 
 
 def test_a_namespace_name_the_service_refuses_is_a_form_error_and_adds_nothing(client, staff):

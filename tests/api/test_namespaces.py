@@ -43,6 +43,7 @@ def test_setting_the_mode_records_an_audit_event(approver, known):
     event = AuditEvent.objects.get(event_type=AuditEventType.NAMESPACE_MODE_CHANGED)
     assert event.actor == "api_key:approver"
     assert event.details == {
+        "api": "default",
         "namespace": "embeddings",
         "kind": "vector",
         "from": "fast",

@@ -46,7 +46,7 @@ from erasure.services.execution.dispatch import send_batch
 from erasure.services.execution.finish import finish_or_wait
 from erasure.services.execution.outcomes import record_outcomes
 from erasure.services.execution.start import expand_namespace, start_request
-from erasure.throttle import api_refuse
+from erasure.throttle import api_note_status, api_refuse
 from namespace_api.client import NamespaceApiClient
 
 __all__ = ["ExecutionSummary", "request_execute"]
@@ -140,15 +140,23 @@ def _work_on(
             (time.perf_counter() - called) * 1000,
         )
         if result.stop_reason:
-            _refuse(request_id, namespace.api, result.stop_reason, summary)
+            _refuse(request_id, namespace.api, result.stop_reason, summary, result.stop_status)
             return "refused"
 
 
-def _refuse(request_id: uuid.UUID | str, api: str, reason: str, summary: ExecutionSummary) -> None:
+def _refuse(
+    request_id: uuid.UUID | str,
+    api: str,
+    reason: str,
+    summary: ExecutionSummary,
+    status: int | None = None,
+) -> None:
     """Nothing more goes to `api` for a while: every worker skips its namespaces, and the
     request waits for them (finish_or_wait wakes it when the refusal ends)."""
     reason = f"namespace API {api}: {reason}"
     logger.warning("request %s: %s; its namespaces wait", request_id, reason)
     api_refuse(api, seconds=AUTH_FAILURE_RECHECK_SECONDS, reason=reason)
+    if status is not None:
+        api_note_status(api, status)
     ErasureRequest.objects.filter(pk=request_id).update(last_error=reason[:1000])
     summary.stopped = reason

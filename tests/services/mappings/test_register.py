@@ -19,8 +19,8 @@ def test_mappings_namespaces_learns_unknown_ones_from_the_api(emulator):
     emulator.seed([{"name": "notes", "type": "text", "items": []}])
     items = [MappingInput("user-1", "notes", "a")]
     namespaces = mappings_namespaces(items=items)
-    assert list(namespaces) == ["notes"]
-    assert Namespace.objects.get(name="notes") == namespaces["notes"]
+    assert list(namespaces) == [("default", "notes")]
+    assert Namespace.objects.get(name="notes") == namespaces["default", "notes"]
     emulator.control("calls/clear", {})
     result = mappings_register(items=items, namespaces=namespaces, actor=ACTOR)
     assert result.created == 1
@@ -38,5 +38,5 @@ def test_namespaces_given_must_cover_every_item(emulator):
     notes = Namespace.objects.create(name="notes", kind="text", attribution_mode="exact")
     items = [MappingInput("user-1", "notes", "a"), MappingInput("user-1", "other", "b")]
     with pytest.raises(ValueError, match="every namespace"):
-        mappings_register(items=items, namespaces={"notes": notes}, actor=ACTOR)
+        mappings_register(items=items, namespaces={("default", "notes"): notes}, actor=ACTOR)
     assert ItemMapping.objects.count() == 0
