@@ -48,6 +48,7 @@ from erasure.services.execution.outcomes import record_outcomes
 from erasure.services.execution.start import expand_namespace, start_request
 from erasure.throttle import api_note_status, api_refuse
 from namespace_api.client import NamespaceApiClient
+from namespace_api.client.types import Outcome
 
 __all__ = ["ExecutionSummary", "request_execute"]
 
@@ -91,7 +92,9 @@ def request_execute(
                 state = _work_on(request_id, namespace, api_client, owner, summary)
                 if state == "gone":
                     return summary
-                if state == "refused":
+                if state in ("refused", "down"):
+                    # Its other namespaces wait (a refusal for every worker, a failing API
+                    # for this pass: its items retry when their backoff ends).
                     refused.add(namespace.api)
             state = finish_or_wait(request_id)
             if state != "more":
@@ -109,8 +112,10 @@ def _work_on(
     summary: ExecutionSummary,
 ) -> str:
     """Claim, send and record the namespace's batches until none is claimable: "done",
-    "refused" (its API refused our key: its namespaces wait, the others go on), or "gone"
-    (the request is held or cancelled)."""
+    "refused" (its API refused our key: its namespaces wait, the others go on), "down"
+    (every call of a batch failed after the client's retries: the API looks down, and the
+    job moves on to the other APIs' namespaces), or "gone" (the request is held or
+    cancelled)."""
     after = start_position(request_id, namespace, client.flavor.delete_max)
     while True:
         started = time.perf_counter()
@@ -142,6 +147,17 @@ def _work_on(
         if result.stop_reason:
             _refuse(request_id, namespace.api, result.stop_reason, summary, result.stop_status)
             return "refused"
+        if result.results and all(
+            r.outcome == Outcome.FAILED and r.retryable for r in result.results.values()
+        ):
+            logger.warning(
+                "request %s: namespace API %s failed a whole batch of %s; its namespaces "
+                "wait for their retries",
+                request_id,
+                namespace.api,
+                namespace.name,
+            )
+            return "down"
 
 
 def _refuse(

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
 from config.namespace_apis import namespace_apis_parse
 from erasure.actors import Actor
@@ -26,6 +27,7 @@ from erasure.services.mappings import MappingInput, mappings_register
 from erasure.services.namespaces import namespace_create
 from erasure.throttle import refused_apis
 from erasure.transparency.verify import failed_items_digest
+from namespace_api.client.retry import RetryPolicy
 from tests.conftest import EMULATOR_KEY, manage_py, worker_env
 from tests.services.execution.helpers import OTHER, SUBJECT, approve
 
@@ -242,3 +244,67 @@ def test_a_worker_process_configured_by_the_environment_erases_both(emulator, on
     assert onprem.ids("notes") == {f"keep{n}" for n in range(3)}
     # No key in any line the worker wrote.
     assert EMULATOR_KEY not in done.stdout + done.stderr
+
+
+def test_metrics_and_readiness_are_per_api(client, emulator, onprem):
+    seed_both(emulator, onprem, cloud=5, local=5)
+    emulator.control("config", {"disabled_api_keys": [EMULATOR_KEY]})
+    request = file_and_approve()
+    request_execute(request_id=request.pk)
+
+    text = client.get("/metrics").content.decode()
+    got = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    onprem_deletes = sum(
+        value
+        for (name, labels), value in got.items()
+        if name == "erasure_dispatches_total" and ("api", "onprem") in labels
+    )
+    assert onprem_deletes == Dispatch.objects.filter(namespace__api="onprem").count() > 0
+    assert got[("erasure_namespace_api_refused", (("api", "default"),))] == 1
+    assert got[("erasure_namespace_api_refused", (("api", "onprem"),))] == 0
+
+    checks = client.get("/readyz").json()["checks"]["namespace_api"]
+    assert checks["ok"] is False and checks["error"].endswith(": default")
+    assert checks["apis"]["default"]["last_status"] == 401
+    assert checks["apis"]["onprem"] == {
+        "ok": True,
+        "flavor": "onprem",
+        "last_status": 200,
+        "status_since_s": checks["apis"]["onprem"]["status_since_s"],
+    }
+
+
+def test_an_api_that_is_down_holds_up_only_its_own_namespaces(emulator, onprem, settings):
+    settings.ERASURE_JOBS_PER_REQUEST = 1  # one job: namespaces in name order
+    seed_both(emulator, onprem, cloud=10, local=150)
+    onprem.control("faults", {"namespace": "*", "probabilities": {"server_error": 1.0}})
+    request = file_and_approve()
+    summary = request_execute(request_id=request.pk)
+    assert not summary.finished
+
+    # In name order `notes` (default), `onprem/notes`, `vecs`: the on-prem API failed its
+    # first batch, and the job went on to `vecs` before it tried the on-prem one again.
+    assert emulator.ids("vecs") == set() and emulator.ids("notes") == {"keep0", "keep1", "keep2"}
+    order = [
+        (d["namespace__api"], d["namespace__name"])
+        for d in Dispatch.objects.filter(request=request, endpoint__contains="delete")
+        .order_by("id")
+        .values("namespace__api", "namespace__name")
+    ]
+    vecs = order.index(("default", "vecs"))
+    tries = 1 + RetryPolicy().max_retries
+    assert 0 < order[:vecs].count(("onprem", "notes")) <= tries  # one batch's tries
+    assert ("onprem", "notes") in order[vecs:]
+    pending = ErasureItem.objects.filter(request=request, outcome="pending")
+    assert set(pending.values_list("namespace__api", flat=True)) == {"onprem"}
+    assert pending.count() == 150 and len(onprem.ids("notes")) == 153
+    assert refused_apis() == {}  # a failing API is retried, not refused
+
+    onprem.control("faults", {"namespace": "*", "probabilities": {}})
+    ErasureItem.objects.filter(request=request).update(not_before=None)  # the backoff, over
+    assert request_execute(request_id=request.pk).finished
+    assert onprem.ids("notes") == {"keep0", "keep1", "keep2"}
