@@ -26,6 +26,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from erasure.actors import Actor
+from erasure.apis import default_api_name
 from erasure.lifecycle import ItemOutcome
 from erasure.models import AuditEvent, AuditEventType
 from erasure.services import audit_log
@@ -246,7 +247,11 @@ def _iso(moment: datetime) -> str:
 FLUSH_BYTES = 64 * 1024
 
 _ITEMS_SELECT = """
-    SELECT i.request_id::text AS request_id, n.name AS namespace, n.kind AS namespace_kind,
+    SELECT i.request_id::text AS request_id,
+           -- A namespace of an API other than the default one is API/name.
+           CASE WHEN n.api = %(default_api)s THEN n.name ELSE n.api || '/' || n.name END
+               AS namespace,
+           n.kind AS namespace_kind,
            i.item_id, i.outcome, i.attempts, i.last_http_status, i.last_error,
            to_json(i.decided_at) #>> '{}' AS decided_at, i.decided_by_id AS dispatch_id
     FROM erasure_erasureitem i
@@ -324,7 +329,12 @@ def table_export_chunks(
     about 64 KiB, in constant memory. Items are filtered by request and by when their
     outcome was decided; requests by id and by when they were received."""
     statement = _copy_statement(what, export_format)
-    params: dict[str, object] = {"request": request_id, "since": since, "until": until}
+    params: dict[str, object] = {
+        "request": request_id,
+        "since": since,
+        "until": until,
+        "default_api": default_api_name(),
+    }
     params.update({outcome.value: outcome.value for outcome in ItemOutcome})
     buffer = bytearray()
     with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:

@@ -186,7 +186,10 @@ class RequestItemsApi(ApiView):
     pagination_class = Pagination
 
     class OutputSerializer(serializers.Serializer):
-        namespace = serializers.CharField(source="namespace.name")
+        namespace = serializers.CharField(
+            source="namespace.label",
+            help_text="The namespace's name; one of an API other than the default is API/name.",
+        )
         item_id = serializers.CharField()
         outcome = serializers.ChoiceField(choices=ItemOutcome.values)
         attempts = serializers.IntegerField()

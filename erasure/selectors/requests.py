@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from erasure.apis import default_api_name
+from erasure.apis import apis, default_api_name
 from erasure.deadlines import due_at
 from erasure.errors import NotFound
 from erasure.lifecycle import AWAITING_START_STATUSES, OPEN_STATUSES, STATE_CLOCKS
@@ -58,7 +58,12 @@ def request_items(
     if outcome:
         items = items.filter(outcome=outcome)
     if namespace:
-        items = items.filter(namespace__name=namespace)
+        # A name, or API/name for a namespace of another API (as the items show it).
+        api, _, name = namespace.rpartition("/")
+        if api and api in apis():
+            items = items.filter(namespace__api=api, namespace__name=name)
+        else:
+            items = items.filter(namespace__name=namespace)
     return items
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 
 import pytest
 from django.core.management import call_command
@@ -19,6 +20,7 @@ from config.namespace_apis import namespace_apis_parse
 from erasure.actors import Actor
 from erasure.certificates import certificate_for, certificate_html
 from erasure.evidence import certificate_facts
+from erasure.exports import table_export_chunks
 from erasure.models import ApiThrottle, AuditEvent, AuditEventType, Dispatch, ErasureItem, Namespace
 from erasure.services.execution import request_execute
 from erasure.services.execution.claims import namespaces_with_claimable_items
@@ -95,7 +97,7 @@ def test_a_namespace_name_may_exist_in_two_apis(emulator, onprem):
     assert {ns.label for ns in Namespace.objects.all()} == {"notes", "vecs", "onprem/notes"}
 
 
-def test_one_request_erases_the_subject_in_both_apis(emulator, onprem):
+def test_one_request_erases_the_subject_in_both_apis(emulator, onprem, api_key_factory):
     seed_both(emulator, onprem)
     request = file_and_approve()
     summary = request_execute(request_id=request.pk)
@@ -153,6 +155,20 @@ def test_one_request_erases_the_subject_in_both_apis(emulator, onprem):
         ("onprem/notes", "onprem", 250),
     }
     assert completed.details["failed_items"]["sha256"] == failed_items_digest([])
+
+    # The items answer and the items export name the on-prem namespace apart too.
+    auditor = api_key_factory("auditor", "audit:read")
+    listed = auditor.get(f"/api/v1/requests/{request.pk}/items?namespace=onprem/notes").json()
+    assert listed["count"] == 250
+    assert {item["namespace"] for item in listed["results"]} == {"onprem/notes"}
+    assert (
+        auditor.get(f"/api/v1/requests/{request.pk}/items?namespace=notes").json()["count"] == 280
+    )  # a plain name matches it in every API
+    export = b"".join(
+        table_export_chunks(what="items", export_format="csv", request_id=str(request.pk))
+    ).decode()
+    namespaces = Counter(line.split(",")[1] for line in export.splitlines()[1:])
+    assert namespaces == {"notes": 30, "vecs": 30, "onprem/notes": 250}
 
 
 def test_a_401_from_one_api_leaves_the_other_going(emulator, onprem):
