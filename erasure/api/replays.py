@@ -88,14 +88,16 @@ class ReplayCreateApi(ApiView):
     def post(self, request: Request) -> Response:
         data = validated_body(self.InputSerializer, request)
         if data["dry_run"]:
-            plan = replay_plan(since=data["since"], namespaces=data["namespaces"], api=data["api"])
+            plan = replay_plan(
+                since=data["since"], namespaces=data["namespaces"], api=data.get("api", "")
+            )
             return Response(
                 {"dry_run": True, "items": sum(plan.values()), "by_namespace": plan}, status=200
             )
         replay = replay_create(
             since=data["since"],
             namespaces=data["namespaces"],
-            api=data["api"],
+            api=data.get("api", ""),
             actor=actor_of(request),
         )
         return Response(ReplayOutputSerializer(replay).data, status=202)

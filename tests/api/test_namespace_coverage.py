@@ -70,6 +70,7 @@ def test_a_vector_namespace_says_it_cannot_be_listed(emulator, api_key_factory):
     coverage = api_key_factory("auditor", "audit:read").get("/api/v1/namespaces/vecs/coverage")
     assert coverage.status_code == 200
     assert coverage.json() == {
+        "api": "default",
         "namespace": "vecs",
         "kind": "vector",
         "can_be_listed": False,

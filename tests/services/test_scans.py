@@ -118,7 +118,7 @@ def test_the_command_refuses_an_unknown_namespace(emulator):
     env = worker_env(connection.settings_dict["NAME"], emulator)
     result = manage_py("namespace_scan", "nowhere", env=env)
     assert result.returncode == 2
-    assert "unknown namespace: nowhere" in result.stderr
+    assert "unknown namespace(s) in API default: nowhere" in result.stderr
     assert not NamespaceScan.objects.exists()
 
 
