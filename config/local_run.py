@@ -29,6 +29,9 @@ SHARED_VARIABLES = (
     "NAMESPACE_API_URL",
     "NAMESPACE_API_KEY",
     "NAMESPACE_API_FLAVOR",
+    "NAMESPACE_API_NAME",
+    "NAMESPACE_APIS",  # when on one line (JSON); else set NAMESPACE_APIS_FILE
+    "NAMESPACE_APIS_FILE",
 )
 
 
@@ -41,7 +44,11 @@ def write_local_run_environment(values: Mapping[str, str], *, directory: Path) -
     path = directory / FILE_NAME
     lines = [
         "# Written by `make run` for management commands in other shells (config.local_run).",
-        *(f"{name}={values[name]}" for name in SHARED_VARIABLES if values.get(name)),
+        *(
+            f"{name}={values[name]}"
+            for name in SHARED_VARIABLES
+            if values.get(name) and "\n" not in values[name]
+        ),
     ]
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)  # touch() leaves the mode of a file that exists as it was

@@ -35,7 +35,7 @@ class AttributionMode(models.TextChoices):
 class Namespace(models.Model):
     # The namespace API it lives in (erasure.apis; NAMESPACE_API_NAME for the default
     # one): a name is unique within its API only.
-    api = models.CharField(max_length=64, default="default")
+    api = models.CharField("API", max_length=64, default="default")
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=10, choices=NamespaceKind.choices)
     attribution_mode = models.CharField(max_length=10, choices=AttributionMode.choices)

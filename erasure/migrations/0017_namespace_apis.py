@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="namespace",
             name="api",
-            field=models.CharField(default="default", max_length=64),
+            field=models.CharField(default="default", max_length=64, verbose_name="API"),
         ),
         migrations.AlterField(
             model_name="namespace",

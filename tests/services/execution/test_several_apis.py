@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config.namespace_apis import namespace_apis_parse
 from erasure.actors import Actor
+from erasure.apis import apis
 from erasure.certificates import certificate_for, certificate_html
 from erasure.evidence import certificate_facts
 from erasure.exports import table_export_chunks
@@ -27,7 +28,7 @@ from erasure.services.execution.claims import namespaces_with_claimable_items
 from erasure.services.execution.finish import pending_state
 from erasure.services.mappings import MappingInput, mappings_register
 from erasure.services.namespaces import namespace_create
-from erasure.throttle import refused_apis
+from erasure.throttle import PgThrottle, refused_apis
 from erasure.transparency.verify import failed_items_digest
 from namespace_api.client.retry import RetryPolicy
 from tests.conftest import EMULATOR_KEY, manage_py, worker_env
@@ -324,3 +325,22 @@ def test_an_api_that_is_down_holds_up_only_its_own_namespaces(emulator, onprem, 
     ErasureItem.objects.filter(request=request).update(not_before=None)  # the backoff, over
     assert request_execute(request_id=request.pk).finished
     assert onprem.ids("notes") == {"keep0", "keep1", "keep2"}
+
+
+def test_each_api_has_its_own_throttle(emulator, onprem, settings):
+    settings.NAMESPACE_APIS = namespace_apis_parse(
+        f'[onprem]\nurl = "{onprem.url}"\nflavor = "onprem"\nmax_in_flight = 2\n'
+        "calls_per_second = 50\n"
+    )
+    configured = apis()
+    cloud, local = (PgThrottle.for_api(configured[name]) for name in ("default", "onprem"))
+    assert (local.max_in_flight, local.rate) == (2, 50.0)
+    assert (cloud.max_in_flight, cloud.rate) == (settings.NAMESPACE_API_MAX_IN_FLIGHT, 0.0)
+    cloud.pause(30)  # a 429 from the cloud API
+    assert cloud._try_permit() > 25
+    assert local._try_permit() == 0  # the on-prem API is not paused
+    with local.slot(), local.slot():
+        assert local._take_in_flight_slot_or_none() is None  # its own 2 slots, both held
+        taken = cloud._take_in_flight_slot_or_none()  # the cloud's slots are its own
+        assert taken is not None
+        cloud._release(taken)
