@@ -9,8 +9,9 @@ namespaces (two text, two vector), registers their mappings, files and approves 
 starts real worker processes, and measures until the request completes. Reports, in the
 same run:
 
-* calls made / the floor (ceil(n/1000) per namespace in `fast`; the exact-mode count for
-  text namespaces in `exact`: ceil(n/100) checks + ceil(n/1000) deletes);
+* calls made / the floor (ceil(n/1000) per namespace in `fast` and `adaptive`, the text
+  default; the exact-mode count for text namespaces in `exact`: ceil(n/100) checks +
+  ceil(n/1000) deletes);
 * wall time / (calls x latency / concurrency): 1.0 means the API latency is all there is;
 * our time (wall minus the calls' share of latency at that concurrency) spent in our code
   and the database;
@@ -44,7 +45,7 @@ def bench_database_url() -> str:
     return fresh_database(BENCH_DB)
 
 
-def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> dict:
+def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
     import django
     from django.conf import settings
 
@@ -86,9 +87,11 @@ def run_engine(args, root: str, database_url: str, *, fast_everywhere: bool) -> 
         mappings_register(items=mappings[start : start + 10_000], actor=Actor.system("bench"))
     # Each run starts from the modes its name says (an earlier run may have changed them).
     for namespace in Namespace.objects.all():
-        namespace.attribution_mode = (
-            "fast" if fast_everywhere else Namespace.default_mode(namespace.kind)
-        )
+        namespace.attribution_mode = {
+            "default": Namespace.default_mode(namespace.kind),
+            "fast": "fast",
+            "exact": "exact" if namespace.kind == "text" else "fast",
+        }[modes_name]
         namespace.save(update_fields=["attribution_mode"])
     modes = dict(Namespace.objects.values_list("name", "attribution_mode"))
     users = get_user_model().objects
@@ -276,7 +279,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4, help="jobs per worker process")
     parser.add_argument("--in-flight", type=int, default=4, help="API calls in flight, in all")
-    parser.add_argument("--modes", default="default,fast")
+    parser.add_argument(
+        "--modes",
+        default="default,fast",
+        help="default (text adaptive, vectors fast), fast, exact (text exact, vectors fast)",
+    )
     args = parser.parse_args()
     database_url = bench_database_url()
     os.environ["DATABASE_URL"] = database_url
@@ -297,7 +304,7 @@ def main() -> None:
         latency = latency_ms / 1000
         with emulator_process(latency_ms=latency_ms) as root:
             for mode in args.modes.split(","):
-                result = run_engine(args, root, database_url, fast_everywhere=mode == "fast")
+                result = run_engine(args, root, database_url, modes_name=mode)
                 floor_time = result["calls"] * latency / concurrency
                 ours = max(result["wall"] - floor_time, 0)
                 rows.append(

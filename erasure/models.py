@@ -27,6 +27,7 @@ class NamespaceKind(models.TextChoices):
 class AttributionMode(models.TextChoices):
     """How an outcome is attributed to each ID (namespace-api.md section 6)."""
 
+    ADAPTIVE = "adaptive", "Adaptive (delete first; pre-check after mixed answers)"
     EXACT = "exact", "Exact (pre-check, delete, verify)"
     FAST = "fast", "Fast (counts only)"
     SINGLE = "single", "Single (one ID per call)"
@@ -91,9 +92,10 @@ class Namespace(models.Model):
 
     @staticmethod
     def default_mode(kind: str) -> str:
-        # Text namespaces can be checked item by item (documents/get); vector namespaces
-        # cannot, so counts are the best evidence there (namespace-api.md 5.2).
-        return AttributionMode.EXACT if kind == NamespaceKind.TEXT else AttributionMode.FAST
+        # Text namespaces delete first and fall back to the item-by-item pre-check
+        # (documents/get) when answers come back mixed; vector namespaces cannot be
+        # checked, so counts are the best evidence there (namespace-api.md 5.2).
+        return AttributionMode.ADAPTIVE if kind == NamespaceKind.TEXT else AttributionMode.FAST
 
 
 class Subject(models.Model):

@@ -7,6 +7,7 @@ commits.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -17,6 +18,8 @@ from django.utils import timezone
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+
+from erasure.liveness import job_held
 
 # Jobs are deferred by task name: this module imports no task (erasure.tasks imports the
 # services, which import this module).
@@ -160,19 +163,47 @@ def has_live_execution_job(request_id: uuid.UUID | str) -> bool:
     ).exists()
 
 
+def execution_jobs_without_worker(*, settle_seconds: float = 0.5) -> set[int]:
+    """Running execution jobs whose worker is gone: their lock (held by the job's
+    connection while it runs, erasure.liveness) is free. Asked twice,
+    `settle_seconds` apart, so that a job between its status change and its lock (starting,
+    or finishing) is not taken for dead."""
+
+    def free() -> set[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT j.id FROM procrastinate_jobs j
+                WHERE j.status = 'doing' AND j.task_name = %s AND NOT {job_held("j")}
+                """,  # noqa: S608 (a constant of liveness)
+                [EXECUTE_TASK],
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    first = free()
+    if not first:
+        return first
+    time.sleep(settle_seconds)
+    return first & free()
+
+
 def requeue_stalled_jobs(*, seconds_since_heartbeat: float) -> int:
-    """Put back in the queue the running jobs of workers that stopped sending heartbeats.
+    """Put back in the queue the running jobs of dead workers: a stale heartbeat, or (for
+    execution jobs, at once) a lock their worker no longer holds.
 
     Procrastinate leaves a dead worker's job in "doing" and documents this recipe (find the
     stalled jobs, retry them) for a periodic task of ours. The same test as its
     `select_stalled_jobs_by_heartbeat` query: no worker, or a heartbeat older than the limit.
     """
     limit = timezone.now() - timedelta(seconds=seconds_since_heartbeat)
-    stalled = ProcrastinateJob.objects.filter(status="doing").filter(
-        Q(worker__isnull=True) | Q(worker__last_heartbeat__lt=limit)
+    stalled = set(
+        ProcrastinateJob.objects.filter(status="doing")
+        .filter(Q(worker__isnull=True) | Q(worker__last_heartbeat__lt=limit))
+        .values_list("id", flat=True)
     )
+    stalled |= execution_jobs_without_worker()
     count = 0
-    for job_id in stalled.values_list("id", flat=True):
+    for job_id in sorted(stalled):
         try:
             with transaction.atomic():
                 app.job_manager.retry_job_by_id(job_id=job_id, retry_at=timezone.now())

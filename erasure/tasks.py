@@ -5,10 +5,11 @@ Names are stable (jobs in the queue refer to them); erasure.queue defers by name
 
 from __future__ import annotations
 
-from procrastinate import RetryStrategy
+from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 
 from erasure import queue
+from erasure.liveness import job_alive
 from erasure.services import (
     audit_log,
     execution,
@@ -22,12 +23,16 @@ from erasure.services import (
 from erasure.services.witnesses import WitnessError
 
 
-@app.task(name=queue.EXECUTE_TASK, queue=queue.QUEUE)
-def execute_request(request_id: str) -> None:
-    execution.request_execute(request_id=request_id)
+@app.task(name=queue.EXECUTE_TASK, queue=queue.QUEUE, pass_context=True)
+def execute_request(context: JobContext, request_id: str) -> None:
+    # The job's lock says "a live worker runs me": the sweeper re-queues the job at once
+    # when the worker dies (erasure.liveness).
+    with job_alive(context.job.id if context.job else None):
+        execution.request_execute(request_id=request_id)
 
 
-@app.periodic(cron="* * * * *", periodic_id="sweep")
+# Every 10 seconds (croniter's sixth field): a dead worker's job is re-queued within that.
+@app.periodic(cron="* * * * * */10", periodic_id="sweep")
 @app.task(name="erasure.sweep", queue=queue.QUEUE, queueing_lock="sweep")
 def sweep(timestamp: int) -> None:
     sweeper.sweep()

@@ -40,9 +40,14 @@ from erasure.services.scans import coverage, findings_lines, scan_request
 ATTRIBUTION_MODES_DESCRIPTION = """How the outcome of each item ID is attributed when the
 namespace's items are erased:
 
-- `exact` (default for text namespaces): check which IDs exist (`documents/get`), delete
-  those, and check again after any ambiguous answer; every item ends `deleted`, `not_found`
-  or `failed`. About 11 calls per 1,000 IDs.
+- `adaptive` (default for text namespaces): delete first, 1,000 IDs per call. An answer that
+  deleted every ID sent makes them all `deleted`; one that deleted none (a 200) all
+  `not_found`. A mixed answer leaves its IDs `deleted_or_not_found`, and after 2 of them the
+  run pre-checks the namespace as `exact` does. One call per 1,000 IDs while the data is
+  not mixed.
+- `exact` (the strict option for text namespaces): check which IDs exist (`documents/get`),
+  delete those, and check again after any ambiguous answer; every item ends `deleted`,
+  `not_found` or `failed`. About 11 calls per 1,000 IDs.
 - `fast` (default for vector namespaces): delete 1,000 IDs per call and attribute by the
   counts the API returns: all `deleted` when every ID was deleted, all `not_found` when none
   was, else `deleted_or_not_found` (vector namespaces cannot be read by ID). One call per
@@ -50,7 +55,8 @@ namespace's items are erased:
 - `single`: one ID per delete call, so that the counts attribute each ID exactly; costs one
   call per ID against the API's quota (for vector namespaces that need exact evidence).
 
-On a vector namespace `exact` works as `fast` (there is nothing to check with); the
+On a vector namespace `adaptive` and `exact` work as `fast` (there is nothing to check
+with); the
 on-prem API reports missing IDs itself, whatever the mode. A change applies to the batches
 sent from then on and is recorded in the audit trail."""
 

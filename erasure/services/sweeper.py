@@ -1,6 +1,8 @@
 """The sweeper: no request is left without a worker, and none loops forever.
 
-Runs every minute (erasure.tasks.sweep) and can be run by hand. Unfinished requests
+Runs every 10 seconds (erasure.tasks.sweep) and can be run by hand. A running execution job
+whose worker died (its lock is free, erasure.liveness) is re-queued at once; other jobs when
+their worker's heartbeat is older than ERASURE_STALLED_JOB_SECONDS. Unfinished requests
 (approved or running) without a queued or running job get one; a request woken up more than
 ERASURE_MAX_WAKEUPS times is flagged for an operator (`stuck_since`) and left alone.
 """

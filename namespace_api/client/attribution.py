@@ -4,7 +4,13 @@ The modes, each drawn from namespace-api.md:
 
 * `exact` for text (5.1): pre-check with `get_present`, delete only what is present, and
   post-verify (`_verify`) whenever an answer leaves doubt;
-* `fast` (5.2): delete in chunks and attribute by the counts of each answer;
+* `adaptive` for text: delete first, one call per chunk, and let the counts settle every
+  ID when they can: all deleted when the API deleted as many as were sent, all absent when
+  it deleted none. An answer in between ("mixed") leaves its IDs `deleted_or_not_found`
+  and is counted (`BatchResult.mixed_answers`), so that the caller can switch the
+  namespace to `exact` when mixed answers keep coming;
+* `fast` (5.2): delete in chunks and attribute by the counts of each answer (on a text
+  namespace this is `adaptive`'s rule, without the switch);
 * `single` (5.2): `fast` with one ID per call, so that the counts are exact;
 * on-prem, whatever the mode (3.1): the answer lists `not_found_ids`, so it is exact;
   a post-verify settles a chunk whose counts do not add up.
@@ -91,9 +97,14 @@ def erase(
                 _erase_counted(api, batch, namespace=namespace, kind=kind, chunk=[item_id])
         elif mode == Mode.EXACT and kind == KIND_TEXT:
             _erase_exact(api, batch, namespace=namespace, kind=kind)
+        elif mode not in (Mode.EXACT, Mode.ADAPTIVE, Mode.FAST):
+            raise ValueError(f"unknown attribution mode {mode!r}")
         else:
+            # `adaptive` on text keeps `exact`'s guarantee across a crash: what an answer
+            # proves deleted is reported (`on_present`) before the outcomes are recorded.
+            prove = mode == Mode.ADAPTIVE and kind == KIND_TEXT
             for chunk in chunked(batch.ids, api.flavor.delete_max):
-                _erase_counted(api, batch, namespace=namespace, kind=kind, chunk=chunk)
+                _erase_counted(api, batch, namespace=namespace, kind=kind, chunk=chunk, prove=prove)
     except AuthenticationFailed as exc:
         batch.result.stop_reason = f"authentication failed (HTTP {exc.status}): {exc.message}"
         batch.result.stop_status = exc.status
@@ -147,9 +158,16 @@ def _delete_with_retries(
 
 
 def _erase_counted(
-    api: NamespaceApiClient, batch: _Batch, *, namespace: str, kind: str, chunk: list[str]
+    api: NamespaceApiClient,
+    batch: _Batch,
+    *,
+    namespace: str,
+    kind: str,
+    chunk: list[str],
+    prove: bool = False,
 ) -> None:
-    """`fast` and `single`: attribute by the counts of the answer (section 5.2)."""
+    """`adaptive`, `fast` and `single`: attribute by the counts of the answer (section 5.2).
+    With `prove`, IDs the answer proves deleted are passed to `on_present` first."""
     answer, ambiguous = _delete_with_retries(
         api, batch, namespace=namespace, kind=kind, chunk=chunk
     )
@@ -162,11 +180,20 @@ def _erase_counted(
     processed = len(rest)
     if answer.actual == processed:
         # Every ID sent and processed was deleted by this very call: each existed before it.
+        if prove and batch.on_present is not None:
+            batch.on_present(set(rest))
         batch.set_all(rest, Outcome.DELETED, index, answer.http_status)
-    elif answer.actual == 0:
+    elif answer.actual == 0 and answer.http_status == 200:
         batch.set_absent(rest, index, answer.http_status, ambiguous=ambiguous)
     else:
-        batch.set_all(rest, Outcome.DELETED_OR_NOT_FOUND, index, answer.http_status)
+        # Some were there and some were not: the counts cannot say which. Each is gone now;
+        # one this erasure saw present before was deleted.
+        batch.result.mixed_answers += 1
+        seen = batch.known_present
+        status = answer.http_status
+        batch.set_all([i for i in rest if i in seen], Outcome.DELETED, index, status)
+        unsure = [i for i in rest if i not in seen]
+        batch.set_all(unsure, Outcome.DELETED_OR_NOT_FOUND, index, status)
 
 
 def _erase_listed(api: NamespaceApiClient, batch: _Batch, *, namespace: str, kind: str) -> None:

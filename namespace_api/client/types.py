@@ -23,6 +23,7 @@ class Mode(StrEnum):
     """Attribution modes (namespace-api.md section 6)."""
 
     EXACT = "exact"
+    ADAPTIVE = "adaptive"
     FAST = "fast"
     SINGLE = "single"
 
@@ -109,5 +110,8 @@ class BatchResult:
     calls: list[CallRecord] = field(default_factory=list)
     results: dict[str, IdResult] = field(default_factory=dict)
     stop_reason: str = ""
+    # Delete answers that settled only some IDs (0 < deleted < sent): their IDs are
+    # `deleted_or_not_found`. The caller may switch to the pre-check (`exact`) after them.
+    mixed_answers: int = 0
     # The HTTP status that stopped the batch (401 or 403), when one did.
     stop_status: int | None = None

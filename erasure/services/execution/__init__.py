@@ -32,7 +32,8 @@ import uuid
 from erasure.apis import ApiKeyMissing
 from erasure.clients import ApiClients
 from erasure.failpoints import failpoint
-from erasure.models import ErasureRequest, Namespace
+from erasure.liveness import owner_alive
+from erasure.models import AttributionMode, ErasureRequest, Namespace
 from erasure.services.execution.base import ExecutionSummary
 from erasure.services.execution.claims import (
     claim,
@@ -57,6 +58,10 @@ logger = logging.getLogger(__name__)
 # After an authentication failure nothing is sent to that API until an operator fixes the
 # key (`manage.py namespace_api resume NAME` lifts it at once); look again after this delay.
 AUTH_FAILURE_RECHECK_SECONDS = 300
+# In `adaptive` mode, a run switches a text namespace to the pre-check (`exact`) after this
+# many mixed answers (present and absent IDs in one delete): their IDs could only be
+# reported `deleted_or_not_found`. One mixed batch may be chance; two say the data is mixed.
+ADAPTIVE_MIXED_ANSWERS = 2
 
 
 def request_execute(
@@ -72,6 +77,17 @@ def request_execute(
         return summary
     owner = new_owner()
     clients = ApiClients(given=client)
+    with owner_alive(owner):
+        return _execute(request_id, to_expand, owner, clients, summary)
+
+
+def _execute(
+    request_id: uuid.UUID | str,
+    to_expand: list[int],
+    owner: str,
+    clients: ApiClients,
+    summary: ExecutionSummary,
+) -> ExecutionSummary:
     try:
         # The job that started the request expands the namespaces left after the first,
         # while the other jobs already work on the first one.
@@ -117,6 +133,8 @@ def _work_on(
     job moves on to the other APIs' namespaces), or "gone" (the request is held or
     cancelled)."""
     after = start_position(request_id, namespace, client.flavor.delete_max)
+    mode = namespace.attribution_mode
+    mixed = 0
     while True:
         started = time.perf_counter()
         batch = claim(request_id, namespace, owner, client, after=after)
@@ -131,10 +149,21 @@ def _work_on(
             summary.stopped = "the request is no longer running"
             return "gone"
         claimed = time.perf_counter()
-        result = send_batch(client, batch, owner)
+        result = send_batch(client, batch, owner, mode=mode)
         failpoint("execution.after_answer")
         called = time.perf_counter()
-        record_outcomes(batch, result, owner, summary)
+        record_outcomes(batch, result, owner, summary, mode=mode)
+        mixed += result.mixed_answers
+        if mode == AttributionMode.ADAPTIVE and mixed >= ADAPTIVE_MIXED_ANSWERS:
+            # The data is mixed (absent items among present ones): exact outcomes now
+            # need the pre-check, for the rest of this run.
+            logger.info(
+                "request %s: %s answered mixed %d times; pre-checking from now on",
+                request_id,
+                namespace.label,
+                mixed,
+            )
+            mode = AttributionMode.EXACT
         logger.debug(
             "request %s: %d items of %s: claim %.0f ms, calls %.0f ms, record %.0f ms",
             request_id,

@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
 
 from erasure.lifecycle import ItemOutcome, RequestStatus
+from erasure.liveness import lease_free
 from erasure.models import ApiThrottle, AttributionMode, ErasureItem, ErasureRequest, Namespace
 from erasure.services.execution.base import Batch, Item
 from namespace_api.client import NamespaceApiClient
@@ -133,7 +134,7 @@ def _claim_from(
             # before recording leaves "tried, no answer", which the next claim turns into
             # `maybe_applied` (the call may have gone out and been applied).
             cursor.execute(
-                """
+                f"""
                 UPDATE erasure_erasureitem i
                 SET lease_owner = %(owner)s,
                     lease_until = now() + make_interval(secs => %(lease)s),
@@ -143,20 +144,21 @@ def _claim_from(
                     last_http_status = NULL,
                     last_error = ''
                 -- ARRAY(...) makes the outer update an index lookup by primary key.
+                -- A lease binds while it has time and its owner lives (liveness).
                 WHERE i.id = ANY(ARRAY(
-                    SELECT id FROM erasure_erasureitem
-                    WHERE request_id = %(request)s AND namespace_id = %(namespace)s
-                      AND item_id > %(after)s
-                      AND outcome = %(pending)s
-                      AND (not_before IS NULL OR not_before <= now())
-                      AND (lease_until IS NULL OR lease_until < now())
-                      AND attempts < %(max_attempts)s
-                    ORDER BY item_id
+                    SELECT c.id FROM erasure_erasureitem c
+                    WHERE c.request_id = %(request)s AND c.namespace_id = %(namespace)s
+                      AND c.item_id > %(after)s
+                      AND c.outcome = %(pending)s
+                      AND (c.not_before IS NULL OR c.not_before <= now())
+                      AND {lease_free("c")}
+                      AND c.attempts < %(max_attempts)s
+                    ORDER BY c.item_id
                     LIMIT %(size)s
                     FOR UPDATE SKIP LOCKED
                 ))
                 RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present
-                """,
+                """,  # noqa: S608 (a constant of liveness)
                 {
                     "request": request.pk,
                     "namespace": namespace.pk,

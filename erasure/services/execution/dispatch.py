@@ -11,7 +11,10 @@ from namespace_api.client import BatchResult, NamespaceApiClient
 from namespace_api.client.types import CallRecord
 
 
-def send_batch(client: NamespaceApiClient, batch: Batch, owner: str) -> BatchResult:
+def send_batch(
+    client: NamespaceApiClient, batch: Batch, owner: str, *, mode: str | None = None
+) -> BatchResult:
+    """Erase the batch's items in `mode` (default: the namespace's)."""
     by_item_id = {item.item_id: item.pk for item in batch.items}
 
     def remember_present(present: set[str]) -> None:
@@ -29,7 +32,7 @@ def send_batch(client: NamespaceApiClient, batch: Batch, owner: str) -> BatchRes
         namespace=batch.namespace.name,
         kind=batch.namespace.kind,
         ids=[item.item_id for item in batch.items],
-        mode=batch.namespace.attribution_mode,
+        mode=mode or batch.namespace.attribution_mode,
         prior_ambiguous=[item.item_id for item in batch.items if item.maybe_applied],
         known_present=[item.item_id for item in batch.items if item.seen_present],
         on_present=remember_present,

@@ -23,7 +23,12 @@ logger = logging.getLogger(__name__)
 
 
 def record_outcomes(
-    batch: Batch, result: BatchResult, owner: str, summary: ExecutionSummary
+    batch: Batch,
+    result: BatchResult,
+    owner: str,
+    summary: ExecutionSummary,
+    *,
+    mode: str | None = None,
 ) -> None:
     """Dispatch rows, item outcomes and the audit event: one transaction."""
     request, namespace = batch.request, batch.namespace
@@ -128,6 +133,8 @@ def record_outcomes(
             request=request,
             details={
                 "namespace": namespace.name,
+                # The attribution mode the batch was sent in (adaptive may switch to exact).
+                "mode": mode or namespace.attribution_mode,
                 "dispatch_ids": [d.pk for d in dispatches],
                 "calls": [
                     {"endpoint": c.endpoint, "ids": c.ids_sent, "status": c.http_status}

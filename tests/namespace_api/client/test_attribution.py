@@ -103,6 +103,70 @@ def test_exact_reports_the_pre_check_before_deleting_and_trusts_it_on_a_rerun(cl
     assert outcomes(result) == {"a": "deleted", "c": "not_found"}
 
 
+# -- adaptive mode, text namespaces: delete first ----------------------------------------
+
+
+def test_adaptive_all_present_is_deleted_with_one_call_per_1000(cloud):
+    ids = [f"doc-{n}" for n in range(1500)]
+    cloud.seed("notes", "text", ids)
+    result = cloud.client().erase(namespace="notes", kind="text", ids=ids, mode="adaptive")
+    assert set(outcomes(result).values()) == {"deleted"}
+    assert [(c.endpoint, c.ids_sent) for c in result.calls] == [
+        ("documents/delete", 1000),
+        ("documents/delete", 500),
+    ]
+    assert result.mixed_answers == 0
+    assert cloud.ids("notes") == set()
+
+
+def test_adaptive_none_present_is_not_found_with_one_call(cloud):
+    cloud.seed("notes", "text", ["other"])
+    result = cloud.client().erase(namespace="notes", kind="text", ids=["a", "b"], mode="adaptive")
+    assert outcomes(result) == {"a": "not_found", "b": "not_found"}
+    assert [c.endpoint for c in result.calls] == ["documents/delete"]
+    assert result.mixed_answers == 0 and cloud.ids("notes") == {"other"}
+
+
+def test_adaptive_mixed_answer_never_guesses_and_is_counted(cloud):
+    cloud.seed("notes", "text", ["a", "b", "keep"])
+    result = cloud.client().erase(
+        namespace="notes", kind="text", ids=["a", "b", "x"], mode="adaptive"
+    )
+    assert set(outcomes(result).values()) == {"deleted_or_not_found"}
+    assert result.mixed_answers == 1
+    assert cloud.ids("notes") == {"keep"}
+    # What an earlier pre-check saw present is `deleted` even in a mixed answer.
+    cloud.seed("notes", "text", ["c"])
+    result = cloud.client().erase(
+        namespace="notes", kind="text", ids=["c", "y"], mode="adaptive", known_present=["c"]
+    )
+    assert outcomes(result) == {"c": "deleted", "y": "deleted_or_not_found"}
+
+
+def test_adaptive_207_fails_the_unprocessed_and_never_calls_the_rest_absent(cloud):
+    ids = [f"d{n}" for n in range(6)]
+    cloud.seed("notes", "text", ids)
+    cloud.fault("partial")
+    result = cloud.client().erase(namespace="notes", kind="text", ids=ids, mode="adaptive")
+    failed = {i for i, r in result.results.items() if r.outcome == Outcome.FAILED}
+    assert failed == cloud.ids("notes") and failed
+    assert {str(r.outcome) for i, r in result.results.items() if i not in failed} == {"deleted"}
+
+
+def test_adaptive_commit_then_500_never_reports_not_found(cloud):
+    cloud.seed("notes", "text", ["a", "b"])
+    cloud.fault("delete_then_error")
+    result = cloud.client().erase(namespace="notes", kind="text", ids=["a", "b"], mode="adaptive")
+    assert set(outcomes(result).values()) == {"deleted_or_not_found"}
+    assert cloud.ids("notes") == set()
+
+
+def test_an_unknown_mode_is_refused_before_any_call(cloud):
+    with pytest.raises(ValueError, match="unknown attribution mode 'quick'"):
+        cloud.client().erase(namespace="notes", kind="text", ids=["a"], mode="quick")
+    assert cloud.calls() == []
+
+
 # -- fast and single modes, vector namespaces (section 5.2) ------------------------------
 
 

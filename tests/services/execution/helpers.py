@@ -72,6 +72,15 @@ def approve(request: ErasureRequest) -> ErasureRequest:
     return request_approve(request=request, actor=Actor.for_user(approver))
 
 
+def file_and_approve() -> ErasureRequest:
+    """A request for SUBJECT, filed and approved (its mappings registered beforehand)."""
+    users = get_user_model().objects
+    filer = users.get_or_create(username="filer")[0]
+    users.get_or_create(username="approver")
+    filed = request_file(subject_key=SUBJECT, actor=Actor.for_user(filer), source="admin")
+    return approve(filed.request)
+
+
 def env(emulator: Emulator, **extra: str) -> dict[str, str]:
     base = {
         "ERASURE_LEASE_SECONDS": "2",

@@ -7,9 +7,10 @@ import time
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from erasure.models import ErasureItem, ErasureRequest
-from tests.conftest import manage_py
+from erasure.models import Dispatch, ErasureItem, ErasureRequest
+from tests.conftest import ROOT, manage_py
 from tests.services.execution.helpers import (
     assert_consistent,
     drive_to_completion,
@@ -116,3 +117,56 @@ def test_a_request_that_never_finishes_is_flagged_for_an_operator(emulator, sett
     request.refresh_from_db()
     assert request.stuck_since is not None
     assert "operator" in request.last_error
+
+
+def test_a_killed_workers_items_are_worked_again_within_seconds_not_a_lease(emulator, settings):
+    """With a 600 s lease and a 600 s stall limit, only liveness can bring the items back in
+    time: the dead worker's locks are gone with its connection, so a live worker's sweeper
+    re-queues its job and claims its items at once. Reports the seconds from the kill to the
+    next dispatch of those items."""
+    slow = {"ERASURE_LEASE_SECONDS": "600", "ERASURE_STALLED_JOB_SECONDS": "600"}
+    request = prepare(emulator, texts=TEXTS, vectors=VECTORS)
+    process = worker(
+        emulator,
+        concurrency=1,
+        ERASURE_FAILPOINTS="execution.after_claim",
+        ERASURE_JOBS_PER_REQUEST="1",
+        **slow,
+    )
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == -9, output
+    killed_at = timezone.now()
+    crashed = list(
+        ErasureItem.objects.filter(request=request)
+        .exclude(lease_owner="")
+        .values_list("pk", flat=True)
+    )
+    assert crashed, "the dead worker's claim is in place, its lease 600 s long"
+
+    survivor = worker(emulator, concurrency=2, one_shot=False, ERASURE_JOBS_PER_REQUEST="1", **slow)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            first = (
+                Dispatch.objects.filter(request=request, created_at__gt=killed_at)
+                .order_by("created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            if first and not ErasureItem.objects.filter(pk__in=crashed, outcome="pending").exists():
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the killed worker's items were not worked again in 60 s")
+    finally:
+        survivor.terminate()
+        survivor.communicate(timeout=30)
+    seconds = (first - killed_at).total_seconds()
+    report = ROOT / "artifacts" / "recovery.txt"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(f"kill -> next dispatch of the killed worker's items: {seconds:.1f} s\n")
+    print(f"\nkill -> next dispatch of the killed worker's items: {seconds:.1f} s")
+    final = ErasureRequest.objects.get(pk=request.pk)
+    if final.status == "running":
+        final = drive_to_completion(emulator, request.pk)
+    assert_consistent(final, emulator)

@@ -32,7 +32,7 @@ from erasure.throttle import PgThrottle, refused_apis
 from erasure.transparency.verify import failed_items_digest
 from namespace_api.client.retry import RetryPolicy
 from tests.conftest import EMULATOR_KEY, manage_py, worker_env
-from tests.services.execution.helpers import OTHER, SUBJECT, approve
+from tests.services.execution.helpers import OTHER, SUBJECT, file_and_approve
 
 pytestmark = pytest.mark.django_db
 
@@ -73,18 +73,6 @@ def seed_both(emulator, onprem, *, cloud: int = 30, local: int = 250, others: in
     items += [MappingInput(SUBJECT, "notes", f"p{n}", api="onprem") for n in range(local)]
     items += [MappingInput(OTHER, "notes", f"keep{n}", api="onprem") for n in range(others)]
     mappings_register(items=items, actor=ACTOR)
-
-
-def file_and_approve():
-    from django.contrib.auth import get_user_model
-
-    from erasure.services.requests import request_file
-
-    users = get_user_model().objects
-    users.get_or_create(username="approver")
-    filer = users.get_or_create(username="filer")[0]
-    filed = request_file(subject_key=SUBJECT, actor=Actor.for_user(filer), source="admin")
-    return approve(filed.request)
 
 
 def test_a_namespace_name_may_exist_in_two_apis(emulator, onprem):
