@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from erasure.api.base import POST_ERRORS, ApiView, ErrorSerializer, Scope, actor_of, validated_body
 from erasure.api.idempotency import idempotent
+from erasure.errors import InvalidInput
 from erasure.models import Namespace
 from erasure.services.aliases import (
     KIND_PATTERN,
@@ -75,9 +76,77 @@ MAPPINGS_EXAMPLE = OpenApiExample(
 )
 
 
+# Each item's fields: (most characters, whether surrounding whitespace is trimmed, whether
+# it is required), as MappingItemSerializer declares them for the schema.
+ITEM_FIELDS = {
+    "subject": (512, True, True),
+    "namespace": (200, True, True),
+    "item_id": (512, False, True),
+    "api": (64, True, False),
+}
+MAX_PROBLEMS_LISTED = 50
+
+
 def _mapping_inputs(request: Request) -> list[MappingInput]:
-    data = validated_body(MappingsInputSerializer, request)
-    return [MappingInput(**item) for item in data["items"]]
+    """The body's items, checked as MappingsInputSerializer says, without DRF's per-field
+    machinery (about 70 µs an item, most of a 10,000-item call): the same rules, and the
+    problems named by item (`items[3].subject`)."""
+    data = request.data
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    items = data.get("items")
+    problem = ""
+    if items is None:
+        problem = "items is required"
+    elif not isinstance(items, list):
+        problem = "items must be a list"
+    elif not items:
+        problem = "items must not be empty"
+    elif len(items) > MAX_ITEMS_PER_CALL:
+        problem = f"at most {MAX_ITEMS_PER_CALL:,} items per call"
+    if problem:
+        raise InvalidInput(problem, fields={"items": [problem]})
+    found: list[MappingInput] = []
+    problems: dict[str, list[str]] = {}
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems[f"items[{n}]"] = ["must be an object"]
+            continue
+        values = {}
+        for field, (longest, trim, required) in ITEM_FIELDS.items():
+            value, problem = _text(item.get(field), longest=longest, trim=trim, required=required)
+            if problem:
+                problems[f"items[{n}].{field}"] = [problem]
+            values[field] = value
+        if len(problems) >= MAX_PROBLEMS_LISTED:
+            break
+        found.append(MappingInput(**values))
+    if problems:
+        first = next(iter(problems))
+        raise InvalidInput(f"{first}: {problems[first][0]}", fields=problems)
+    return found
+
+
+def _text(value: object, *, longest: int, trim: bool, required: bool) -> tuple[str, str]:
+    """(the value as stored, a problem or "")."""
+    if value is None:
+        return "", "required" if required else ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return "", "must be a string"
+    text = str(value)
+    if trim:
+        text = text.strip()
+    if not text:
+        return "", "must not be empty" if required else ""
+    if len(text) > longest:
+        return "", f"at most {longest} characters"
+    if "\x00" in text:
+        return "", "must not hold a NUL character"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "", "must not hold a lone surrogate"
+    return text, ""
 
 
 class MappingsRegisterApi(ApiView):

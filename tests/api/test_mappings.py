@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from typing import Any
@@ -45,7 +46,7 @@ def test_registration_learns_namespaces_from_the_api_and_is_idempotent(uploader,
     assert response.status_code == 200
     assert response.json()["created"] == 50
     assert {(n.name, n.kind, n.attribution_mode) for n in Namespace.objects.all()} == {
-        ("notes", "text", "exact"),
+        ("notes", "text", "adaptive"),
         ("embeddings", "vector", "fast"),
     }
     again = uploader.post("/api/v1/mappings", {"items": _items(50)}, format="json")
@@ -226,3 +227,43 @@ def test_the_namespace_api_is_asked_with_no_transaction_open(emulator, api_key_f
     assert (again.status_code, again.json()) == (200, response.json())
     assert again["Idempotent-Replayed"] == "true"
     assert ItemMapping.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "problem"),
+    [
+        ({"namespace": "notes", "item_id": "a"}, "subject", "required"),
+        ({"subject": "  ", "namespace": "notes", "item_id": "a"}, "subject", "must not be empty"),
+        ({"subject": ["u"], "namespace": "notes", "item_id": "a"}, "subject", "must be a string"),
+        ({"subject": "u", "namespace": "n" * 201, "item_id": "a"}, "namespace", "at most 200"),
+        ({"subject": "u", "namespace": "notes", "item_id": "a\x00b"}, "item_id", "NUL"),
+        ({"subject": "u", "namespace": "notes", "item_id": "\ud800"}, "item_id", "surrogate"),
+        (
+            {"subject": "u", "namespace": "notes", "item_id": "a", "api": "x" * 65},
+            "api",
+            "at most 64",
+        ),
+    ],
+)
+def test_a_bad_item_is_named_by_its_place_and_field(uploader, namespaces, item, field, problem):
+    items = [{"subject": "u", "namespace": "notes", "item_id": "ok"}, item]
+    # As a client sends it: a lone surrogate travels as a JSON escape.
+    body = json.dumps({"items": items})
+    response = uploader.post("/api/v1/mappings", body, content_type="application/json")
+    error = error_of(response, 400)
+    assert list(error["fields"]) == [f"items[1].{field}"]
+    assert problem in error["message"] and error["message"].startswith(f"items[1].{field}: ")
+    assert ItemMapping.objects.count() == 0
+
+
+def test_numbers_are_taken_as_text_and_whitespace_around_a_subject_is_trimmed(uploader, namespaces):
+    items = [{"subject": " u ", "namespace": "notes", "item_id": 42}]
+    response = uploader.post("/api/v1/mappings", {"items": items}, format="json")
+    assert response.status_code == 200, response.content
+    assert list(ItemMapping.objects.values_list("item_id", flat=True)) == ["42"]
+    other = uploader.post(
+        "/api/v1/mappings",
+        {"items": [{"subject": "u", "namespace": "notes", "item_id": "42"}]},
+        format="json",
+    )
+    assert other.json()["created"] == 0  # the same subject and item
