@@ -98,6 +98,48 @@ def copy_floor(database_url: str, path: Path, *, unique: bool = False) -> float:
     return elapsed
 
 
+def fair_floor(database_url: str) -> float:
+    """The fair floor of an import: COPY of the rows it wrote (its subjects, then its
+    mappings, with their ids) into tables with the same columns, indexes and constraints
+    (unique key hash; the mapping table's unique and secondary indexes; its foreign keys,
+    deferred and checked at commit as Django's are), in one transaction. Read from the
+    tables the import just filled, so that the rows are the same."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        subjects = b"".join(
+            conn.cursor().copy("COPY erasure_subject (id, key_hash, created_at) TO STDOUT")
+        )
+        mappings = b"".join(
+            conn.cursor().copy(
+                "COPY erasure_itemmapping (subject_id, namespace_id, item_id, registered_at, "
+                "registered_by) TO STDOUT"
+            )
+        )
+        conn.execute("DROP TABLE IF EXISTS bench_fair_mapping, bench_fair_subject")
+        conn.execute("CREATE TABLE bench_fair_subject (LIKE erasure_subject INCLUDING ALL)")
+        conn.execute("CREATE TABLE bench_fair_mapping (LIKE erasure_itemmapping INCLUDING ALL)")
+        conn.execute(
+            "ALTER TABLE bench_fair_mapping "
+            "ADD FOREIGN KEY (subject_id) REFERENCES bench_fair_subject (id) "
+            "DEFERRABLE INITIALLY DEFERRED, "
+            "ADD FOREIGN KEY (namespace_id) REFERENCES erasure_namespace (id) "
+            "DEFERRABLE INITIALLY DEFERRED"
+        )
+        started = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cursor:
+            with cursor.copy(
+                "COPY bench_fair_subject (id, key_hash, created_at) FROM STDIN"
+            ) as copy:
+                copy.write(subjects)
+            with cursor.copy(
+                "COPY bench_fair_mapping (subject_id, namespace_id, item_id, registered_at, "
+                "registered_by) FROM STDIN"
+            ) as copy:
+                copy.write(mappings)
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_fair_mapping, bench_fair_subject")
+    return elapsed
+
+
 def run_import(env: dict[str, str], path: Path, batch_size: int) -> tuple[float, str, int]:
     """The command in its own process; returns wall seconds, its summary, peak RSS (KiB)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -185,6 +227,27 @@ def run_api(url: str, key: str, rows: int, subjects: int, clients: int) -> float
     return time.perf_counter() - started
 
 
+def api_latency(url: str, key: str, *, calls: int, size: int, subjects: int) -> list[float]:
+    """Seconds of each of `calls` calls of `size` new items, one after the other."""
+    headers = {"Authorization": f"Bearer {key}"}
+    times = []
+    with httpx.Client(base_url=url, timeout=300, headers=headers) as http:
+        for n in range(calls):
+            items = [
+                {
+                    "subject": f"bench|user-{i % subjects}",
+                    "namespace": "docs",
+                    "item_id": f"lat-{n}-{i}",
+                }
+                for i in range(size)
+            ]
+            started = time.perf_counter()
+            response = http.post("/api/v1/mappings", json={"items": items})
+            times.append(time.perf_counter() - started)
+            response.raise_for_status()
+    return times
+
+
 def post(url: str, key: str, items: list[dict[str, str]]) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=url, timeout=300, headers=headers) as http:
@@ -202,6 +265,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=10_000, help="import batch size")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--api-clients", type=int, default=1, help="client threads")
+    parser.add_argument(
+        "--latency-calls", type=int, default=200, help="1,000-item calls timed one by one"
+    )
     args = parser.parse_args()
     database_url = bench_database_url()
     env = dict(os.environ)
@@ -244,10 +310,13 @@ def main() -> None:
             )
             empty_tables(database_url)
             api_s = run_api(url, key, args.api_rows, args.subjects, args.api_clients)
+            latencies = sorted(
+                api_latency(url, key, calls=args.latency_calls, size=1000, subjects=args.subjects)
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
-        if mapping_count(database_url) != args.api_rows:
+        if mapping_count(database_url) != args.api_rows + args.latency_calls * 1000:
             raise RuntimeError("the API did not register every row")
         results.append(("API, 10,000 per call", args.api_rows, api_s))
 
@@ -255,6 +324,7 @@ def main() -> None:
         import_s, summary, peak_kib = run_import(env, path, args.batch_size)
         print(f"import: {summary}; peak RSS of the command {peak_kib / 1024:.0f} MiB")
         results.append(("import_mappings (new rows)", args.rows, import_s))
+        fair_s = fair_floor(database_url)
         again_s, summary, _ = run_import(env, path, args.batch_size)
         print(f"re-import: {summary}")
         results.append(("import_mappings (all duplicates)", args.rows, again_s))
@@ -263,6 +333,7 @@ def main() -> None:
         results.append(("COPY into a plain table", args.rows, copy_s))
         unique_s = copy_floor(database_url, path, unique=True)
         results.append(("COPY, with a unique index", args.rows, unique_s))
+        results.append(("COPY of the same rows, same indexes and keys", args.rows, fair_s))
 
     copy_rate = args.rows / copy_s
     rows = [
@@ -277,6 +348,18 @@ def main() -> None:
     ]
     print()
     print(table(rows, ("path", "rows", "seconds", "rows/s", "slower than COPY")))
+    fair_rate = args.rows / fair_s
+    print()
+    print("Against the fair floor (COPY of the same subject and mapping rows into tables with")
+    print("the same indexes and constraints):")
+    for what, n, seconds in results[:3]:
+        print(f"  {what}: {n / seconds / fair_rate:.1%} of the floor's rows/s")
+    p50 = latencies[len(latencies) // 2]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(
+        f"POST /api/v1/mappings, 1,000 new items a call, {len(latencies)} calls one by one: "
+        f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def _get(client, query: str) -> str:
 @pytest.fixture
 def completed(emulator, settings):
     settings.ERASURE_MAX_ATTEMPTS = 1
-    request = prepare(emulator, texts=6, vectors=4, absent=1)
+    request = prepare(emulator, texts=6, vectors=4, absent=1, text_mode="exact")
     emulator.control("faults/next", {"namespace": "vecs", "fault": "server_error", "count": 4})
     request_execute(request_id=request.pk)
     request.refresh_from_db()

@@ -23,7 +23,7 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
 
 
 def test_metrics_show_a_completed_erasure(client, emulator):
-    request = prepare(emulator, texts=4, vectors=3, absent=1)
+    request = prepare(emulator, texts=4, vectors=3, absent=1, text_mode="exact")
     assert request_execute(request_id=request.pk).finished
 
     response = client.get("/metrics")

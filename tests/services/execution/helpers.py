@@ -12,7 +12,14 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from erasure.actors import Actor
-from erasure.models import AuditEvent, Dispatch, ErasureItem, ErasureRequest, ItemMapping
+from erasure.models import (
+    AuditEvent,
+    Dispatch,
+    ErasureItem,
+    ErasureRequest,
+    ItemMapping,
+    Namespace,
+)
 from erasure.services.mappings import MappingInput, mappings_register
 from erasure.services.requests import request_approve, request_file
 from tests.conftest import ROOT, Emulator, manage_py, worker_env
@@ -29,6 +36,7 @@ def prepare(
     absent: int = 0,
     others: int = 5,
     approve: bool = True,
+    text_mode: str | None = None,
 ) -> ErasureRequest:
     """Seed `notes` (text) and `vecs` (vector), map them, file and approve a request.
 
@@ -58,6 +66,8 @@ def prepare(
     items += [MappingInput(OTHER, "notes", f"other-t{n}") for n in range(others)]
     for start in range(0, len(items), 10_000):
         mappings_register(items=items[start : start + 10_000], actor=Actor.system("test"))
+    if text_mode:
+        Namespace.objects.filter(name="notes").update(attribution_mode=text_mode)
     users = get_user_model().objects
     filer = users.get_or_create(username="filer")[0]
     approver = users.get_or_create(username="approver")[0]
