@@ -75,11 +75,14 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
     from erasure.services.requests import request_approve, request_file
 
     with connection.cursor() as cursor:
+        # The audit trail is append-only (triggers): a superuser empties it between runs.
+        cursor.execute("SET session_replication_role = replica")
         cursor.execute(
             "TRUNCATE erasure_erasureitem, erasure_dispatch, erasure_itemmapping, "
             "erasure_auditevent, erasure_erasurerequest, erasure_subject, "
             "procrastinate_jobs CASCADE"
         )
+        cursor.execute("RESET session_replication_role")
     mappings = [
         MappingInput(SUBJECT, name, f"{name}-{n}") for name, _ in NAMESPACES for n in range(per_ns)
     ]

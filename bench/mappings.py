@@ -63,6 +63,8 @@ def write_csv(path: Path, rows: int, subjects: int) -> None:
 
 def empty_tables(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
+        # The audit trail is append-only (triggers): a superuser empties it between runs.
+        conn.execute("SET session_replication_role = replica")
         conn.execute(
             "TRUNCATE erasure_itemmapping, erasure_auditevent, erasure_erasurerequest, "
             "erasure_subject CASCADE"
