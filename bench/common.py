@@ -65,6 +65,17 @@ def api_calls(root: str) -> int:
         return len(http.get("/_emulator/calls").json()["calls"])
 
 
+def api_calls_by_endpoint(root: str) -> dict[str, int]:
+    """The emulator's calls so far, by the last part of their path (delete, get, ...)."""
+    with httpx.Client(base_url=root, timeout=60) as http:
+        calls = http.get("/_emulator/calls").json()["calls"]
+    counts: dict[str, int] = {}
+    for call in calls:
+        tail = "/".join(call["path"].rstrip("/").split("/")[-2:])
+        counts[tail] = counts.get(tail, 0) + 1
+    return counts
+
+
 def table(rows: list[tuple], headers: tuple) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
     line = lambda r: "  ".join(str(v).rjust(w) for v, w in zip(r, widths, strict=True))  # noqa: E731

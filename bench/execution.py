@@ -34,7 +34,16 @@ import time
 import psutil
 import psycopg
 
-from bench.common import KEY, ROOT, api_calls, emulator_process, fresh_database, seed, table
+from bench.common import (
+    KEY,
+    ROOT,
+    api_calls,
+    api_calls_by_endpoint,
+    emulator_process,
+    fresh_database,
+    seed,
+    table,
+)
 
 BENCH_DB = "erasure_bench"
 SUBJECT = "bench|subject-1"
@@ -112,6 +121,9 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
         SECRET_KEY=settings.SECRET_KEY,
         SUBJECT_HASH_KEY=settings.SUBJECT_HASH_KEY,
         LOG_LEVEL=os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
+        # No periodic coverage scan reads the namespaces meanwhile (bench.scans measures
+        # those): every call counted here is the erasure's.
+        ERASURE_SCAN_INTERVAL_HOURS="0",
     )
     workers = [
         subprocess.Popen(  # noqa: S603
@@ -149,6 +161,7 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
     for worker in workers:
         worker.wait(timeout=30)
     calls = api_calls(root)
+    by_endpoint = api_calls_by_endpoint(root)
     floor = 0
     for name, kind in NAMESPACES:
         floor += math.ceil(per_ns / 1000)
@@ -177,6 +190,7 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
         "status": status,
         "wall": wall,
         "calls": calls,
+        "by_endpoint": by_endpoint,
         "floor": floor,
         "counts": counts,
         "phases": phases,
@@ -326,6 +340,7 @@ def main() -> None:
                     )
                 )
                 print(f"[{latency_ms} ms, {mode}] outcomes: {result['counts']}", flush=True)
+                print(f"    calls by endpoint: {result['by_endpoint']}")
                 for phase, seconds in result["phases"].items():
                     print(f"    {phase}: {seconds:.2f} s")
                 print(
