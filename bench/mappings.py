@@ -107,14 +107,11 @@ def fair_floor(database_url: str) -> float:
     deferred and checked at commit as Django's are), in one transaction. Read from the
     tables the import just filled, so that the rows are the same."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        subjects = b"".join(
-            conn.cursor().copy("COPY erasure_subject (id, key_hash, created_at) TO STDOUT")
-        )
-        mappings = b"".join(
-            conn.cursor().copy(
-                "COPY erasure_itemmapping (subject_id, namespace_id, item_id, registered_at, "
-                "registered_by) TO STDOUT"
-            )
+        subjects = _copy_out(conn, "COPY erasure_subject (id, key_hash, created_at) TO STDOUT")
+        mappings = _copy_out(
+            conn,
+            "COPY erasure_itemmapping (subject_id, namespace_id, item_id, registered_at, "
+            "registered_by) TO STDOUT",
         )
         conn.execute("DROP TABLE IF EXISTS bench_fair_mapping, bench_fair_subject")
         conn.execute("CREATE TABLE bench_fair_subject (LIKE erasure_subject INCLUDING ALL)")
@@ -140,6 +137,11 @@ def fair_floor(database_url: str) -> float:
         elapsed = time.perf_counter() - started
         conn.execute("DROP TABLE bench_fair_mapping, bench_fair_subject")
     return elapsed
+
+
+def _copy_out(conn: psycopg.Connection, sql: str) -> bytes:
+    with conn.cursor() as cursor, cursor.copy(sql) as copy:
+        return b"".join(bytes(block) for block in copy)
 
 
 def run_import(env: dict[str, str], path: Path, batch_size: int) -> tuple[float, str, int]:
