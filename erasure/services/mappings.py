@@ -35,6 +35,8 @@ MAX_NAMESPACE_LENGTH = 200  # Namespace.name
 # An import naming more namespaces than this is a wrong file (a column out of place), and
 # the names are kept in memory while the file streams.
 MAX_NAMESPACES_PER_IMPORT = 10_000
+# Subject hashes an import keeps between its batches.
+MAX_HASHES_KEPT = 200_000
 
 
 @dataclass(frozen=True)
@@ -506,10 +508,21 @@ def _stage(
     total = 0
     names: set[str] = set()
     batch: list[tuple[int, Sequence[str]]] = []
+    # Subjects repeat across a file (a user's items come in many rows): their hashes are
+    # kept between batches, up to a bound (a few tens of MB), not computed again per batch.
+    known: dict[str, str] = {}
 
     def flush() -> None:
         nonlocal total
-        hashes = subject_hashes(fields[0] for _, fields in batch)
+        keys = [fields[0] for _, fields in batch]
+        missing = subject_hashes(key for key in keys if key not in known)
+        if len(known) + len(missing) > MAX_HASHES_KEPT:
+            # Full: keep only what this batch needs.
+            kept = {key: known[key] for key in keys if key in known}
+            known.clear()
+            known.update(kept)
+        known.update(missing)
+        hashes = known
         # Django's cursor wrapper has no COPY; psycopg's own cursor (`.cursor`) does.
         copy_sql = "COPY pg_temp.erasure_import_rows (seq, key_hash, namespace, item_id) FROM STDIN"
         with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:

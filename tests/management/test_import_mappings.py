@@ -200,3 +200,16 @@ def test_the_process_exits_non_zero_on_a_bad_row_and_reads_a_pipe(namespaces, em
     assert "mappings created: 2" in completed.stdout
     # Not a terminal: no progress bar in the output.
     assert "rows/s" not in completed.stderr and "it/s" not in completed.stderr
+
+
+def test_subject_hashes_kept_between_batches_stay_right_when_the_bound_is_reached(
+    namespaces, tmp_path, monkeypatch
+):
+    from erasure.hashing import subject_hash
+    from erasure.services import mappings
+
+    monkeypatch.setattr(mappings, "MAX_HASHES_KEPT", 7)  # 50 subjects, batches of 10
+    path = write_csv(tmp_path / "m.csv", generated(500))
+    assert "mappings created: 500" in run(str(path), "--batch-size", "10")
+    stored = set(ItemMapping.objects.values_list("subject__key_hash", "item_id"))
+    assert stored == {(subject_hash(f"user-{i % 50}"), f"item-{i}") for i in range(500)}
