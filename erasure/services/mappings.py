@@ -465,9 +465,10 @@ def mappings_import(
                     "SELECT m.subject_id, count(*) AS n FROM erasure_itemmapping m "
                     "WHERE m.subject_id IN (SELECT r.subject_id FROM erasure_erasurerequest r "
                     "WHERE r.subject_id IN (SELECT id FROM touched)) "
-                    "AND m.registered_at = now() GROUP BY m.subject_id"
+                    "AND m.registered_at = now() AND m.registered_by = %s "
+                    "GROUP BY m.subject_id"
                 ),
-                created_params=[],
+                created_params=[actor.label],
                 namespace_ids=sorted(ids_list),
                 actor=actor,
             )
