@@ -104,7 +104,7 @@ def _mapping_inputs(request: Request) -> list[MappingInput]:
         problem = "items must not be empty"
     elif len(items) > MAX_ITEMS_PER_CALL:
         problem = f"at most {MAX_ITEMS_PER_CALL:,} items per call"
-    if problem:
+    if problem or not isinstance(items, list):
         raise InvalidInput(problem, fields={"items": [problem]})
     found: list[MappingInput] = []
     problems: dict[str, list[str]] = {}
