@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from erasure import queue
 from erasure.actors import Actor
@@ -50,12 +53,19 @@ def requests_sweep() -> SweepResult:
     due = Q(status__in=[RequestStatus.APPROVED, RequestStatus.RUNNING]) | Q(
         status=RequestStatus.SCHEDULED, scheduled_for__lte=timezone.now()
     )
-    candidates = ErasureRequest.objects.filter(due, stuck_since__isnull=True).values_list(
-        "pk", flat=True
+    # One query, every 10 seconds: the unfinished requests with no queued or running job
+    # (the check is repeated under each one's lock below).
+    live_job = (
+        ProcrastinateJob.objects.filter(task_name=queue.EXECUTE_TASK, status__in=["todo", "doing"])
+        .annotate(request_id=KT("args__request_id"))
+        .filter(request_id=Cast(OuterRef("pk"), output_field=TextField()))
+    )
+    candidates = (
+        ErasureRequest.objects.filter(due, stuck_since__isnull=True)
+        .filter(~Exists(live_job))
+        .values_list("pk", flat=True)
     )
     for request_id in candidates:
-        if queue.has_live_execution_job(request_id):
-            continue
         failpoint("sweeper.before_requeue")
         with transaction.atomic():
             request = lock_request(request_id)
