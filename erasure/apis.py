@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from config.namespace_apis import NAME_PATTERN
 from erasure.errors import InvalidInput
 
 
@@ -67,6 +68,25 @@ class ApiConfig:
 
 def default_api_name() -> str:
     return settings.NAMESPACE_API_NAME
+
+
+def namespace_label(api: str, name: str) -> str:
+    """How people see a namespace: its name, after its API's unless that is the default
+    API (`onprem/notes`). A one-API deployment sees plain names."""
+    return name if api == default_api_name() else f"{api}/{name}"
+
+
+def namespace_label_sql(alias: str) -> str:
+    """`namespace_label` in SQL, for a namespace row aliased `alias`. The default API's name
+    goes in as a literal: NAME_PATTERN, which every API name is checked against, allows no
+    quote."""
+    default = default_api_name()
+    if not NAME_PATTERN.match(default):
+        raise ValueError(f"not an API name: {default!r}")
+    return (
+        f"CASE WHEN {alias}.api = '{default}' THEN {alias}.name "
+        f"ELSE {alias}.api || '/' || {alias}.name END"
+    )
 
 
 def apis() -> dict[str, ApiConfig]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from erasure.apis import ApiConfig, api_get
+from erasure.apis import ApiConfig, api_get, default_api_name
 from erasure.models import Namespace
 from erasure.throttle import PgThrottle
 from namespace_api.client import NamespaceApiClient
@@ -44,12 +44,11 @@ class ApiClients:
         return self.get(namespace.api)
 
     def get(self, api: str) -> NamespaceApiClient:
+        if self._given is not None and api == default_api_name():
+            return self._given
         client = self._clients.get(api)
         if client is None:
-            config = api_get(api)
-            if self._given is not None and config.name == api_get(None).name:
-                return self._given
-            client = self._clients[api] = client_of(config)
+            client = self._clients[api] = client_of(api_get(api))
         return client
 
     def close(self) -> None:

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from erasure.actors import Actor
-from erasure.apis import default_api_name
+from erasure.apis import namespace_label
 from erasure.errors import EvidenceUnavailable, InvalidInput
 from erasure.lifecycle import COMPLETED_STATUSES
 from erasure.models import (
@@ -162,10 +162,9 @@ def certificate_facts(request: ErasureRequest) -> dict[str, Any]:
     for ns in namespaces:
         for outcome, count in ns["counts"].items():
             totals[outcome] = totals.get(outcome, 0) + count
-    default = default_api_name()
     failed = [
         {
-            "namespace": name if api == default else f"{api}/{name}",
+            "namespace": namespace_label(api, name),
             "item_id": item_id,
             "reason": reason,
         }

@@ -26,7 +26,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from erasure.actors import Actor
-from erasure.apis import default_api_name
+from erasure.apis import namespace_label_sql
 from erasure.lifecycle import ItemOutcome
 from erasure.models import AuditEvent, AuditEventType
 from erasure.services import audit_log
@@ -249,8 +249,7 @@ FLUSH_BYTES = 64 * 1024
 _ITEMS_SELECT = """
     SELECT i.request_id::text AS request_id,
            -- A namespace of an API other than the default one is API/name.
-           CASE WHEN n.api = %(default_api)s THEN n.name ELSE n.api || '/' || n.name END
-               AS namespace,
+           NAMESPACE_LABEL AS namespace,
            n.kind AS namespace_kind,
            i.item_id, i.outcome, i.attempts, i.last_http_status, i.last_error,
            to_json(i.decided_at) #>> '{}' AS decided_at, i.decided_by_id AS dispatch_id
@@ -303,6 +302,7 @@ _SELECTS = {"items": (_ITEMS_SELECT, ITEM_COLUMNS), "requests": (_REQUESTS_SELEC
 
 def _copy_statement(what: str, export_format: str) -> str:
     select, columns = _SELECTS[what]
+    select = select.replace("NAMESPACE_LABEL", namespace_label_sql("n"))
     if export_format == "csv":
         return f"COPY ({select}) TO STDOUT (FORMAT csv, HEADER true)"  # noqa: S608 - constants
     if export_format == "jsonl":
@@ -329,12 +329,7 @@ def table_export_chunks(
     about 64 KiB, in constant memory. Items are filtered by request and by when their
     outcome was decided; requests by id and by when they were received."""
     statement = _copy_statement(what, export_format)
-    params: dict[str, object] = {
-        "request": request_id,
-        "since": since,
-        "until": until,
-        "default_api": default_api_name(),
-    }
+    params: dict[str, object] = {"request": request_id, "since": since, "until": until}
     params.update({outcome.value: outcome.value for outcome in ItemOutcome})
     buffer = bytearray()
     with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:

@@ -20,7 +20,7 @@ out (the safe side).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from django.db import connection
 
@@ -44,31 +44,34 @@ def lease_free(alias: str) -> str:
 
 
 @contextmanager
-def owner_alive(owner: str) -> Iterator[None]:
-    """Hold the owner's lock while its claims are worked on."""
+def session_lock(lock_class: int, key: int | str, *, wait: bool = True) -> Iterator[bool]:
+    """The session-level advisory lock (`lock_class`, `key`) for the block: PostgreSQL
+    releases it with the connection if the process dies. A text `key` is hashed by
+    PostgreSQL's `hashtext`, as `lease_binds` reads it. With `wait=False` the block gets
+    whether the lock was free (and holds it only then)."""
+    key_sql = "hashtext(%s)" if isinstance(key, str) else "%s"
+    take = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [OWNER_LOCK_CLASS, owner])
+        cursor.execute(f"SELECT {take}(%s, {key_sql})", [lock_class, key])
+        got = wait or bool(cursor.fetchone()[0])
     try:
-        yield
+        yield got
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [OWNER_LOCK_CLASS, owner])
+        if got:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT pg_advisory_unlock(%s, {key_sql})", [lock_class, key])
 
 
-@contextmanager
-def job_alive(job_id: int | None) -> Iterator[None]:
+def owner_alive(owner: str) -> AbstractContextManager[bool]:
+    """Hold the owner's lock while its claims are worked on."""
+    return session_lock(OWNER_LOCK_CLASS, owner)
+
+
+def job_alive(job_id: int | None) -> AbstractContextManager[bool]:
     """Hold the job's lock while it runs (nothing for a call outside a worker)."""
     if job_id is None:
-        yield
-        return
-    key = job_id % 2**31
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, key])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_CLASS, key])
+        return nullcontext(True)
+    return session_lock(JOB_LOCK_CLASS, job_id % 2**31)
 
 
 def job_held(alias: str) -> str:

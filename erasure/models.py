@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from erasure.apis import namespace_label
 from erasure.lifecycle import OPEN_STATUSES, ItemOutcome, RequestStatus
 
 
@@ -88,7 +89,7 @@ class Namespace(models.Model):
     @property
     def label(self) -> str:
         """For people: the name, after its API's name unless that is the default API."""
-        return self.name if self.api == settings.NAMESPACE_API_NAME else f"{self.api}/{self.name}"
+        return namespace_label(self.api, self.name)
 
     @staticmethod
     def default_mode(kind: str) -> str:

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from erasure.apis import apis, default_api_name
+from erasure.apis import apis, namespace_label
 from erasure.deadlines import due_at
 from erasure.errors import NotFound
 from erasure.lifecycle import AWAITING_START_STATUSES, OPEN_STATUSES, STATE_CLOCKS
@@ -102,14 +102,13 @@ def request_counts_by_namespace(*, request: ErasureRequest) -> list[dict[str, An
         .annotate(n=Count("id"))
         .order_by("namespace__name", "namespace__api")
     )
-    default = default_api_name()
     table: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         api, name = row["namespace__api"], row["namespace__name"]
         entry = table.setdefault(
             (api, name),
             {
-                "name": name if api == default else f"{api}/{name}",
+                "name": namespace_label(api, name),
                 "api": api,
                 "kind": row["namespace__kind"],
                 "counts": dict.fromkeys(ItemOutcome.values, 0),

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from psycopg.pq import TransactionStatus
 
 from erasure.actors import Actor
-from erasure.apis import ApiKeyMissing, api_get, default_api_name
+from erasure.apis import ApiKeyMissing, api_get, namespace_label
 from erasure.errors import InvalidInput, UpstreamUnavailable
 from erasure.hashing import subject_hashes
 from erasure.lifecycle import COMPLETED_STATUSES, OPEN_STATUSES
@@ -632,5 +632,4 @@ def _known(refs: set[NamespaceRef]) -> dict[NamespaceRef, Namespace]:
 
 def _labels(refs: set[NamespaceRef]) -> list[str]:
     """Names for people: a namespace of the default API by its name, else API/name."""
-    default = default_api_name()
-    return sorted(name if api == default else f"{api}/{name}" for api, name in refs)
+    return sorted(namespace_label(api, name) for api, name in refs)

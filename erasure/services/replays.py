@@ -26,10 +26,11 @@ from django.utils import timezone
 
 from erasure import queue
 from erasure.actors import Actor
-from erasure.apis import api_get, default_api_name
+from erasure.apis import api_get, namespace_label_sql
 from erasure.clients import ApiClients
 from erasure.errors import InvalidInput
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome
+from erasure.liveness import session_lock
 from erasure.models import AuditEventType, Namespace, Replay, ReplayItem, ReplayState
 from erasure.selectors.namespaces import namespaces_named
 from erasure.services.audit import audit_record
@@ -54,12 +55,12 @@ def replay_plan(
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT CASE WHEN n.api = %s THEN n.name ELSE n.api || '/' || n.name END AS label,
+            SELECT {namespace_label_sql("n")} AS label,
                    count(DISTINCT i.item_id)
             FROM ({_ERASED_SINCE}) AS i JOIN erasure_namespace n ON n.id = i.namespace_id
             GROUP BY label ORDER BY label
             """,  # noqa: S608 (the fragment is a constant of this module)
-            [default_api_name(), *_erased_params(since, selected)],
+            _erased_params(since, selected),
         )
         return dict(cursor.fetchall())
 
@@ -142,31 +143,30 @@ def replay_run(replay: Replay, *, client: NamespaceApiClient | None = None) -> R
     """Send the replay's pending deletes, batch by batch, each namespace to its own API,
     and complete it; returns it as stored. An API error is raised with the rest left for
     the next run. `client`, when given, serves the default API."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_LOCK_CLASS, replay.pk])
-        if not cursor.fetchone()[0]:
+    with session_lock(ADVISORY_LOCK_CLASS, replay.pk, wait=False) as mine:
+        if not mine:
             return replay  # another runner has it
-    clients = ApiClients(given=client)
-    try:
-        namespaces = Namespace.objects.in_bulk(
-            ReplayItem.objects.filter(replay=replay, outcome__in=[PENDING, SENT])
-            .values_list("namespace_id", flat=True)
-            .distinct()
-        )
-        for namespace in sorted(namespaces.values(), key=lambda n: (n.name, n.api)):
-            api_client = clients.for_namespace(namespace)
-            after = ""
-            while True:
-                batch = _take(replay, namespace, after=after, size=api_client.flavor.delete_max)
-                if not batch:
-                    break
-                after = batch[-1][0]
-                _send(replay, namespace, batch, api_client)
-        return _complete(replay)
-    finally:
-        clients.close()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_LOCK_CLASS, replay.pk])
+        with ApiClients(given=client) as clients:
+            return _run(replay, clients)
+
+
+def _run(replay: Replay, clients: ApiClients) -> Replay:
+    """Send every pending batch of the replay, each to its namespace's API."""
+    namespaces = Namespace.objects.in_bulk(
+        ReplayItem.objects.filter(replay=replay, outcome__in=[PENDING, SENT])
+        .values_list("namespace_id", flat=True)
+        .distinct()
+    )
+    for namespace in sorted(namespaces.values(), key=lambda n: (n.name, n.api)):
+        api_client = clients.for_namespace(namespace)
+        after = ""
+        while True:
+            batch = _take(replay, namespace, after=after, size=api_client.flavor.delete_max)
+            if not batch:
+                break
+            after = batch[-1][0]
+            _send(replay, namespace, batch, api_client)
+    return _complete(replay)
 
 
 def _take(replay: Replay, namespace: Namespace, *, after: str, size: int) -> list[tuple[str, bool]]:
@@ -254,13 +254,12 @@ def _complete(replay: Replay) -> Replay:
             return locked
         with connection.cursor() as cursor:
             cursor.execute(
-                """
-                SELECT CASE WHEN n.api = %s THEN n.name ELSE n.api || '/' || n.name END,
-                       r.outcome, count(*)
+                f"""
+                SELECT {namespace_label_sql("n")}, r.outcome, count(*)
                 FROM erasure_replayitem r JOIN erasure_namespace n ON n.id = r.namespace_id
                 WHERE r.replay_id = %s GROUP BY 1, 2
-                """,
-                [default_api_name(), locked.pk],
+                """,  # noqa: S608 (a constant of erasure.apis)
+                [locked.pk],
             )
             rows = cursor.fetchall()
         by_namespace: dict[str, dict[str, int]] = {}

@@ -41,6 +41,7 @@ from erasure import queue
 from erasure.clients import make_client
 from erasure.failpoints import failpoint
 from erasure.hashing import subject_hashes
+from erasure.liveness import session_lock
 from erasure.models import (
     AuditEventType,
     ErasureRequest,
@@ -113,18 +114,13 @@ def scan_carry_on(*, scan_id: int) -> None:
     scan = NamespaceScan.objects.select_related("namespace").filter(pk=scan_id).first()
     if scan is None or scan.state != ScanState.RUNNING:
         return
-    with connection.cursor() as cursor:
-        # One worker carries a scan on at a time (a second job finds it taken and leaves);
-        # the lock goes with the session if the worker dies.
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_LOCK_CLASS, scan_id])
-        if not cursor.fetchone()[0]:
+    # One worker carries a scan on at a time (a second job finds it taken and leaves); the
+    # lock goes with the session if the worker dies.
+    with session_lock(ADVISORY_LOCK_CLASS, scan_id, wait=False) as mine:
+        if not mine:
             return
-    try:
         with make_client(scan.namespace.api) as client:
             scan_run(scan, client=client)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_LOCK_CLASS, scan_id])
 
 
 def scan_start(*, namespace: Namespace) -> NamespaceScan:

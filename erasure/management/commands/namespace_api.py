@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from erasure.actors import Actor
@@ -37,6 +38,9 @@ class Command(BaseCommand):
         configured = apis()
         if action == "list":
             states = {row.name: row for row in ApiThrottle.objects.filter(name__in=configured)}
+            namespaces_of = dict(
+                Namespace.objects.values_list("api").annotate(n=Count("id")).order_by()
+            )
             for name, config in configured.items():
                 try:
                     config.key()
@@ -48,11 +52,10 @@ class Command(BaseCommand):
                 if state and state.refused_until and state.refused_until > timezone.now():
                     refused = f"; REFUSED until {state.refused_until:%Y-%m-%d %H:%M:%S %Z}"
                 last = state.last_status if state and state.last_status is not None else "-"
-                namespaces = Namespace.objects.filter(api=name).count()
                 self.stdout.write(
                     f"{name}: {config.flavor} {config.url}; {key}; in flight "
                     f"{config.max_in_flight}, {config.calls_per_second:g} calls/s; "
-                    f"{namespaces} namespaces; last status {last}{refused}"
+                    f"{namespaces_of.get(name, 0)} namespaces; last status {last}{refused}"
                 )
             return
         name = options["name"]

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from erasure.failpoints import failpoint
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome
-from erasure.models import AuditEventType, ErasureRequest
+from erasure.models import AuditEventType
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER, Batch, ExecutionSummary
 from erasure.services.execution.claims import give_back
@@ -125,8 +125,6 @@ def record_outcomes(
                 len(outcomes) - written,
             )
         counts = Counter(outcomes)
-        if result.stop_reason:
-            ErasureRequest.objects.filter(pk=request.pk).update(last_error=result.stop_reason)
         audit_record(
             event_type=AuditEventType.DISPATCH_RECORDED,
             actor=WORKER,
