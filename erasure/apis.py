@@ -124,7 +124,7 @@ def api_get(name: str | None) -> ApiConfig:
         return configured[wanted]
     except KeyError:
         raise InvalidInput(
-            f"no namespace API named {wanted!r} is configured (configured: "
+            f"no namespace API named {wanted[:64]!r} is configured (configured: "
             f"{', '.join(configured)})",
             fields={"api": ["unknown API"]},
         ) from None

@@ -133,3 +133,12 @@ def test_the_namespace_api_command_lists_every_api_without_a_key(emulator, onpre
     out = io.StringIO()
     call_command("namespace_api", "resume", "onprem", stdout=out)
     assert out.getvalue().strip() == "onprem: not refused, nothing to do"
+
+
+@pytest.mark.parametrize(
+    "query", ["x" * 10_000, "on%00prem", "%ED%A0%80"]
+)  # %ED%A0%80: a surrogate
+def test_a_hostile_api_name_is_a_short_400(approver, both, query):
+    error = error_of(approver.get(f"/api/v1/namespaces?api={query}"), 400)
+    assert error["message"].startswith("no namespace API named ")
+    assert len(error["message"]) < 200
