@@ -41,8 +41,11 @@ def enqueue_execution(
 
     ERASURE_JOBS_PER_REQUEST jobs ("slots") work on one request side by side, each claiming
     its own batches; each slot has at most one queued job (Procrastinate's queueing lock).
-    `slots` names some of them only.
+    `slots` names some of them only. A wake-up only ever moves earlier: a slot whose job is
+    queued for later than `delay_seconds` has it brought forward (one job may have planned
+    for a lease's end while another, holding that lease, plans for a retry in 2 s).
     """
+    taken = []
     for slot in range(settings.ERASURE_JOBS_PER_REQUEST) if slots is None else slots:
         options: dict = {"queueing_lock": f"execute-{request_id}-{slot}"}
         if delay_seconds > 0:
@@ -55,7 +58,24 @@ def enqueue_execution(
                     request_id=str(request_id)
                 )
         except AlreadyEnqueued:
-            pass
+            taken.append(options["queueing_lock"])
+    if taken:
+        # After the caller's commit: in a worker, a later defer of the same slot (on
+        # Procrastinate's own connection) would otherwise wait on the row updated here.
+        transaction.on_commit(lambda: _bring_forward(taken, delay_seconds))
+
+
+def _bring_forward(locks: list[str], delay_seconds: float) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE procrastinate_jobs
+            SET scheduled_at = now() + make_interval(secs => %s)
+            WHERE task_name = %s AND status = 'todo' AND queueing_lock = ANY(%s)
+              AND scheduled_at > now() + make_interval(secs => %s)
+            """,
+            [delay_seconds, EXECUTE_TASK, locks, delay_seconds],
+        )
 
 
 def wake_execution_now(*, request_id: uuid.UUID | str) -> None:

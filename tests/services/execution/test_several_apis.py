@@ -332,3 +332,31 @@ def test_each_api_has_its_own_throttle(emulator, onprem, settings):
         taken = cloud._take_in_flight_slot_or_none()  # the cloud's slots are its own
         assert taken is not None
         cloud._release(taken)
+
+
+def test_a_wake_up_only_moves_earlier(db, django_capture_on_commit_callbacks):
+    """One job plans for a lease's end (600 s) while the lease's holder plans a retry in
+    2 s: the queued job comes forward; a later plan never pushes it back."""
+    from erasure.queue import enqueue_execution
+
+    request_id = "00000000-0000-0000-0000-0000000000aa"
+
+    def scheduled_in() -> list[float]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT extract(epoch FROM scheduled_at - now()) FROM procrastinate_jobs "
+                "WHERE args->>'request_id' = %s AND status = 'todo' ORDER BY queueing_lock",
+                [request_id],
+            )
+            return [float(row[0]) for row in cursor.fetchall()]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_execution(request_id=request_id, delay_seconds=600, slots=[0, 1])
+    assert all(590 < s <= 610 for s in scheduled_in())
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_execution(request_id=request_id, delay_seconds=2, slots=[0])
+    first, second = scheduled_in()
+    assert 0 < first <= 2 and 590 < second <= 610
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_execution(request_id=request_id, delay_seconds=300, slots=[0])
+    assert 0 < scheduled_in()[0] <= 2
