@@ -338,10 +338,11 @@ class Dispatch(models.Model):
 
 
 class ErasureItem(models.Model):
-    # The hot table: 100,000s of rows per request, each written three times (claim, check,
-    # outcome). Its foreign keys carry neither an index (`request` is served by the unique
-    # constraint's prefix; the others are only looked up on deletes, which never happen)
-    # nor a database constraint: PostgreSQL checks a constraint row by row, which cost more
+    # The hot table: 100,000s of rows per request, each written twice after its insert
+    # (claim, outcome; a proof of presence is one LeaseProof row per batch). Its foreign
+    # keys carry neither an index (`request` is served by the unique constraint's prefix;
+    # the others are only looked up on deletes, which never happen) nor a database
+    # constraint: PostgreSQL checks a constraint row by row, which cost more
     # than the insert itself (100,000 items: 0.5 s to insert, 1.3 s of checks). Integrity
     # holds by construction instead: items are only inserted by `items_expand`, from
     # mappings (whose namespace is constrained) for the request being approved, and
@@ -411,7 +412,7 @@ class ErasureItem(models.Model):
         # Only the pending items are indexed by state: claims, "is anything left?" and the
         # per-namespace sweep then never walk past finished items (a request's 100,000
         # finished items would be scanned by every job, every round). A claim changes no
-        # indexed column, so it stays a HOT update with fillfactor 70 (migration 0003).
+        # indexed column, so it stays a HOT update with fillfactor 40 (migration 0020).
         indexes = [
             models.Index(
                 fields=["request", "namespace", "item_id"],
@@ -422,6 +423,22 @@ class ErasureItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} → {self.outcome}"
+
+
+class LeaseProof(models.Model):
+    """A delete answer proved every item leased to `owner` present: they existed until this
+    erasure deleted them. One row per batch, committed before the outcomes are recorded,
+    instead of marking each of its items `seen_present` (an owner holds one batch at a
+    time). Recording the batch removes it. If the owner dies first, the claim that takes
+    its items over carries the proof to them (`seen_present`), so the resend's "0 deleted"
+    cannot turn them into not_found."""
+
+    owner = models.CharField(max_length=128, primary_key=True)
+    request = models.ForeignKey(ErasureRequest, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"proof of {self.owner}"
 
 
 class ApiKey(models.Model):

@@ -3,17 +3,19 @@
 The database is the truth, and every step can be re-run by any worker:
 
 1. **Claim** (`claims`, a short transaction): up to one dispatch of pending items of one
-   namespace, taken with `FOR UPDATE SKIP LOCKED` and leased to this worker
-   (`lease_owner`, `lease_until`). The claim counts an attempt and clears the last
+   namespace, leased to this worker by one UPDATE (`lease_owner`, `lease_until`); claims
+   of one namespace take turns. The claim counts an attempt and clears the last
    status, so that a worker dying before it records anything leaves a trace: "tried, no
    answer recorded".
 2. **Call** (`dispatch`) the namespace API, outside any transaction (no row stays locked
-   while waiting on the network). In `exact` mode, what the pre-check saw present is
-   written down (`seen_present`) before anything is deleted.
+   while waiting on the network). What the call proves present is written down before
+   the outcomes: `exact`'s pre-check marks the items it saw (`seen_present`); a delete
+   that deleted a whole batch writes one `LeaseProof` row for it.
 3. **Record** (`outcomes`, one transaction): the dispatch rows, every item's outcome in
-   one set-based UPDATE, and the audit event. Only items still leased to this worker are
-   written: a worker whose lease ran out (and whose items another worker took over)
-   records nothing for them, so no outcome is ever written twice.
+   one set-based UPDATE, the erased items' mappings removed, and the audit event. Only
+   items still leased to this worker are written: a worker whose lease ran out (and
+   whose items another worker took over) records nothing for them, so no outcome is ever
+   written twice.
 4. **Finish** (`finish`): sweep in mappings registered meanwhile, complete the request
    when no item is pending, or schedule a wake-up for the earliest retry.
 

@@ -1,8 +1,8 @@
 """Claims: leasing dispatch-sized batches of pending items to one worker.
 
-A claim is a short transaction of its own, committed before any call: the items are taken
-with `FOR UPDATE SKIP LOCKED` and leased (`lease_owner`, `lease_until`), and the claim
-counts an attempt, so that a worker dying before it records anything leaves a trace.
+A claim is a short transaction of its own, committed before any call: the items are leased
+(`lease_owner`, `lease_until`) by one UPDATE, claims of one namespace taking turns, and the
+claim counts an attempt, so that a worker dying before it records anything leaves a trace.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from erasure.services.execution.base import Batch, Item
 from namespace_api.client import NamespaceApiClient
 
 SINGLE_MODE_BATCH = 100
+# The advisory lock class of claims, taken per (request, namespace) for a claim's transaction.
+CLAIM_LOCK_CLASS = 0x434C4149  # "CLAI"
 
 
 def new_owner() -> str:
@@ -54,17 +56,28 @@ def namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespa
     return namespaces[turn:] + namespaces[:turn]
 
 
+_item_counts: dict[tuple[str, int], int] = {}
+
+
 def start_position(request_id: uuid.UUID | str, namespace: Namespace, batch_size: int) -> str:
     """Where a job starts sweeping a namespace: a random batch boundary, so that the jobs of
     one request spread over it instead of all scanning past each other's claims. Starting
     on a boundary keeps every claim a full batch: jobs meeting each other's territory still
     take whole, adjacent batches, so the call count stays at the floor."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM erasure_erasureitem WHERE request_id = %s AND namespace_id = %s",
-            [request_id, namespace.pk],
-        )
-        total = cursor.fetchone()[0]
+        key = (str(request_id), namespace.pk)
+        total = _item_counts.get(key)
+        if total is None:
+            # Counted once per process and namespace: a guide for spreading, so items
+            # swept in later need not be counted.
+            cursor.execute(
+                "SELECT count(*) FROM erasure_erasureitem "
+                "WHERE request_id = %s AND namespace_id = %s",
+                [request_id, namespace.pk],
+            )
+            total = _item_counts[key] = cursor.fetchone()[0]
+            while len(_item_counts) > 1000:
+                _item_counts.pop(next(iter(_item_counts)))
         if total <= batch_size:
             return ""
         offset = random.randrange(math.ceil(total / batch_size)) * batch_size  # noqa: S311
@@ -73,10 +86,10 @@ def start_position(request_id: uuid.UUID | str, namespace: Namespace, batch_size
         cursor.execute(
             """
             SELECT item_id FROM erasure_erasureitem
-            WHERE request_id = %s AND namespace_id = %s
+            WHERE request_id = %s AND namespace_id = %s AND outcome = %s
             ORDER BY item_id OFFSET %s LIMIT 1
             """,
-            [request_id, namespace.pk, offset - 1],
+            [request_id, namespace.pk, ItemOutcome.PENDING, offset - 1],
         )
         row = cursor.fetchone()
     return row[0] if row else ""
@@ -130,6 +143,20 @@ def _claim_from(
             request = ErasureRequest.objects.select_related("subject").get(pk=request_id)
             _request_cache.set(str(request_id), request)
         with connection.cursor() as cursor:
+            # Claims of one namespace of one request take turns (a lock for this short
+            # transaction), so the pending items are chosen without locking each row first
+            # (FOR UPDATE SKIP LOCKED wrote every row twice: its lock, then its lease). The
+            # outer WHERE repeats the conditions: a row changed meanwhile (a retry, a hold)
+            # is checked again in its new version.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [CLAIM_LOCK_CLASS, f"{request.pk}:{namespace.pk}"],
+            )
+            claimable = """
+                {a}.outcome = %(pending)s
+                AND ({a}.not_before IS NULL OR {a}.not_before <= now())
+                AND {free}
+                AND {a}.attempts < %(max_attempts)s"""
             # The claim counts an attempt and clears the last status: a worker that dies
             # before recording leaves "tried, no answer", which the next claim turns into
             # `maybe_applied` (the call may have gone out and been applied).
@@ -140,6 +167,11 @@ def _claim_from(
                     lease_until = now() + make_interval(secs => %(lease)s),
                     maybe_applied = i.maybe_applied
                         OR (i.attempts > 0 AND i.last_http_status IS NULL),
+                    -- A dead owner's proof of presence (LeaseProof) passes to its items.
+                    seen_present = i.seen_present OR (i.lease_owner <> '' AND
+                        i.lease_owner = ANY(ARRAY(
+                            SELECT p.owner FROM erasure_leaseproof p
+                            WHERE p.request_id = %(request)s))),
                     attempts = i.attempts + 1,
                     last_http_status = NULL,
                     last_error = ''
@@ -149,16 +181,13 @@ def _claim_from(
                     SELECT c.id FROM erasure_erasureitem c
                     WHERE c.request_id = %(request)s AND c.namespace_id = %(namespace)s
                       AND c.item_id > %(after)s
-                      AND c.outcome = %(pending)s
-                      AND (c.not_before IS NULL OR c.not_before <= now())
-                      AND {lease_free("c")}
-                      AND c.attempts < %(max_attempts)s
+                      AND {claimable.format(a="c", free=lease_free("c"))}
                     ORDER BY c.item_id
                     LIMIT %(size)s
-                    FOR UPDATE SKIP LOCKED
                 ))
+                  AND {claimable.format(a="i", free=lease_free("i"))}
                 RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present
-                """,  # noqa: S608 (a constant of liveness)
+                """,  # noqa: S608 (constants of this module and of liveness)
                 {
                     "request": request.pk,
                     "namespace": namespace.pk,

@@ -19,6 +19,17 @@ def send_batch(
 
     def remember_present(present: set[str]) -> None:
         # Evidence that outlives a crash: these items existed before this erasure's delete.
+        if present.issuperset(by_item_id):
+            # The whole batch (a delete that deleted all it was sent): one row, not 1,000.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    INSERT INTO erasure_leaseproof (owner, request_id, created_at)
+                    VALUES (%s, %s, now()) ON CONFLICT (owner) DO NOTHING
+                    """,
+                    [owner, batch.request.pk],
+                )
+            return
         with connection.cursor() as cursor:
             cursor.execute(
                 """

@@ -13,7 +13,7 @@ from erasure import queue
 from erasure.apis import namespace_label_sql
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome, RequestStatus, enter
 from erasure.liveness import lease_binds, lease_free
-from erasure.models import AuditEvent, AuditEventType, ErasureRequest, Subject
+from erasure.models import AuditEvent, AuditEventType, ErasureRequest, LeaseProof, Subject
 from erasure.services import scans
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER
@@ -32,23 +32,33 @@ def pending_state(request_id: uuid.UUID | str) -> tuple[int, int, int, datetime]
         cursor.execute(
             f"""
             WITH i AS (
-                SELECT i.*, {lease_binds("i")} AS leased
+                SELECT i.namespace_id, i.not_before, i.attempts, i.lease_until,
+                       {lease_binds("i")} AS leased
                 FROM erasure_erasureitem i
                 WHERE i.request_id = %(request)s AND i.outcome = %(pending)s
+            ),
+            -- Counted per namespace first: the namespace and its API's refusal are then
+            -- joined a handful of times, not once per pending item.
+            per AS (
+                SELECT i.namespace_id,
+                       count(*) AS pending,
+                       count(*) FILTER (WHERE (i.not_before IS NULL OR i.not_before <= now())
+                                          AND NOT coalesce(i.leased, false)
+                                          AND i.attempts < %(max)s) AS free,
+                       count(*) FILTER (WHERE i.attempts >= %(max)s
+                                          AND NOT coalesce(i.leased, false)) AS exhausted,
+                       -- A dead owner's lease ends now, a live one's when its time runs out.
+                       min(greatest(coalesce(i.not_before, now()),
+                                    CASE WHEN i.leased THEN i.lease_until ELSE now() END))
+                           AS next_at
+                FROM i GROUP BY i.namespace_id
             )
-            SELECT count(*),
-                   count(*) FILTER (WHERE (i.not_before IS NULL OR i.not_before <= now())
-                                      AND NOT coalesce(i.leased, false)
-                                      AND i.attempts < %(max)s
-                                      AND r.refused_until IS NULL),
-                   count(*) FILTER (WHERE i.attempts >= %(max)s
-                                      AND NOT coalesce(i.leased, false)),
-                   -- A dead owner's lease ends now, a live one's when its time runs out.
-                   min(greatest(coalesce(i.not_before, now()),
-                                CASE WHEN i.leased THEN i.lease_until ELSE now() END,
-                                coalesce(r.refused_until, now())))
-            FROM i
-            JOIN erasure_namespace n ON n.id = i.namespace_id
+            SELECT coalesce(sum(per.pending), 0)::int,
+                   coalesce(sum(per.free) FILTER (WHERE r.refused_until IS NULL), 0)::int,
+                   coalesce(sum(per.exhausted), 0)::int,
+                   min(greatest(per.next_at, coalesce(r.refused_until, now())))
+            FROM per
+            JOIN erasure_namespace n ON n.id = per.namespace_id
             -- The items of an API that refused our key wait until the refusal ends.
             LEFT JOIN erasure_apithrottle r ON r.name = n.api AND r.refused_until > now()
             """,  # noqa: S608 (a constant of liveness)
@@ -186,6 +196,8 @@ def complete(request: ErasureRequest) -> None:
         )
         mappings_removed = cursor.rowcount
     Subject.objects.filter(pk=request.subject_id).update(raw_key=None)
+    # Proofs of presence left by workers that died: their items took them over.
+    LeaseProof.objects.filter(request=request).delete()
     rechecks_schedule(request)
     audit_record(
         event_type=AuditEventType.REQUEST_COMPLETED,

@@ -57,6 +57,7 @@ def record_outcomes(
             )
             groups[key].append(item.pk)
         written = 0
+        erased: list[str] = []
         with connection.cursor() as cursor:
             for (outcome, status, error, dispatch_id, retryable, applied), pks in groups.items():
                 again = outcome == ItemOutcome.FAILED and retryable
@@ -79,6 +80,7 @@ def record_outcomes(
                         lease_until = NULL
                     WHERE id = ANY(string_to_array(%(ids)s, ',')::bigint[])
                       AND lease_owner = %(owner)s
+                    RETURNING item_id
                     """,
                     {
                         "status": status,
@@ -94,29 +96,30 @@ def record_outcomes(
                         "owner": owner,
                     },
                 )
-                written += cursor.rowcount
+                recorded = [row[0] for row in cursor.fetchall()]
+                written += len(recorded)
+                if recorded and outcome in ERASED_OUTCOMES:
+                    erased.extend(recorded)
                 outcomes.extend([outcome] * len(pks))
             if untried:
                 # Nothing was sent for these: authentication stopped the batch.
                 give_back(untried, owner, status=401)
-            # Data minimisation as soon as the data is gone: the mappings of this batch's
-            # erased items (the completion removes any left over).
-            cursor.execute(
-                """
-                DELETE FROM erasure_itemmapping m
-                USING erasure_erasureitem i
-                WHERE i.id = ANY(string_to_array(%(ids)s, ',')::bigint[])
-                  AND i.outcome = ANY(%(erased)s)
-                  AND m.subject_id = %(subject)s AND m.namespace_id = i.namespace_id
-                  AND m.item_id = i.item_id
-                """,
-                {
-                    "ids": ",".join(str(item.pk) for item in batch.items),
-                    "erased": list(ERASED_OUTCOMES),
-                    "subject": request.subject_id,
-                },
-            )
-            mappings_removed = cursor.rowcount
+            # Data minimisation as soon as the data is gone: the mappings of the items this
+            # batch recorded erased (the completion removes any left over). One probe of
+            # the mapping's unique key per item.
+            mappings_removed = 0
+            if erased:
+                cursor.execute(
+                    """
+                    DELETE FROM erasure_itemmapping m USING unnest(%(items)s::text[]) e(item_id)
+                    WHERE m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
+                      AND m.item_id = e.item_id
+                    """,
+                    {"items": erased, "subject": request.subject_id, "namespace": namespace.pk},
+                )
+                mappings_removed = cursor.rowcount
+            # The batch's proof of presence has served (dispatch.send_batch).
+            cursor.execute("DELETE FROM erasure_leaseproof WHERE owner = %s", [owner])
         if written < len(outcomes):
             logger.warning(
                 "request %s: %d items were taken over by another worker before this one "
