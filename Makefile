@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BASE_STAMP := $(VENV)/.base-$(shell cat requirements/base.lock | cksum | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.dev-$(shell cat requirements/dev.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install install-dev run test lint format emulator bench soak lock help
+.PHONY: install install-dev run test lint format emulator bench bench-scale soak lock help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -59,6 +59,9 @@ bench: install-dev  ## all benchmarks (client calls, execution, webhooks, mappin
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
 	SECRET_KEY="$${SECRET_KEY:-bench}" SUBJECT_HASH_KEY="$${SUBJECT_HASH_KEY:-bench-subject-hash-key}" \
 	$(BIN)/python -m bench.audit_log
+
+bench-scale: install-dev  ## how cost grows: the registry by decades to 10,000,000 mappings, a 1,000,000-item tenant erased at each (about 15 minutes; docs/scaling.md)
+	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.scale
 
 soak: install-dev  ## the mixed-fault soak at 50,000 items per namespace (outside CI)
 	ERASURE_SOAK_ITEMS=50000 DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
