@@ -63,8 +63,10 @@ def seed(database_url: str, total: int, small: int) -> dict[str, str]:
     ids = {}
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO erasure_namespace (name, kind, attribution_mode, created_at) "
-            "VALUES ('docs', 'text', 'exact', now()), ('vecs', 'vector', 'fast', now())"
+            "INSERT INTO erasure_namespace (api, name, kind, attribution_mode, created_at, "
+            "subject_field, subject_field_kind) VALUES "
+            "('default', 'docs', 'text', 'exact', now(), '', ''), "
+            "('default', 'vecs', 'vector', 'fast', now(), '', '')"
         )
         for label, n in (("small", small), ("rest", total - small)):
             subject = conn.execute(
@@ -78,10 +80,10 @@ def seed(database_url: str, total: int, small: int) -> dict[str, str]:
                     (id, subject_id, status, source, regulation, reason, received_at, due_at,
                      auto_approved, approved_at, started_at, completed_at, last_error,
                      wakeups, updated_at, held_from, hold_reason, grace_seconds,
-                     deadline_pause_reason)
+                     deadline_pause_reason, status_changed_at)
                 VALUES (gen_random_uuid(), %s, 'completed', 'api', 'gdpr', '', now(),
                         now() + interval '30 days', false, now(), now(), now(), '', 0, now(),
-                        '', '', 0, '')
+                        '', '', 0, '', now())
                 RETURNING id
                 """,
                 [subject],
@@ -145,13 +147,12 @@ def child_export(database_url: str, request_id: str | None) -> dict:
 def child_copy(database_url: str, request_id: str | None) -> dict:
     """PostgreSQL's COPY TO STDOUT of the same SELECT, read by psycopg, nothing else."""
     _django(database_url)
-    from erasure.exports import _ITEMS_SELECT
+    from erasure.exports import _copy_statement
 
-    select = _ITEMS_SELECT
     started = time.perf_counter()
     rows = size = 0
     with psycopg.connect(database_url) as conn, conn.cursor() as cursor:
-        statement = f"COPY ({select}) TO STDOUT (FORMAT csv, HEADER true)"  # noqa: S608
+        statement = _copy_statement("items", "csv")
         params = {"request": request_id, "since": None, "until": None}
         with cursor.copy(statement, params) as copy:
             for block in copy:

@@ -112,6 +112,21 @@ def vacuum(database_url: str) -> None:
         conn.execute("VACUUM (ANALYZE)")
 
 
+def statements(database_url: str, *, reset: bool) -> list[tuple]:
+    """With --statements (pg_stat_statements loaded): the decade's top statements by time."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if reset:
+            conn.execute("SELECT pg_stat_statements_reset()")
+            return []
+        return conn.execute(
+            "SELECT calls, round(total_exec_time)::int, shared_blks_hit, shared_blks_read,"
+            " left(regexp_replace(query, '\\s+', ' ', 'g'), 80) FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " ORDER BY total_exec_time DESC LIMIT 10"
+        ).fetchall()
+
+
 def sizes_mb(database_url: str) -> dict[str, tuple[float, float]]:
     """(table MB, indexes MB) of the registry and item tables."""
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -190,6 +205,11 @@ def main() -> None:
     parser.add_argument("--tenant-items", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4, help="jobs per worker process")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="print each erasure's top statements (needs pg_stat_statements preloaded)",
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     database_url = fresh_database(BENCH_DB)
@@ -244,7 +264,17 @@ def main() -> None:
             # Each decade starts from a vacuumed database, as autovacuum keeps a live one:
             # otherwise the last decade's dead rows are vacuumed during this one's timing.
             vacuum(database_url)
+            if args.statements:
+                statements(database_url, reset=True)
             erased = erase_tenant(args, env, size)
+            if args.statements:
+                print(
+                    table(
+                        statements(database_url, reset=False),
+                        ("calls", "ms", "hit", "read", "statement"),
+                    ),
+                    flush=True,
+                )
             space = sizes_mb(database_url)
             n = args.tenant_items
             rows.append(
