@@ -416,17 +416,17 @@ def mappings_import(
                 # two checks per row in server memory for the whole import. Checked per
                 # statement instead, that memory is one batch's.
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                # The file's subjects in one statement: each distinct key is looked up in
+                # the unique index once, not once per batch it appears in.
+                cursor.execute(
+                    """
+                    INSERT INTO erasure_subject (key_hash, created_at)
+                    SELECT DISTINCT r.key_hash, now() FROM pg_temp.erasure_import_rows r
+                    ON CONFLICT (key_hash) DO NOTHING
+                    """
+                )
                 for low in range(0, total, batch_size):
                     high = min(low + batch_size, total)
-                    cursor.execute(
-                        """
-                        INSERT INTO erasure_subject (key_hash, created_at)
-                        SELECT DISTINCT r.key_hash, now() FROM pg_temp.erasure_import_rows r
-                        WHERE r.seq >= %s AND r.seq < %s
-                        ON CONFLICT (key_hash) DO NOTHING
-                        """,
-                        [low, high],
-                    )
                     # The rows inserted are counted, not returned: which subjects they
                     # belong to matters only for subjects with requests, which the
                     # follow-up asks about afterwards (their rows carry this
