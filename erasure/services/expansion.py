@@ -15,7 +15,11 @@ SCANNER = Actor.system("scan")
 
 
 def items_expand(
-    *, request: ErasureRequest, actor: Actor, namespace_ids: list[int] | None = None
+    *,
+    request: ErasureRequest,
+    actor: Actor,
+    namespace_ids: list[int] | None = None,
+    held: bool = False,
 ) -> int:
     """Add an item for every mapping of the request's subject not yet in it (set-based),
     in every namespace or in `namespace_ids` only.
@@ -23,7 +27,10 @@ def items_expand(
     Runs when the request starts (namespace by namespace, see `_start`), when mappings
     arrive for a running request, and again before finishing, so mappings registered while
     the request runs are swept in. Returns the number of items added. Expansions of one
-    request are serialised by its row lock (taken here if the caller has not).
+    request are serialised by its row lock (taken here if the caller has not). With
+    `held`, the caller holds at least a share lock on the request and has checked that it
+    may expand (`execution.start.expand_namespace`); concurrent expansions are then kept
+    apart by the unique constraint, which makes the second wait for the first's rows.
 
     Items already there are skipped by the unique constraint (ON CONFLICT DO NOTHING), not
     by a NOT EXISTS anti-join: with stale statistics (a young table, a first large
@@ -31,9 +38,10 @@ def items_expand(
     this very statement inserts, quadratic in the items (100,000: 14 s instead of 0.5 s).
     The conflict check costs about 6% over a plain insert and cannot go wrong that way.
     """
-    locked = lock_request(request.pk)
-    if locked is None or locked.status not in EXPANDABLE_STATUSES:
-        return 0  # ended (or gone): no job would ever send what is added now
+    if not held:
+        locked = lock_request(request.pk)
+        if locked is None or locked.status not in EXPANDABLE_STATUSES:
+            return 0  # ended (or gone): no job would ever send what is added now
     with connection.cursor() as cursor:
         cursor.execute(
             """

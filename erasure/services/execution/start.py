@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from erasure import queue
 from erasure.lifecycle import RequestStatus, enter
-from erasure.models import AuditEventType, ItemMapping, Namespace
+from erasure.models import AuditEventType, ErasureRequest, ItemMapping, Namespace
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER
 from erasure.services.expansion import items_expand
-from erasure.services.locks import lock_request
+from erasure.services.locks import lock_request, share_request
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +69,10 @@ def expand_namespace(request_id: uuid.UUID | str, namespace_id: int) -> bool:
     """One namespace's items, in a transaction of its own; False when the request is no
     longer running."""
     with transaction.atomic():
-        request = lock_request(request_id)
-        if request is None or request.status != RequestStatus.RUNNING:
+        # A share lock: holds and cancels wait for this namespace's insert, but the jobs
+        # already claiming the first namespaces' items go on (they share it).
+        if share_request(request_id) != RequestStatus.RUNNING:
             return False
-        items_expand(request=request, actor=WORKER, namespace_ids=[namespace_id])
+        request = ErasureRequest.objects.select_related("subject").get(pk=request_id)
+        items_expand(request=request, actor=WORKER, namespace_ids=[namespace_id], held=True)
     return True
