@@ -60,7 +60,7 @@ bench: install-dev  ## all benchmarks (client calls, execution, webhooks, mappin
 	SECRET_KEY="$${SECRET_KEY:-bench}" SUBJECT_HASH_KEY="$${SUBJECT_HASH_KEY:-bench-subject-hash-key}" \
 	$(BIN)/python -m bench.audit_log
 
-bench-scale: install-dev  ## how cost grows: the registry by decades to 10,000,000 mappings, a 1,000,000-item tenant erased at each (about 15 minutes; docs/scaling.md)
+bench-scale: install-dev  ## how cost grows: the registry by decades to 10,000,000 mappings, a 1,000,000-item tenant erased at each (about 20 minutes; docs/scaling.md)
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.scale
 
 soak: install-dev  ## the mixed-fault soak at 50,000 items per namespace (outside CI)

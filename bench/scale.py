@@ -19,7 +19,7 @@ timing), as autovacuum keeps a live one. Reports per decade, in the same run:
 * each per-item cost as a ratio to the first decade's (the goal: within 0.75-1.25).
 
 Uses a database of its own (`erasure_bench_scale`, recreated) on the server of DATABASE_URL,
-or on 127.0.0.1:5432. The full run takes about 10 minutes on 2 cores; `--sizes 100000,1000000
+or on 127.0.0.1:5432. The full run takes about 20 minutes on 2 cores; `--sizes 100000,1000000
 --tenant-items 100000` is a one-minute look.
 """
 
