@@ -158,3 +158,20 @@ def api_call_log(root: str) -> list[dict]:
 def api_calls_clear(root: str) -> None:
     with httpx.Client(base_url=root, timeout=60) as http:
         http.post("/_emulator/calls/clear").raise_for_status()
+
+
+def start_workers(count: int, concurrency: int, env: dict[str, str]) -> list[subprocess.Popen]:
+    """`count` real worker processes of `concurrency` jobs each, up and listening when this
+    returns (their stderr shown only with BENCH_WORKER_LOG_LEVEL set)."""
+    workers = [
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, "manage.py", "procrastinate", "worker", "-c", str(concurrency)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=None if os.environ.get("BENCH_WORKER_LOG_LEVEL") else subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+    time.sleep(2)  # the workers are up and listening before the clock starts
+    return workers

@@ -42,6 +42,7 @@ from bench.common import (
     emulator_process,
     fresh_database,
     seed,
+    start_workers,
     table,
 )
 
@@ -125,17 +126,7 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
         # those): every call counted here is the erasure's.
         ERASURE_SCAN_INTERVAL_HOURS="0",
     )
-    workers = [
-        subprocess.Popen(  # noqa: S603
-            [sys.executable, "manage.py", "procrastinate", "worker", "-c", str(args.concurrency)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=None if os.environ.get("BENCH_WORKER_LOG_LEVEL") else subprocess.DEVNULL,
-        )
-        for _ in range(args.workers)
-    ]
-    time.sleep(2)  # the workers are up and listening before the clock starts
+    workers = start_workers(args.workers, args.concurrency, env)
     with httpx_client(root) as http:
         http.post("/_emulator/calls/clear").raise_for_status()
     settings.ERASURE_JOBS_PER_REQUEST = args.workers * args.concurrency

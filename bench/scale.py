@@ -37,7 +37,15 @@ from pathlib import Path
 import psutil
 import psycopg
 
-from bench.common import KEY, ROOT, emulator_process, fresh_database, seed_batches, table
+from bench.common import (
+    KEY,
+    ROOT,
+    emulator_process,
+    fresh_database,
+    seed_batches,
+    start_workers,
+    table,
+)
 
 BENCH_DB = "erasure_bench_scale"
 NAMESPACES = (("docs", "text"), ("vecs", "vector"))
@@ -157,17 +165,7 @@ def erase_tenant(args, env: dict[str, str], size: int) -> dict:
     filed = request_file(
         subject_key=f"bench|tenant-{size}", actor=Actor.for_user(filer), source="admin"
     )
-    workers = [
-        subprocess.Popen(  # noqa: S603
-            [sys.executable, "manage.py", "procrastinate", "worker", "-c", str(args.concurrency)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(args.workers)
-    ]
-    time.sleep(2)  # the workers are up and listening before the clock starts
+    workers = start_workers(args.workers, args.concurrency, env)
     try:
         with PeakMemory([w.pid for w in workers]) as memory:
             started = time.perf_counter()
