@@ -126,6 +126,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date format on every page, with the time zone (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
@@ -270,6 +272,8 @@ ERASURE_STATE_LIMIT_HOURS = {
 # Mappings registered for a subject whose last request has completed (data uploaded after
 # the erasure): `erase` files a new, auto-approved request for the subject; `report` only
 # counts them and records an audit event (erasure.services.mappings).
+# The organisation that erases, as certificates and the admin name it.
+ORGANISATION_NAME = env_str("ORGANISATION_NAME") or "Example Organisation"
 ERASURE_LATE_MAPPINGS = env_choice("ERASURE_LATE_MAPPINGS", "erase", ["erase", "report"])
 # Shared throttle of the namespace API (all workers): calls in flight and calls per second
 # (0: no rate limit; Retry-After pauses apply regardless).
