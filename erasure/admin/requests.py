@@ -13,22 +13,45 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
 from erasure.admin.audit import stream_export
 from erasure.admin.base import BaseAdmin, actor_of
+from erasure.admin.case_file import (
+    OUTCOME_LABELS,
+    actor_name,
+    deadline_of,
+    progress_of,
+    relative,
+    timeline,
+    when,
+)
 from erasure.certificates import certificate_for, certificate_response
 from erasure.errors import ServiceError
 from erasure.evidence import request_evidence
 from erasure.hashing import subject_hash
 from erasure.lifecycle import (
     LIVE_STATUSES,
+    OPEN_STATUSES,
     can_approve,
     can_cancel,
     can_certify,
@@ -37,12 +60,23 @@ from erasure.lifecycle import (
     can_release,
     can_retry,
 )
-from erasure.models import ErasureRequest, Regulation, RequestSource, Subject
+from erasure.models import (
+    AuditEventType,
+    ErasureItem,
+    ErasureRequest,
+    ItemMapping,
+    ItemOutcome,
+    Regulation,
+    RequestSource,
+    RequestStatus,
+    Subject,
+)
 from erasure.selectors.completeness import request_completeness
 from erasure.selectors.requests import (
     filing_preview,
     over_state_limit,
     request_counts_by_namespace,
+    request_items,
     request_outcome_counts,
 )
 from erasure.services.aliases import subject_for_alias
@@ -89,6 +123,125 @@ class ExtendForm(ReasonForm):
 
 
 DUE_SOON_DAYS = 7
+
+NOTHING_MAPPED = (
+    "No item is mapped to this subject, so the request would erase nothing. Tick “File it "
+    "anyway” to record it all the same (the certificate will say that nothing was mapped), "
+    "or register the subject's mappings first."
+)
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(
+        required=False,
+        max_length=MAX_REASON_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        label="Comment (optional)",
+        help_text="Recorded in the audit trail with your name.",
+    )
+
+
+class ApproveEmptyForm(CommentForm):
+    confirm_nothing_mapped = forms.BooleanField(
+        required=True,
+        label="I understand that nothing will be erased",
+        error_messages={
+            "required": "Tick the box: this request erases nothing, and approving it records "
+            "that nothing was mapped to the subject."
+        },
+    )
+
+    field_order = ["confirm_nothing_mapped", "comment"]
+
+
+@dataclass(frozen=True)
+class ConfirmedAction:
+    """A state change of the request page that shows its consequence and asks for a
+    confirmation (and an optional comment) before it is made."""
+
+    permission: str
+    title: str
+    submit: str
+    done: str
+    service: Any
+    # The service's keyword for the optional comment.
+    comment_as: str = "comment"
+
+
+CONFIRMED_ACTIONS = {
+    "approve": ConfirmedAction(
+        "erasure.approve_erasurerequest",
+        "Approve the erasure",
+        "Approve and erase",
+        "approved",
+        request_approve,
+    ),
+    "cancel": ConfirmedAction(
+        "erasure.cancel_erasurerequest",
+        "Cancel the request",
+        "Cancel the request",
+        "cancelled",
+        request_cancel,
+        comment_as="reason",
+    ),
+    "retry": ConfirmedAction(
+        "erasure.retry_erasurerequest",
+        "Send the failed items again",
+        "Send the failed items again",
+        "sent again (its failed items only)",
+        request_retry,
+    ),
+}
+
+
+def _items_in(total: int, namespaces: int) -> str:
+    return (
+        f"{total:,} item{'' if total == 1 else 's'} in {namespaces} "
+        f"namespace{'' if namespaces == 1 else 's'}"
+    )
+
+
+def consequence(action: str, request: ErasureRequest, counts: dict[str, int], namespaces: int):
+    """What an action will do, as its confirmation states it: (sentence, notes)."""
+    total = counts["total"]
+    if action == "approve":
+        if not total:
+            return (
+                "Approve: no item is mapped to this subject, so nothing will be erased. The "
+                "request will complete, and its certificate will say that nothing was mapped.",
+                [],
+            )
+        notes = [
+            "Items registered for the subject before the erasure starts are erased too.",
+        ]
+        if request.grace_seconds:
+            notes.insert(
+                0,
+                f"The erasure starts after a grace period of {request.grace_seconds / 3600:g} "
+                "hours; until then the request can still be cancelled.",
+            )
+        return (
+            f"Approve: erase {_items_in(total, namespaces)}; this cannot be undone.",
+            notes,
+        )
+    if action == "cancel":
+        return (
+            "Cancel: nothing will be erased for this request, and it cannot be reopened; a new "
+            "request would have to be filed.",
+            ["The subject's raw key, kept while the request is open, is discarded."],
+        )
+    failed = counts[ItemOutcome.FAILED]
+    if request.status == RequestStatus.RUNNING:
+        return (
+            "Retry: restart this stuck erasure where it stopped; items that already have an "
+            "outcome are not sent again.",
+            [],
+        )
+    return (
+        f"Retry: send the {failed:,} failed item{'' if failed == 1 else 's'} again (only "
+        "those); items already erased are not touched.",
+        [],
+    )
 
 
 @dataclass(frozen=True)
@@ -192,6 +345,13 @@ class ErasureRequestAddForm(forms.ModelForm):
         "cancelled (empty: the service's default).",
     )
 
+    confirm_nothing_mapped = forms.BooleanField(
+        required=False,
+        label="File it anyway",
+        help_text="Only when no item is mapped to the subject: the request will erase "
+        "nothing, and its certificate will say so.",
+    )
+
     class Meta:
         model = ErasureRequest
         fields = ["regulation", "reason"]
@@ -199,15 +359,28 @@ class ErasureRequestAddForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         kind = (data.get("alias_kind") or "").strip()
+        key = data.get("subject_key")
         data["subject"] = None
-        if kind and data.get("subject_key"):
-            subject = subject_for_alias(kind=kind, alias=data["subject_key"])
+        if not key:
+            return data
+        if kind:
+            subject = subject_for_alias(kind=kind, alias=key)
             if subject is None:
                 self.add_error(
                     "subject_key",
                     f"no subject has this {kind} alias (aliases are registered with the mappings)",
                 )
+                return data
             data["subject"] = subject
+        else:
+            subject = Subject.objects.filter(key_hash=subject_hash(key)).first()
+        open_request = (
+            subject is not None
+            and ErasureRequest.objects.filter(subject=subject, status__in=OPEN_STATUSES).exists()
+        )
+        mapped = subject is not None and ItemMapping.objects.filter(subject=subject).exists()
+        if not mapped and not open_request and not data.get("confirm_nothing_mapped"):
+            self.add_error("confirm_nothing_mapped", NOTHING_MAPPED)
         return data
 
 
@@ -226,20 +399,15 @@ class ErasureRequestAdmin(BaseAdmin):
         "short_id",
         "status",
         "regulation",
-        "source",
-        "received_at",
+        "items",
+        "short_reason",
+        "received",
         "deadline",
         "filed_by",
-        "approved_by",
         "stuck",
     )
-    list_filter = (
-        "status",
-        OverStateLimitFilter,
-        "regulation",
-        "source",
-        ("stuck_since", admin.EmptyFieldListFilter),
-    )
+    # "stuck" covers both an over-long state and the sweeper's flag (`stuck_since`).
+    list_filter = ("status", OverStateLimitFilter, "regulation", "source")
     date_hierarchy = "received_at"
     search_fields = ("id", "subject__key_hash")
     change_form_template = "admin/erasure/erasurerequest/change_form.html"
@@ -274,6 +442,22 @@ class ErasureRequestAdmin(BaseAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ErasureRequest]:
         # `over_limit` marks the rows of stuck requests on the list.
+        # `item_count`: the request's items, or, before they are listed at its start,
+        # the subject's mappings (what it will erase).
+        items = (
+            ErasureItem.objects.filter(request=OuterRef("pk"))
+            .order_by()
+            .values("request")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        mapped = (
+            ItemMapping.objects.filter(subject=OuterRef("subject"))
+            .order_by()
+            .values("subject")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
         return (
             super()
             .get_queryset(request)
@@ -283,9 +467,30 @@ class ErasureRequestAdmin(BaseAdmin):
                     When(over_state_limit() | Q(stuck_since__isnull=False), then=Value(True)),
                     default=Value(False),
                     output_field=BooleanField(),
-                )
+                ),
+                item_count=Case(
+                    When(
+                        Q(started_at__isnull=True, status__in=OPEN_STATUSES),
+                        then=Coalesce(Subquery(mapped, output_field=IntegerField()), 0),
+                    ),
+                    default=Coalesce(Subquery(items, output_field=IntegerField()), 0),
+                    output_field=IntegerField(),
+                ),
             )
         )
+
+    @admin.display(description="Items", ordering="item_count")
+    def items(self, obj: ErasureRequest) -> str:
+        return f"{getattr(obj, 'item_count', 0):,}"
+
+    @admin.display(description="Reason or ticket")
+    def short_reason(self, obj: ErasureRequest) -> str:
+        reason = " ".join(obj.reason.split())
+        return reason if len(reason) <= 40 else reason[:39] + "…"
+
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, obj: ErasureRequest) -> str:
+        return when(obj.received_at)
 
     @admin.display(description="Stuck", boolean=True, ordering="over_limit")
     def stuck(self, obj: ErasureRequest) -> bool:
@@ -294,7 +499,7 @@ class ErasureRequestAdmin(BaseAdmin):
     @admin.display(description="Due", ordering="due_at")
     def deadline(self, obj: ErasureRequest) -> str:
         """The deadline, marked overdue or due soon (within 7 days) while the request is open."""
-        label = obj.due_at.strftime("%Y-%m-%d %H:%M")
+        label = when(obj.due_at)
         if not obj.is_open:
             return label
         left = obj.due_at - timezone.now()
@@ -319,7 +524,14 @@ class ErasureRequestAdmin(BaseAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None):
         if obj is None:
-            return ["subject_key", "alias_kind", "regulation", "reason", "grace_hours"]
+            return [
+                "subject_key",
+                "alias_kind",
+                "regulation",
+                "reason",
+                "grace_hours",
+                "confirm_nothing_mapped",
+            ]
         return list(self.readonly_fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
@@ -344,23 +556,38 @@ class ErasureRequestAdmin(BaseAdmin):
             actor=actor_of(request),
             source=RequestSource.ADMIN,
         )
-        if not result.created:
-            messages.warning(
-                request,
-                "This subject already has an open request; it is shown instead of a new one.",
-            )
         # The admin goes on to log and redirect using `obj`: make it the filed request.
         obj.pk = result.request.pk
         obj._state.adding = False
         obj.refresh_from_db()
+        obj._filed_now = result.created  # type: ignore[attr-defined]
 
     def response_add(
         self, request: HttpRequest, obj: ErasureRequest, post_url_continue: str | None = None
     ) -> HttpResponse:
         # After filing, the officer wants the request's own page (status, approval), not
-        # the list.
-        messages.success(request, "The erasure request was filed; it awaits approval.")
+        # the list. One message, and a true one: a subject with an open request gets no
+        # second request.
+        if getattr(obj, "_filed_now", True):
+            next_step = (
+                "it awaits approval by someone else"
+                if obj.status == RequestStatus.AWAITING_APPROVAL
+                else f"it is {obj.get_status_display().lower()}"
+            )
+            messages.success(request, f"The erasure request was filed; {next_step}.")
+        else:
+            messages.warning(
+                request,
+                f"No new request was filed: this subject already has an open request, filed "
+                f"{when(obj.received_at)}. It is shown here.",
+            )
         return HttpResponseRedirect(reverse("admin:erasure_erasurerequest_change", args=[obj.pk]))
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        # Nothing was added when the subject's open request is shown instead.
+        if getattr(obj, "_filed_now", True):
+            return super().log_addition(request, obj, message)
+        return None
 
     def get_urls(self):
         urls = super().get_urls()
@@ -446,7 +673,31 @@ class ErasureRequestAdmin(BaseAdmin):
             if kind
             else Subject.objects.filter(key_hash=subject_hash(key)).first()
         )
-        return JsonResponse(filing_preview(subject=subject, regulation=regulation))
+        preview = filing_preview(subject=subject, regulation=regulation)
+        if kind and subject is None:
+            summary = (
+                f"Unknown alias: no subject has this {kind} alias (aliases are registered with "
+                "the mappings). Check the alias and its kind, or give the subject's key."
+            )
+        elif not preview["items"]:
+            summary = (
+                "No item is mapped to this subject: the request would erase nothing. Filing it "
+                "needs “File it anyway”."
+            )
+        else:
+            summary = f"{_items_in(preview['items'], len(preview['namespaces']))} would be erased."
+        due = parse_datetime(preview["due_at"])
+        assert due is not None
+        preview.update(
+            summary=summary,
+            due_text=f"{when(due)} ({relative(due)})",
+            open_request_url=(
+                reverse("admin:erasure_erasurerequest_change", args=[preview["open_request"]])
+                if preview["open_request"]
+                else None
+            ),
+        )
+        return JsonResponse(preview)
 
     def find_subject_view(self, request: HttpRequest) -> HttpResponse:
         """Find requests by the subject key an officer knows. The key goes in a POST body
@@ -467,30 +718,26 @@ class ErasureRequestAdmin(BaseAdmin):
         return TemplateResponse(request, "admin/erasure/erasurerequest/find_subject.html", context)
 
     def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if not request.user.has_perm("erasure.approve_erasurerequest"):
-            raise PermissionDenied
-        return self._act(request, object_id, "approved", request_approve)
+        return self._confirmed(request, object_id, "approve")
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if not request.user.has_perm("erasure.cancel_erasurerequest"):
-            raise PermissionDenied
-        return self._act(request, object_id, "cancelled", request_cancel)
+        return self._confirmed(request, object_id, "cancel")
 
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if not request.user.has_perm("erasure.retry_erasurerequest"):
-            raise PermissionDenied
-        return self._act(request, object_id, "sent again (its failed items only)", request_retry)
+        return self._confirmed(request, object_id, "retry")
 
     def progress_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
         """Status and counts, polled by the request page while the request runs."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         obj = _request_or_404(object_id)
+        counts = request_outcome_counts(request=obj)
         return JsonResponse(
             {
                 "status": obj.status,
                 "status_display": obj.get_status_display(),
-                "counts": request_outcome_counts(request=obj),
+                "counts": counts,
+                "percent": progress_of(obj, counts, 0).percent,
                 "live": obj.status in LIVE_STATUSES,
             }
         )
@@ -572,18 +819,47 @@ class ErasureRequestAdmin(BaseAdmin):
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
-    def _act(self, request: HttpRequest, object_id: str, done: str, service: Any) -> HttpResponse:
-        target = reverse("admin:erasure_erasurerequest_change", args=[object_id])
-        if request.method != "POST":
-            return HttpResponseRedirect(target)
-        erasure_request = _request_or_404(object_id)
-        try:
-            service(request=erasure_request, actor=actor_of(request))
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"The request was {done}.")
-        return HttpResponseRedirect(target)
+    def _confirmed(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """A CONFIRMED_ACTIONS state change: its page states the consequence (GET); the
+        POST from it, with an optional comment, makes the change."""
+        spec = CONFIRMED_ACTIONS[action]
+        if not request.user.has_perm(spec.permission):
+            raise PermissionDenied  # before the lookup: no hint whether the request exists
+        obj = _request_or_404(object_id)
+        target = reverse("admin:erasure_erasurerequest_change", args=[obj.pk])
+        counts = request_outcome_counts(request=obj)
+        namespaces = len(_namespace_rows(obj))
+        # Only an approval that can happen asks for the empty request's confirmation; any
+        # other gets the service's own refusal.
+        empty = action == "approve" and not counts["total"] and can_approve(obj)
+        form_class = ApproveEmptyForm if empty else CommentForm
+        form = form_class(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                spec.service(
+                    request=obj,
+                    actor=actor_of(request),
+                    **{spec.comment_as: form.cleaned_data["comment"]},
+                )
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"The request was {spec.done}.")
+                return HttpResponseRedirect(target)
+        sentence, notes = consequence(action, obj, counts, namespaces)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": obj,
+            "title": spec.title,
+            "consequence": sentence,
+            "notes": notes,
+            "deadline": deadline_of(obj),
+            "form": form,
+            "submit_label": spec.submit,
+            "back_url": target,
+        }
+        return TemplateResponse(request, "admin/erasure/erasurerequest/confirm.html", context)
 
     def change_view(
         self,
@@ -595,38 +871,153 @@ class ErasureRequestAdmin(BaseAdmin):
         extra_context = extra_context or {}
         obj = self.get_object(request, object_id)
         if obj is not None:
-            # Every field is read-only: state changes go through Approve / Cancel.
-            extra_context.update(
-                show_save=False, show_save_and_continue=False, show_save_and_add_another=False
-            )
-            counts = request_outcome_counts(request=obj)
-            items = obj.items.select_related("namespace").order_by("namespace__name", "item_id")
-            extra_context.update(
-                counts=counts,
-                by_namespace=request_counts_by_namespace(request=obj),
-                completeness=request_completeness(request=obj),
-                dispatches=obj.dispatches.select_related("namespace").order_by("-id")[
-                    :ROWS_SHOWN_ON_REQUEST_PAGE
-                ],
-                events=obj.events.order_by("id")[:ROWS_SHOWN_ON_REQUEST_PAGE],
-                progress_url=reverse("admin:erasure_erasurerequest_progress", args=[obj.pk]),
-                live=obj.status in LIVE_STATUSES,
-                items=items[:ITEMS_SHOWN_ON_REQUEST_PAGE],
-                items_total=counts["total"],
-                items_url=reverse("admin:erasure_erasureitem_changelist")
-                + f"?request__id__exact={obj.pk}",
-                can_approve=can_approve(obj)
-                and request.user.has_perm("erasure.approve_erasurerequest"),
-                can_retry=can_retry(obj) and request.user.has_perm("erasure.retry_erasurerequest"),
-                can_cancel=can_cancel(obj)
-                and request.user.has_perm("erasure.cancel_erasurerequest"),
-                can_hold=can_hold(obj) and request.user.has_perm("erasure.hold_erasurerequest"),
-                can_release=can_release(obj)
-                and request.user.has_perm("erasure.hold_erasurerequest"),
-                can_extend=can_extend(obj)
-                and request.user.has_perm("erasure.extend_erasurerequest"),
-                deadline_paused=obj.deadline_paused_at is not None,
-                can_certificate=can_certify(obj),
-                can_export=request.user.has_perm("erasure.export_audit"),
-            )
+            extra_context.update(self._case_file(request, obj))
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def _case_file(self, request: HttpRequest, obj: ErasureRequest) -> dict[str, Any]:
+        """The request page's context: header, actions, evidence, timeline, tables."""
+        user = request.user
+        counts = request_outcome_counts(request=obj)
+        by_namespace = _namespace_rows(obj)
+        outcome = request.GET.get("outcome", "")
+        outcome = outcome if outcome in ItemOutcome.values else ""
+        namespace = request.GET.get("namespace", "")[:300]
+        items = request_items(request=obj, outcome=outcome or None, namespace=namespace or None)
+        items = items.order_by("namespace__name", "item_id")
+        shown = list(items[:ITEMS_SHOWN_ON_REQUEST_PAGE])
+        matching = len(shown) if len(shown) < ITEMS_SHOWN_ON_REQUEST_PAGE else items.count()
+        items_url = None
+        if user.has_perm("erasure.view_erasureitem"):
+            items_url = reverse("admin:erasure_erasureitem_changelist") + (
+                f"?request__id__exact={obj.pk}" + (f"&outcome__exact={outcome}" if outcome else "")
+            )
+        entries, more, calls = timeline(obj, limit=ROWS_SHOWN_ON_REQUEST_PAGE)
+        return {
+            # Every field is read-only: state changes go through the actions.
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "title": f"Erasure request {str(obj.pk)[:8]}",
+            "subtitle": None,
+            "counts": counts,
+            "outcome_columns": [
+                {"value": value, "label": OUTCOME_LABELS[value], "count": f"{counts[value]:,}"}
+                for value in ItemOutcome.values
+            ],
+            "by_namespace": by_namespace,
+            "empty_request": counts["total"] == 0 and obj.status != RequestStatus.CANCELLED,
+            "deadline": deadline_of(obj),
+            "received_ago": relative(obj.received_at),
+            "filed_by": _filed_by(obj),
+            "approved_by": _approved_by(obj),
+            "progress": progress_of(obj, counts, len(by_namespace)),
+            "actions": _actions(user, obj, counts, len(by_namespace)),
+            "completeness": request_completeness(request=obj),
+            "dispatches": obj.dispatches.select_related("namespace").order_by("-id")[
+                :ROWS_SHOWN_ON_REQUEST_PAGE
+            ],
+            "rows_shown": ROWS_SHOWN_ON_REQUEST_PAGE,
+            "timeline": entries,
+            "timeline_more": more,
+            "timeline_calls": calls,
+            "progress_url": reverse("admin:erasure_erasurerequest_progress", args=[obj.pk]),
+            "live": obj.status in LIVE_STATUSES,
+            "items": shown,
+            "items_shown": len(shown),
+            "items_matching": matching,
+            "items_total": counts["total"] if obj.started_at else 0,
+            "items_url": items_url,
+            "item_outcome": outcome,
+            "item_namespace": namespace,
+            "can_certificate": can_certify(obj),
+            "can_export": user.has_perm("erasure.export_audit"),
+        }
+
+
+def _namespace_rows(obj: ErasureRequest) -> list[dict[str, Any]]:
+    """Per namespace: its items per outcome, in OUTCOME_LABELS order (`ordered`); before
+    the request starts, the subject's mapped items, all pending."""
+    rows = request_counts_by_namespace(request=obj)
+    if not rows and obj.started_at is None and obj.status in OPEN_STATUSES:
+        rows = [
+            {
+                "name": ns["name"],
+                "kind": ns["kind"],
+                "counts": {
+                    **dict.fromkeys(ItemOutcome.values, 0),
+                    ItemOutcome.PENDING: ns["items"],
+                },
+                "total": ns["items"],
+            }
+            for ns in filing_preview(subject=obj.subject, regulation=obj.regulation)["namespaces"]
+        ]
+    for row in rows:
+        row["ordered"] = [f"{row['counts'][value]:,}" for value in ItemOutcome.values]
+    return rows
+
+
+def _event_actor(obj: ErasureRequest, event_type: str) -> str | None:
+    event = obj.events.filter(event_type=event_type).order_by("id").only("actor").first()
+    return actor_name(event.actor) if event is not None else None
+
+
+def _filed_by(obj: ErasureRequest) -> str:
+    """Who filed the request, as text: the page links to no user page (which only an
+    administrator could open)."""
+    if obj.filed_by is not None:
+        return obj.filed_by.get_username()
+    if obj.filed_by_api_key is not None:
+        return f"API key “{obj.filed_by_api_key.name}”"
+    return _event_actor(obj, AuditEventType.REQUEST_FILED) or obj.get_source_display()
+
+
+def _approved_by(obj: ErasureRequest) -> str:
+    if obj.approved_at is None:
+        return "not yet" if obj.status in OPEN_STATUSES else "never approved"
+    name = _event_actor(obj, AuditEventType.REQUEST_APPROVED) or "—"
+    if obj.auto_approved:
+        return f"approved automatically ({name}), {when(obj.approved_at)}"
+    return f"{name}, {when(obj.approved_at)}"
+
+
+# The actions' element ids, which browser tests and people's scripts rely on.
+ACTION_IDS = {
+    "extend": "extend-deadline",
+    "pause": "pause-deadline",
+    "resume": "resume-deadline",
+}
+
+
+def _actions(user: Any, obj: ErasureRequest, counts: dict[str, int], namespaces: int) -> list:
+    """The actions this person may take on this request now, each with what it does. The
+    page offers nothing its viewer would be refused."""
+    actions = []
+
+    def offer(name: str, label: str, permission: str, allowed: bool, primary: bool = False):
+        if allowed and user.has_perm(permission):
+            url = reverse(f"admin:erasure_erasurerequest_{name}", args=[obj.pk])
+            actions.append(
+                {
+                    "id": ACTION_IDS.get(name, f"{name}-request"),
+                    "label": label,
+                    "url": url,
+                    "primary": primary,
+                    "consequence": (
+                        consequence(name, obj, counts, namespaces)[0]
+                        if name in CONFIRMED_ACTIONS
+                        else REASON_ACTIONS[name].help
+                    ),
+                }
+            )
+
+    offer("approve", "Approve…", "erasure.approve_erasurerequest", can_approve(obj), True)
+    offer("retry", "Retry failed items…", "erasure.retry_erasurerequest", can_retry(obj))
+    offer("cancel", "Cancel request…", "erasure.cancel_erasurerequest", can_cancel(obj))
+    offer("hold", "Place legal hold…", "erasure.hold_erasurerequest", can_hold(obj))
+    offer("release", "Release hold…", "erasure.hold_erasurerequest", can_release(obj))
+    if can_extend(obj):
+        offer("extend", "Extend deadline…", "erasure.extend_erasurerequest", True)
+        paused = obj.deadline_paused_at is not None
+        offer("resume", "Resume deadline…", "erasure.extend_erasurerequest", paused)
+        offer("pause", "Pause deadline…", "erasure.extend_erasurerequest", not paused)
+    return actions

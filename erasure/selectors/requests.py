@@ -34,6 +34,37 @@ def request_get(*, request_id: str | uuid.UUID) -> ErasureRequest:
         raise NotFound("erasure request not found") from exc
 
 
+SHORT_ID_LENGTH = 8
+
+
+def request_by_typed_id(typed: str) -> ErasureRequest:
+    """The request a person typed: its whole id, or the first 8 or more characters of it
+    that every page shows (hyphens optional, any case). NotFound, with a message for that
+    person, when nothing matches, when the prefix is shorter than 8 characters or not hex,
+    or when it matches more than one request."""
+    text = typed.strip().lower()
+    try:
+        return request_get(request_id=uuid.UUID(text))
+    except (ValueError, NotFound):
+        pass
+    hex_digits = text.replace("-", "")
+    if len(hex_digits) < SHORT_ID_LENGTH or any(c not in "0123456789abcdef" for c in hex_digits):
+        raise NotFound(
+            f"“{typed.strip()[:40]}” is not a request id: give the whole id or its first "
+            f"{SHORT_ID_LENGTH} characters, as the pages show them"
+        )
+    low = uuid.UUID(hex_digits.ljust(32, "0"))
+    high = uuid.UUID(hex_digits.ljust(32, "f"))
+    matches = list(ErasureRequest.objects.filter(pk__gte=low, pk__lte=high).order_by("pk")[:2])
+    if not matches:
+        raise NotFound(f"no request's id begins with {hex_digits}")
+    if len(matches) > 1:
+        raise NotFound(
+            f"more than one request's id begins with {hex_digits}: type more of the id"
+        )
+    return matches[0]
+
+
 def request_outcome_counts(*, request: ErasureRequest) -> dict[str, int]:
     """Items per outcome, every outcome present (zeros included)."""
     counts = dict.fromkeys(ItemOutcome.values, 0)
@@ -41,14 +72,21 @@ def request_outcome_counts(*, request: ErasureRequest) -> dict[str, int]:
     for row in rows:
         counts[row["outcome"]] = row["n"]
     counts["total"] = sum(counts[o] for o in ItemOutcome.values)
-    if request.status in AWAITING_START_STATUSES and counts["total"] == 0:
-        # Approved (or scheduled for after its grace period), not started yet: its items
-        # are expanded when its job starts; until then, the subject's mappings are what is
-        # pending.
+    if counts["total"] == 0 and _not_started(request):
+        # Filed, approved or scheduled, not started yet: its items are expanded when its
+        # job starts; until then, the subject's mappings are what is pending (what will
+        # be erased).
         counts[ItemOutcome.PENDING] = counts["total"] = ItemMapping.objects.filter(
             subject_id=request.subject_id
         ).count()
     return counts
+
+
+def _not_started(request: ErasureRequest) -> bool:
+    """Open, and its job has not started: no item of it exists yet."""
+    if request.status in AWAITING_START_STATUSES:
+        return True
+    return request.status in OPEN_STATUSES and request.started_at is None
 
 
 def request_items(

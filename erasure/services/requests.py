@@ -311,11 +311,13 @@ def _existing_for(
     ).first()
 
 
-def request_approve(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
-    """Approve a request awaiting approval and wake a worker to carry it out.
+def request_approve(*, request: ErasureRequest, actor: Actor, comment: str = "") -> ErasureRequest:
+    """Approve a request awaiting approval and wake a worker to carry it out. An optional
+    comment is recorded in the `request.approved` event.
 
     Four-eyes: the actor that filed the request cannot approve it.
     """
+    comment = _optional_reason(comment, name="comment")
     with transaction.atomic():
         request = _lock(request)
         if request.status != RequestStatus.AWAITING_APPROVAL:
@@ -333,11 +335,11 @@ def request_approve(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
             raise FourEyesViolation(
                 "four-eyes rule: a request must be approved by someone other than who filed it"
             )
-        _approve(request=request, actor=actor, auto=False)
+        _approve(request=request, actor=actor, auto=False, comment=comment)
     return request
 
 
-def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
+def _approve(*, request: ErasureRequest, actor: Actor, auto: bool, comment: str = "") -> None:
     """Within the caller's transaction: approve and defer the execution job."""
     now = timezone.now()
     grace = timedelta(seconds=request.grace_seconds)
@@ -360,7 +362,7 @@ def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
         event_type=AuditEventType.REQUEST_APPROVED,
         actor=actor,
         request=request,
-        details={"auto": auto},
+        details={"auto": auto, **({"comment": comment} if comment else {})},
     )
     if grace:
         # Cancellable until the grace period ends; the job wakes then.
@@ -381,13 +383,14 @@ def _approve(*, request: ErasureRequest, actor: Actor, auto: bool) -> None:
 EXTENSION_LIMITS = {"gdpr": "3 calendar months", "ccpa": "90 days"}
 
 
-def _optional_reason(reason: str) -> str:
-    """The reason, stripped; refused (never cut short) when longer than MAX_REASON_LENGTH."""
+def _optional_reason(reason: str, *, name: str = "reason") -> str:
+    """The reason (or comment), stripped; refused (never cut short) when longer than
+    MAX_REASON_LENGTH."""
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON_LENGTH:
         raise InvalidInput(
-            f"reason is too long (at most {MAX_REASON_LENGTH} characters)",
-            fields={"reason": ["too long"]},
+            f"{name} is too long (at most {MAX_REASON_LENGTH} characters)",
+            fields={name: ["too long"]},
         )
     return reason
 
@@ -568,13 +571,15 @@ def _lock(request: ErasureRequest) -> ErasureRequest:
     return locked
 
 
-def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
+def request_retry(*, request: ErasureRequest, actor: Actor, comment: str = "") -> ErasureRequest:
     """Send a request's failed items again (and only those); also resumes a request the
-    sweeper flagged as stuck.
+    sweeper flagged as stuck. An optional comment is recorded in the `request.retried`
+    event.
 
     An item whose last try may have been applied (no answer, 429 or 5xx) keeps that mark,
     so that "absent now" is reported `deleted_or_not_found`, never `not_found`.
     """
+    comment = _optional_reason(comment, name="comment")
     with transaction.atomic():
         request = _lock(request)
         stuck = request.status == RequestStatus.RUNNING
@@ -623,7 +628,11 @@ def request_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
             event_type=AuditEventType.REQUEST_RETRIED,
             actor=actor,
             request=request,
-            details={"from": previous, "items_reopened": reopened},
+            details={
+                "from": previous,
+                "items_reopened": reopened,
+                **({"comment": comment} if comment else {}),
+            },
         )
         queue.enqueue_execution(request_id=request.pk)
     return request

@@ -157,9 +157,13 @@ def test_an_officer_previews_and_files_by_alias(client, role_user):
     )
     assert not ErasureRequest.objects.exists()
 
+    # Nothing is mapped to the subject yet: filing says so, and needs "File it anyway".
+    form = {"subject_key": "PAT@example.com", "alias_kind": "email", "regulation": "gdpr"}
+    refused = client.post("/admin/erasure/erasurerequest/add/", form).content.decode()
+    assert "No item is mapped to this subject, so the request would erase nothing" in refused
+    assert not ErasureRequest.objects.exists()
     filed = client.post(
-        "/admin/erasure/erasurerequest/add/",
-        {"subject_key": "PAT@example.com", "alias_kind": "email", "regulation": "gdpr"},
+        "/admin/erasure/erasurerequest/add/", {**form, "confirm_nothing_mapped": "on"}
     )
     assert filed.status_code == 302
     request = ErasureRequest.objects.get()

@@ -186,6 +186,20 @@ def _reason_action(action: str, before: Callable[[ErasureRequest], Any] | None =
     return prepare
 
 
+def _confirmed_action(action: str):
+    """An action confirmed on its own page, with an optional comment (the request has no
+    mapped item: approving it asks for the confirmation that nothing will be erased)."""
+
+    def prepare(world: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        request = _filed()
+        return f"/admin/erasure/erasurerequest/{request.pk}/{action}/", {
+            "comment": "as agreed with legal",
+            "confirm_nothing_mapped": "on",
+        }
+
+    return prepare
+
+
 def _extend(world: dict[str, Any]) -> tuple[str, dict[str, str]]:
     request = _filed()
     later = (request.due_at + timedelta(days=3)).strftime("%Y-%m-%d %H:%M")
@@ -202,6 +216,8 @@ def _file(world: dict[str, Any]) -> tuple[str, dict[str, str]]:
         "regulation": "gdpr",
         "reason": "asked by e-mail",
         "grace_hours": "",
+        # Nothing is mapped to these subjects: filing says so, and asks for this.
+        "confirm_nothing_mapped": "on",
     }
 
 
@@ -300,7 +316,14 @@ FORM_CASES = [
         "file a request",
         OFFICER,
         _file,
-        ("subject_key", "alias_kind", "regulation", "reason", "grace_hours"),
+        (
+            "subject_key",
+            "alias_kind",
+            "regulation",
+            "reason",
+            "grace_hours",
+            "confirm_nothing_mapped",
+        ),
     ),
     FormCase(
         "preview the filing",
@@ -316,8 +339,10 @@ FORM_CASES = [
         ("subject_key",),
         read_only=True,
     ),
-    # The admin's cancel button sends no reason: one sent anyway is ignored.
-    FormCase("cancel", OFFICER, _reason_action("cancel"), ("reason",)),
+    FormCase("cancel", OFFICER, _confirmed_action("cancel"), ("comment",)),
+    FormCase(
+        "approve", APPROVER, _confirmed_action("approve"), ("comment", "confirm_nothing_mapped")
+    ),
     FormCase("hold", APPROVER, _reason_action("hold"), ("reason",)),
     FormCase(
         "release",
