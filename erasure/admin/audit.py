@@ -1,6 +1,13 @@
 """The audit trail, read-only: the events, the log's state (its size, the sequencer's lag,
 the latest checkpoint) and verification, and the auditors' exports (events, items or
-requests), through the same code as the API's export."""
+requests), through the same code as the API's export.
+
+An auditor has the pages, not the README: the export page explains every column of every
+export (`EXPORT_COLUMNS`, kept next to erasure.exports' column lists by a test) and what
+verifying an export proves, and the verify page says in words what "intact" means and
+hands over the checkpoint and key to verify with later. Request ids are typed as the pages
+show them: the first 8 characters are enough.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +24,146 @@ from django.urls import path
 
 from erasure import exports
 from erasure.admin.base import ReadOnlyAdmin, actor_of
-from erasure.models import AuditEvent
+from erasure.certificates import OUTCOME_MEANINGS
+from erasure.errors import NotFound
+from erasure.lifecycle import ItemOutcome
+from erasure.models import AuditEvent, ErasureRequest
+from erasure.selectors.requests import request_by_typed_id
 from erasure.services import audit_log
+
+_UTC = "UTC, ISO 8601 (e.g. 2026-12-02T21:50:00.123456+00:00)"
+# The item outcomes as the export writes them, each in one sentence (the certificate's
+# legend, and pending, which a certificate never shows).
+EXPORT_OUTCOMES: list[tuple[str, str]] = [
+    (
+        ItemOutcome.PENDING.value,
+        "the item is not yet confirmed gone; it may be waiting for a retry.",
+    ),
+    *((str(outcome), meaning) for outcome, meaning in OUTCOME_MEANINGS.items()),
+]
+_COUNT = "how many of the request's items ended {}"
+
+# Every column of every export, in the export's order, as the export page explains it to
+# an auditor (README, "Audit trail and evidence"). A test holds them to erasure.exports.
+EXPORT_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "events": [
+        ("id", "the event's number, in the order the events were written."),
+        ("occurred_at", f"when it happened, {_UTC}."),
+        (
+            "event_type",
+            "what happened, as a stable name: request.filed, request.approved, "
+            "dispatch.recorded (one call to the namespace API), request.completed, "
+            "certificate.downloaded, export.created, and so on.",
+        ),
+        (
+            "actor",
+            "who did it: user:NAME (a person signed in to this admin), api_key:NAME (a "
+            "system using the REST API), webhook:SLUG (an identity system) or system:WHAT "
+            "(the service itself).",
+        ),
+        (
+            "request_id",
+            "the erasure request the event belongs to; empty (CSV) or null (JSON Lines) "
+            "for an event of no request.",
+        ),
+        (
+            "subject_hash",
+            "the person concerned, as a keyed hash: never their raw identifier or email.",
+        ),
+        (
+            "details",
+            "everything else the event recorded (counts, reasons, comments, formats), as "
+            "compact JSON with sorted keys: text in CSV, an object in JSON Lines.",
+        ),
+        (
+            "prev_hash",
+            "the previous event's hash in the retired hash chain: set only on events "
+            "written before the audit log replaced it; empty since.",
+        ),
+        ("hash", "the event's hash in the retired hash chain (as prev_hash)."),
+        (
+            "leaf_index",
+            "the event's place in the audit log, from 0; empty for an event the sequencer "
+            "has not placed yet (seconds after it was written).",
+        ),
+        (
+            "leaf_hash",
+            "the event's fingerprint in the log (base64 of a SHA-256 of its first seven "
+            "columns): change one character of the event and it no longer matches.",
+        ),
+    ],
+    "items": [
+        ("request_id", "the erasure request the item was erased for."),
+        (
+            "namespace",
+            "the namespace the item lives in (API/namespace for one of another namespace "
+            "API than the default one).",
+        ),
+        ("namespace_kind", "text (documents) or vector."),
+        ("item_id", "the item's ID in its namespace."),
+        (
+            "outcome",
+            "what became of the item: pending, deleted, not_found, deleted_or_not_found or "
+            "failed, as explained below the table.",
+        ),
+        ("attempts", "how many times the item was sent to the namespace API."),
+        (
+            "last_http_status",
+            "the HTTP status of the last call about the item; empty when that call got no "
+            "answer or none was made.",
+        ),
+        ("last_error", "why the last try failed (for a failed item: why it could not be erased)."),
+        ("decided_at", f"when the outcome was recorded, {_UTC}; empty while pending."),
+        (
+            "dispatch_id",
+            "the dispatch (one call to the namespace API, for a batch of items) that decided "
+            "the outcome; its audit event is a dispatch.recorded event.",
+        ),
+    ],
+    "requests": [
+        ("id", "the request's id (pages show its first 8 characters)."),
+        (
+            "status",
+            "where it stands: received, awaiting_approval, approved, scheduled, running, "
+            "completed, completed_with_failures, failed, cancelled or on_hold.",
+        ),
+        (
+            "source",
+            "how it was filed: admin, api (the REST API), webhook (an identity system) or "
+            "system (by the service itself, for data registered after an erasure).",
+        ),
+        ("regulation", "the law it was filed under: gdpr, ccpa, lgpd or other."),
+        ("subject_hash", "the person concerned, as a keyed hash."),
+        ("received_at", f"when the request was received, {_UTC}."),
+        ("due_at", "its legal deadline (extensions and pauses included), UTC."),
+        ("approved_at", "when it was approved, UTC; empty if it was not."),
+        ("started_at", "when its erasure started, UTC."),
+        ("completed_at", "when it completed, UTC; empty while open or if cancelled."),
+        (
+            "filed_by",
+            "who filed it: user:NAME, api_key:NAME, or its source (webhook, system) when "
+            "nobody did by hand.",
+        ),
+        (
+            "approved_by",
+            "who approved it: user:NAME, api_key:NAME, auto (by its source's policy), or empty.",
+        ),
+        ("auto_approved", "true when it was approved by its source's policy, without a person."),
+        (
+            "items",
+            "how many items it covered; 0 when nothing was mapped to the subject when it "
+            "ran, and then nothing was erased.",
+        ),
+        ("deleted", _COUNT.format("deleted") + "."),
+        ("not_found", _COUNT.format("not_found (already gone)") + "."),
+        (
+            "deleted_or_not_found",
+            _COUNT.format("deleted_or_not_found (gone, the API cannot tell which)") + ".",
+        ),
+        ("failed", _COUNT.format("failed") + "."),
+        ("pending", _COUNT.format("still pending") + "."),
+    ],
+}
 
 
 def stream_export(
@@ -48,22 +193,44 @@ def stream_export(
     )
 
 
+EXPORT_KINDS = [
+    ("events", "Audit events"),
+    ("items", "Items with their outcomes"),
+    ("requests", "Requests with their counts"),
+]
+
+
 class ExportForm(forms.Form):
-    what = forms.ChoiceField(
-        choices=[
-            ("events", "Audit events"),
-            ("items", "Items with their outcomes"),
-            ("requests", "Requests with their counts"),
-        ]
-    )
+    what = forms.ChoiceField(choices=EXPORT_KINDS)
     format = forms.ChoiceField(choices=[("csv", "CSV"), ("jsonl", "JSON Lines")])
     since = forms.DateTimeField(
         required=False,
         help_text="UTC, e.g. 2026-07-01 00:00 (events: occurred; items: decided; "
         "requests: received).",
     )
-    until = forms.DateTimeField(required=False, help_text="UTC, exclusive.")
-    request = forms.UUIDField(required=False, help_text="Only this request.")
+    until = forms.DateTimeField(
+        required=False, help_text="UTC, exclusive: the export stops just before it."
+    )
+    request = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="Only this request: its id, or the first 8 characters of it that every "
+        "page shows.",
+    )
+
+    def clean_request(self) -> ErasureRequest | None:
+        typed = self.cleaned_data.get("request", "")
+        if not typed.strip():
+            return None
+        try:
+            return request_by_typed_id(typed)
+        except NotFound as exc:
+            raise forms.ValidationError(exc.message) from exc
+        except ValueError as exc:
+            # More hex digits than an id has: no request can begin with them.
+            raise forms.ValidationError(
+                f"“{typed.strip()[:40]}” is not a request id: it is longer than one"
+            ) from exc
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -123,7 +290,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
                 request,
                 what=data["what"],
                 export_format=data["format"],
-                request_id=str(data["request"]) if data.get("request") else None,
+                request_id=str(data["request"].pk) if data.get("request") else None,
                 since=data.get("since"),
                 until=data.get("until"),
             )
@@ -132,6 +299,8 @@ class AuditEventAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
             "title": "Export the audit trail, item outcomes or requests",
             "form": form,
+            "columns": [(what, label, EXPORT_COLUMNS[what]) for what, label in EXPORT_KINDS],
+            "outcomes": EXPORT_OUTCOMES,
         }
         return TemplateResponse(request, "admin/erasure/auditevent/export.html", context)
 

@@ -17,7 +17,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from erasure.lifecycle import OPEN_STATUSES, RequestStatus
-from erasure.models import AuditEvent, AuditEventType, ErasureRequest, ItemOutcome
+from erasure.models import (
+    AuditEvent,
+    AuditEventType,
+    ErasureRequest,
+    ItemOutcome,
+    Regulation,
+    RequestSource,
+)
 
 # The one format of a date and time on every page (config/formats/en/formats.py).
 WHEN_FORMAT = "%Y-%m-%d %H:%M %Z"
@@ -131,27 +138,27 @@ class TimelineEntry:
 
 # Plain-language sentences, by event type; `{actor}` is who did it.
 SENTENCES: dict[str, str] = {
-    AuditEventType.REQUEST_FILED: "{actor} filed the request",
-    AuditEventType.REQUEST_APPROVED: "{actor} approved the request",
-    AuditEventType.REQUEST_SCHEDULED: "The erasure was scheduled (grace period)",
-    AuditEventType.REQUEST_STARTED: "The erasure started",
+    AuditEventType.REQUEST_FILED: "Filed by {actor}",
+    AuditEventType.REQUEST_APPROVED: "Approved by {actor}",
+    AuditEventType.REQUEST_SCHEDULED: "Scheduled: the erasure waits for its grace period",
+    AuditEventType.REQUEST_STARTED: "Erasure started",
     AuditEventType.ITEMS_EXPANDED: "The subject's mapped items were listed for erasure",
     AuditEventType.ITEMS_FAILED: "Some items could not be erased",
-    AuditEventType.REQUEST_COMPLETED: "The erasure finished",
-    AuditEventType.REQUEST_CANCELLED: "{actor} cancelled the request",
-    AuditEventType.REQUEST_RETRIED: "{actor} sent the failed items again",
-    AuditEventType.REQUEST_REQUEUED: "The service restarted a stalled erasure",
-    AuditEventType.REQUEST_FLAGGED_STUCK: "The service flagged the request as stuck",
-    AuditEventType.REQUEST_HELD: "{actor} placed a legal hold",
-    AuditEventType.REQUEST_RELEASED: "{actor} released the legal hold",
-    AuditEventType.REQUEST_DEADLINE_EXTENDED: "{actor} extended the deadline",
-    AuditEventType.REQUEST_DEADLINE_PAUSED: "{actor} paused the deadline",
-    AuditEventType.REQUEST_DEADLINE_RESUMED: "{actor} resumed the deadline",
-    AuditEventType.REQUEST_RECHECKED: "The erased items were checked again",
-    AuditEventType.CERTIFICATE_DOWNLOADED: "{actor} downloaded the certificate",
-    AuditEventType.EVIDENCE_DOWNLOADED: "{actor} downloaded the evidence bundle",
-    AuditEventType.EXPORT_CREATED: "{actor} exported the request's records",
-    AuditEventType.MAPPINGS_AFTER_ERASURE: "Items were registered after the erasure",
+    AuditEventType.REQUEST_COMPLETED: "Erasure finished",
+    AuditEventType.REQUEST_CANCELLED: "Cancelled by {actor}",
+    AuditEventType.REQUEST_RETRIED: "Failed items sent again by {actor}",
+    AuditEventType.REQUEST_REQUEUED: "A stalled erasure was restarted by {actor}",
+    AuditEventType.REQUEST_FLAGGED_STUCK: "Flagged as stuck by {actor}",
+    AuditEventType.REQUEST_HELD: "Legal hold placed by {actor}",
+    AuditEventType.REQUEST_RELEASED: "Legal hold released by {actor}",
+    AuditEventType.REQUEST_DEADLINE_EXTENDED: "Deadline extended by {actor}",
+    AuditEventType.REQUEST_DEADLINE_PAUSED: "Deadline paused by {actor}",
+    AuditEventType.REQUEST_DEADLINE_RESUMED: "Deadline resumed by {actor}",
+    AuditEventType.REQUEST_RECHECKED: "Erased items checked again by {actor}",
+    AuditEventType.CERTIFICATE_DOWNLOADED: "Certificate downloaded by {actor}",
+    AuditEventType.EVIDENCE_DOWNLOADED: "Evidence bundle downloaded by {actor}",
+    AuditEventType.EXPORT_CREATED: "Records exported by {actor}",
+    AuditEventType.MAPPINGS_AFTER_ERASURE: "Items registered after the erasure",
 }
 
 # Detail keys as a person reads them; keys not named here are shown with their words.
@@ -160,6 +167,7 @@ DETAIL_LABELS = {
     "auto_approve": "Approved automatically",
     "due_at": "Deadline",
     "grace_hours": "Grace period (hours)",
+    "source": "Filed through",
     "scheduled_for": "Runs at",
     "from": "Previous status",
     "to": "Status after",
@@ -174,9 +182,11 @@ DETAIL_LABELS = {
 
 # Details that belong to the evidence, not to the reading: digests and nested copies of
 # what the page shows elsewhere (the counts table, the completeness table).
-HIDDEN_DETAILS = {"by_namespace", "scans", "failed_items", "prior_events"}
+HIDDEN_DETAILS = {"by_namespace", "scans", "failed_items", "prior_events", "mappings_removed"}
 
 STATUS_LABELS = dict(RequestStatus.choices)
+REGULATION_LABELS = dict(Regulation.choices)
+SOURCE_LABELS = dict(RequestSource.choices)
 
 
 def _value(key: str, value: Any) -> str:
@@ -188,6 +198,12 @@ def _value(key: str, value: Any) -> str:
         return span(timedelta(seconds=value))
     if key in ("from", "to", "status") and value in STATUS_LABELS:
         return str(STATUS_LABELS[value])
+    if key == "regulation" and value in REGULATION_LABELS:
+        return str(REGULATION_LABELS[value])
+    if key == "source" and value in SOURCE_LABELS:
+        return str(SOURCE_LABELS[value])
+    if key == "grace_hours" and not value:
+        return "none"
     if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
         parsed = parse_datetime(value)
         if parsed is not None:
@@ -229,9 +245,8 @@ def timeline_entry(event: AuditEvent) -> TimelineEntry:
     sentence = (
         template.format(actor=actor)
         if template
-        else f"{event.event_type.replace('.', ': ').replace('_', ' ').capitalize()} ({actor})"
+        else f"{event.event_type.replace('.', ': ').replace('_', ' ').capitalize()}, by {actor}"
     )
-    sentence = sentence[0].upper() + sentence[1:]
     return TimelineEntry(
         when=when(event.occurred_at),
         ago=relative(event.occurred_at),
