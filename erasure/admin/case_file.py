@@ -41,13 +41,14 @@ def when(moment: datetime | None) -> str:
 
 def span(length: timedelta) -> str:
     """A length of time in its largest useful unit: `45 minutes`, `5 hours`, `12 days`."""
-    length = abs(length)
-    if length < timedelta(hours=1):
-        amount, unit = int(length.total_seconds() // 60), "minute"
-    elif length < timedelta(days=2):
-        amount, unit = int(length.total_seconds() // 3600), "hour"
+    seconds = abs(length).total_seconds()
+    # Rounded, not cut: a deadline 44 days and 23 hours away is "in 45 days".
+    if seconds < 3600:
+        amount, unit = round(seconds / 60), "minute"
+    elif seconds < 2 * 86400:
+        amount, unit = round(seconds / 3600), "hour"
     else:
-        amount, unit = length.days, "day"
+        amount, unit = round(seconds / 86400), "day"
     return f"{amount} {unit}{'' if amount == 1 else 's'}"
 
 
