@@ -115,12 +115,15 @@ def progress_of(request: ErasureRequest, counts: dict[str, int], namespaces: int
     percent = round(100 * decided / total) if total else (100 if request.completed_at else 0)
     items = f"{total:,} item{'' if total == 1 else 's'}"
     spaces = f"{namespaces} namespace{'' if namespaces == 1 else 's'}"
-    if request.started_at is None and request.status in OPEN_STATUSES:
+    not_started = request.started_at is None and request.status in OPEN_STATUSES
+    if not total:
         sentence = (
-            f"{items} in {spaces} will be erased."
-            if total
-            else "No item is mapped to this subject."
+            "No item is mapped to this subject: approving would erase nothing."
+            if not_started
+            else "No item was mapped to this subject: nothing was erased."
         )
+    elif not_started:
+        sentence = f"{items} in {spaces} will be erased."
     else:
         sentence = f"{decided:,} of {items} in {spaces} have an outcome."
     return Progress(decided, total, percent, sentence)

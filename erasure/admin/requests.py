@@ -870,7 +870,7 @@ class ErasureRequestAdmin(BaseAdmin):
             "notes": notes,
             "deadline": deadline_of(obj),
             "form": form,
-            "submit_label": spec.submit,
+            "submit_label": "Approve, erasing nothing" if empty else spec.submit,
             "back_url": target,
         }
         return TemplateResponse(request, "admin/erasure/erasurerequest/confirm.html", context)
