@@ -25,6 +25,7 @@ from erasure.models import (
     Regulation,
     RequestSource,
 )
+from erasure.selectors.requests import filing_preview, request_counts_by_namespace
 
 # The one format of a date and time on every page (config/formats/en/formats.py).
 WHEN_FORMAT = "%Y-%m-%d %H:%M %Z"
@@ -273,3 +274,58 @@ def timeline(request: ErasureRequest, *, limit: int) -> tuple[list[TimelineEntry
         shown = shown[:limit]
     calls = request.events.filter(event_type=AuditEventType.DISPATCH_RECORDED).count()
     return [timeline_entry(e) for e in shown], more, calls
+
+
+def namespace_rows(obj: ErasureRequest) -> list[dict[str, Any]]:
+    """Per namespace: its items per outcome, in OUTCOME_LABELS order (`ordered`); before
+    the request starts, the subject's mapped items, all pending."""
+    rows = request_counts_by_namespace(request=obj)
+    if not rows and obj.started_at is None and obj.status in OPEN_STATUSES:
+        rows = [
+            {
+                "name": ns["name"],
+                "kind": ns["kind"],
+                "counts": {
+                    **dict.fromkeys(ItemOutcome.values, 0),
+                    ItemOutcome.PENDING: ns["items"],
+                },
+                "total": ns["items"],
+            }
+            for ns in filing_preview(subject=obj.subject, regulation=obj.regulation)["namespaces"]
+        ]
+    for row in rows:
+        row["ordered"] = [f"{row['counts'][value]:,}" for value in ItemOutcome.values]
+    return rows
+
+
+def _event_actor(obj: ErasureRequest, event_type: str) -> str | None:
+    event = obj.events.filter(event_type=event_type).order_by("id").only("actor").first()
+    return actor_name(event.actor) if event is not None else None
+
+
+def filed_by(obj: ErasureRequest) -> str:
+    """Who filed the request, as text: the page links to no user page (which only an
+    administrator could open)."""
+    if obj.filed_by is not None:
+        return obj.filed_by.get_username()
+    if obj.filed_by_api_key is not None:
+        return f"API key “{obj.filed_by_api_key.name}”"
+    return _event_actor(obj, AuditEventType.REQUEST_FILED) or obj.get_source_display()
+
+
+def approved_by(obj: ErasureRequest) -> str:
+    if obj.approved_at is None:
+        return "not yet" if obj.status in OPEN_STATUSES else "never approved"
+    name = _event_actor(obj, AuditEventType.REQUEST_APPROVED) or "—"
+    if obj.auto_approved:
+        return f"approved automatically ({name}), {when(obj.approved_at)}"
+    return f"{name}, {when(obj.approved_at)}"
+
+
+# How a request came in, as the case file's header says it ("through ...").
+SOURCE_TEXT: dict[str, str] = {
+    RequestSource.ADMIN: "the admin",
+    RequestSource.API: "the REST API",
+    RequestSource.WEBHOOK: "an identity system's webhook",
+    RequestSource.SYSTEM: "the service itself (items registered after an erasure)",
+}

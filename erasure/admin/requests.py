@@ -7,7 +7,6 @@ Every write goes through the same services as the API; nothing here saves a requ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -38,12 +37,24 @@ from erasure.admin.audit import stream_export
 from erasure.admin.base import BaseAdmin, actor_of
 from erasure.admin.case_file import (
     OUTCOME_LABELS,
-    actor_name,
+    SOURCE_TEXT,
+    approved_by,
     deadline_of,
+    filed_by,
+    namespace_rows,
     progress_of,
     relative,
     timeline,
     when,
+)
+from erasure.admin.request_actions import (
+    CONFIRMED_ACTIONS,
+    REASON_ACTIONS,
+    ApproveEmptyForm,
+    CommentForm,
+    actions_for,
+    consequence,
+    items_in,
 )
 from erasure.certificates import certificate_for, certificate_response
 from erasure.errors import ServiceError
@@ -53,15 +64,9 @@ from erasure.lifecycle import (
     LIVE_STATUSES,
     OPEN_STATUSES,
     can_approve,
-    can_cancel,
     can_certify,
-    can_extend,
-    can_hold,
-    can_release,
-    can_retry,
 )
 from erasure.models import (
-    AuditEventType,
     ErasureItem,
     ErasureRequest,
     ItemMapping,
@@ -75,7 +80,6 @@ from erasure.selectors.completeness import request_completeness
 from erasure.selectors.requests import (
     filing_preview,
     over_state_limit,
-    request_counts_by_namespace,
     request_items,
     request_outcome_counts,
 )
@@ -84,15 +88,7 @@ from erasure.services.requests import (
     MAX_GRACE_HOURS,
     MAX_REASON_LENGTH,
     MAX_SUBJECT_KEY_LENGTH,
-    request_approve,
-    request_cancel,
-    request_extend_deadline,
     request_file,
-    request_hold,
-    request_pause_deadline,
-    request_release,
-    request_resume_deadline,
-    request_retry,
 )
 
 ITEMS_SHOWN_ON_REQUEST_PAGE = 200
@@ -108,20 +104,6 @@ def _request_or_404(object_id: str) -> ErasureRequest:
         raise Http404("no such erasure request") from exc
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        max_length=MAX_REASON_LENGTH,
-        help_text="Required; recorded in the audit trail.",
-    )
-
-
-class ExtendForm(ReasonForm):
-    due_at = forms.DateTimeField(label="New deadline", help_text="UTC, e.g. 2026-12-31 17:00.")
-
-    field_order = ["due_at", "reason"]
-
-
 DUE_SOON_DAYS = 7
 
 NOTHING_MAPPED = (
@@ -129,173 +111,6 @@ NOTHING_MAPPED = (
     "anyway” to record it all the same (the certificate will say that nothing was mapped), "
     "or register the subject's mappings first."
 )
-
-
-class CommentForm(forms.Form):
-    comment = forms.CharField(
-        required=False,
-        max_length=MAX_REASON_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        label="Comment (optional)",
-        help_text="Recorded in the audit trail with your name.",
-    )
-
-
-class ApproveEmptyForm(CommentForm):
-    confirm_nothing_mapped = forms.BooleanField(
-        required=True,
-        label="I understand that nothing will be erased",
-        error_messages={
-            "required": "Tick the box: this request erases nothing, and approving it records "
-            "that nothing was mapped to the subject."
-        },
-    )
-
-    field_order = ["confirm_nothing_mapped", "comment"]
-
-
-@dataclass(frozen=True)
-class ConfirmedAction:
-    """A state change of the request page that shows its consequence and asks for a
-    confirmation (and an optional comment) before it is made."""
-
-    permission: str
-    title: str
-    submit: str
-    done: str
-    service: Any
-    # The service's keyword for the optional comment.
-    comment_as: str = "comment"
-
-
-CONFIRMED_ACTIONS = {
-    "approve": ConfirmedAction(
-        "erasure.approve_erasurerequest",
-        "Approve the erasure",
-        "Approve and erase",
-        "approved",
-        request_approve,
-    ),
-    "cancel": ConfirmedAction(
-        "erasure.cancel_erasurerequest",
-        "Cancel the request",
-        "Cancel the request",
-        "cancelled",
-        request_cancel,
-        comment_as="reason",
-    ),
-    "retry": ConfirmedAction(
-        "erasure.retry_erasurerequest",
-        "Send the failed items again",
-        "Send the failed items again",
-        "sent again (its failed items only)",
-        request_retry,
-    ),
-}
-
-
-def _items_in(total: int, namespaces: int) -> str:
-    return (
-        f"{total:,} item{'' if total == 1 else 's'} in {namespaces} "
-        f"namespace{'' if namespaces == 1 else 's'}"
-    )
-
-
-def consequence(action: str, request: ErasureRequest, counts: dict[str, int], namespaces: int):
-    """What an action will do, as its confirmation states it: (sentence, notes)."""
-    total = counts["total"]
-    if action == "approve":
-        if not total:
-            return (
-                "Approve: no item is mapped to this subject, so nothing will be erased. The "
-                "request will complete, and its certificate will say that nothing was mapped.",
-                [],
-            )
-        notes = [
-            "Items registered for the subject before the erasure starts are erased too.",
-        ]
-        if request.grace_seconds:
-            notes.insert(
-                0,
-                f"The erasure starts after a grace period of {request.grace_seconds / 3600:g} "
-                "hours; until then the request can still be cancelled.",
-            )
-        return (
-            f"Approve: erase {_items_in(total, namespaces)}; this cannot be undone.",
-            notes,
-        )
-    if action == "cancel":
-        return (
-            "Cancel: nothing will be erased for this request, and it cannot be reopened; a new "
-            "request would have to be filed.",
-            ["The subject's raw key, kept while the request is open, is discarded."],
-        )
-    failed = counts[ItemOutcome.FAILED]
-    if request.status == RequestStatus.RUNNING:
-        return (
-            "Retry: restart this stuck erasure where it stopped; items that already have an "
-            "outcome are not sent again.",
-            [],
-        )
-    return (
-        f"Retry: send the {failed:,} failed item{'' if failed == 1 else 's'} again (only "
-        "those); items already erased are not touched.",
-        [],
-    )
-
-
-@dataclass(frozen=True)
-class ReasonAction:
-    permission: str
-    title: str
-    help: str
-    done: str
-    service: Any
-    form: type[forms.Form] = ReasonForm
-
-
-# The request page's state changes that take a reason, by the last part of their URL.
-REASON_ACTIONS = {
-    "hold": ReasonAction(
-        "erasure.hold_erasurerequest",
-        "Place a legal hold",
-        "Nothing more is sent for this request until the hold is released.",
-        "placed on hold",
-        request_hold,
-    ),
-    "release": ReasonAction(
-        "erasure.hold_erasurerequest",
-        "Release the legal hold",
-        "The request goes back to where it was; an approved or running one is carried out "
-        "again from what is left.",
-        "released from its hold",
-        request_release,
-    ),
-    "pause": ReasonAction(
-        "erasure.extend_erasurerequest",
-        "Pause the deadline",
-        "The deadline's clock stops (execution goes on); resuming moves the deadline by the "
-        "time it was paused.",
-        "given a paused deadline",
-        request_pause_deadline,
-    ),
-    "resume": ReasonAction(
-        "erasure.extend_erasurerequest",
-        "Resume the deadline",
-        "The deadline moves later by the time it was paused.",
-        "given its deadline clock back",
-        request_resume_deadline,
-    ),
-    "extend": ReasonAction(
-        "erasure.extend_erasurerequest",
-        "Extend the deadline",
-        "GDPR allows at most three months from receipt in all, CCPA 90 days; the data "
-        "subject must be told of the extension and why.",
-        "given a later deadline",
-        request_extend_deadline,
-        ExtendForm,
-    ),
-}
 
 
 class OverStateLimitFilter(admin.SimpleListFilter):
@@ -699,7 +514,7 @@ class ErasureRequestAdmin(BaseAdmin):
                 "needs “File it anyway”."
             )
         else:
-            summary = f"{_items_in(preview['items'], len(preview['namespaces']))} would be erased."
+            summary = f"{items_in(preview['items'], len(preview['namespaces']))} would be erased."
         due = parse_datetime(preview["due_at"])
         assert due is not None
         preview.update(
@@ -842,7 +657,7 @@ class ErasureRequestAdmin(BaseAdmin):
         obj = _request_or_404(object_id)
         target = reverse("admin:erasure_erasurerequest_change", args=[obj.pk])
         counts = request_outcome_counts(request=obj)
-        namespaces = len(_namespace_rows(obj))
+        namespaces = len(namespace_rows(obj))
         # Only an approval that can happen asks for the empty request's confirmation; any
         # other gets the service's own refusal.
         empty = action == "approve" and not counts["total"] and can_approve(obj)
@@ -904,7 +719,7 @@ class ErasureRequestAdmin(BaseAdmin):
         """The request page's context: header, actions, evidence, timeline, tables."""
         user = request.user
         counts = request_outcome_counts(request=obj)
-        by_namespace = _namespace_rows(obj)
+        by_namespace = namespace_rows(obj)
         outcome = request.GET.get("outcome", "")
         outcome = outcome if outcome in ItemOutcome.values else ""
         namespace = request.GET.get("namespace", "")[:300]
@@ -935,10 +750,10 @@ class ErasureRequestAdmin(BaseAdmin):
             "deadline": deadline_of(obj),
             "received_ago": relative(obj.received_at),
             "source_text": SOURCE_TEXT.get(obj.source, obj.get_source_display()),
-            "filed_by": _filed_by(obj),
-            "approved_by": _approved_by(obj),
+            "filed_by": filed_by(obj),
+            "approved_by": approved_by(obj),
             "progress": progress_of(obj, counts, len(by_namespace)),
-            "actions": _actions(user, obj, counts, len(by_namespace)),
+            "actions": actions_for(user, obj, counts, len(by_namespace)),
             "completeness": request_completeness(request=obj),
             "dispatches": obj.dispatches.select_related("namespace").order_by("-id")[
                 :ROWS_SHOWN_ON_REQUEST_PAGE
@@ -959,100 +774,3 @@ class ErasureRequestAdmin(BaseAdmin):
             "can_certificate": can_certify(obj),
             "can_export": user.has_perm("erasure.export_audit"),
         }
-
-
-def _namespace_rows(obj: ErasureRequest) -> list[dict[str, Any]]:
-    """Per namespace: its items per outcome, in OUTCOME_LABELS order (`ordered`); before
-    the request starts, the subject's mapped items, all pending."""
-    rows = request_counts_by_namespace(request=obj)
-    if not rows and obj.started_at is None and obj.status in OPEN_STATUSES:
-        rows = [
-            {
-                "name": ns["name"],
-                "kind": ns["kind"],
-                "counts": {
-                    **dict.fromkeys(ItemOutcome.values, 0),
-                    ItemOutcome.PENDING: ns["items"],
-                },
-                "total": ns["items"],
-            }
-            for ns in filing_preview(subject=obj.subject, regulation=obj.regulation)["namespaces"]
-        ]
-    for row in rows:
-        row["ordered"] = [f"{row['counts'][value]:,}" for value in ItemOutcome.values]
-    return rows
-
-
-def _event_actor(obj: ErasureRequest, event_type: str) -> str | None:
-    event = obj.events.filter(event_type=event_type).order_by("id").only("actor").first()
-    return actor_name(event.actor) if event is not None else None
-
-
-def _filed_by(obj: ErasureRequest) -> str:
-    """Who filed the request, as text: the page links to no user page (which only an
-    administrator could open)."""
-    if obj.filed_by is not None:
-        return obj.filed_by.get_username()
-    if obj.filed_by_api_key is not None:
-        return f"API key “{obj.filed_by_api_key.name}”"
-    return _event_actor(obj, AuditEventType.REQUEST_FILED) or obj.get_source_display()
-
-
-def _approved_by(obj: ErasureRequest) -> str:
-    if obj.approved_at is None:
-        return "not yet" if obj.status in OPEN_STATUSES else "never approved"
-    name = _event_actor(obj, AuditEventType.REQUEST_APPROVED) or "—"
-    if obj.auto_approved:
-        return f"approved automatically ({name}), {when(obj.approved_at)}"
-    return f"{name}, {when(obj.approved_at)}"
-
-
-# How a request came in, as the case file's header says it ("through ...").
-SOURCE_TEXT = {
-    RequestSource.ADMIN: "the admin",
-    RequestSource.API: "the REST API",
-    RequestSource.WEBHOOK: "an identity system's webhook",
-    RequestSource.SYSTEM: "the service itself (items registered after an erasure)",
-}
-
-# The actions' element ids, which browser tests and people's scripts rely on.
-ACTION_IDS = {
-    "extend": "extend-deadline",
-    "pause": "pause-deadline",
-    "resume": "resume-deadline",
-}
-
-
-def _actions(user: Any, obj: ErasureRequest, counts: dict[str, int], namespaces: int) -> list:
-    """The actions this person may take on this request now, each with what it does. The
-    page offers nothing its viewer would be refused."""
-    actions = []
-
-    def offer(name: str, label: str, permission: str, allowed: bool, primary: bool = False):
-        if allowed and user.has_perm(permission):
-            url = reverse(f"admin:erasure_erasurerequest_{name}", args=[obj.pk])
-            actions.append(
-                {
-                    "id": ACTION_IDS.get(name, f"{name}-request"),
-                    "label": label,
-                    "url": url,
-                    "primary": primary,
-                    "consequence": (
-                        consequence(name, obj, counts, namespaces)[0]
-                        if name in CONFIRMED_ACTIONS
-                        else REASON_ACTIONS[name].help
-                    ),
-                }
-            )
-
-    offer("approve", "Approve…", "erasure.approve_erasurerequest", can_approve(obj), True)
-    offer("retry", "Retry failed items…", "erasure.retry_erasurerequest", can_retry(obj))
-    offer("cancel", "Cancel request…", "erasure.cancel_erasurerequest", can_cancel(obj))
-    offer("hold", "Place legal hold…", "erasure.hold_erasurerequest", can_hold(obj))
-    offer("release", "Release hold…", "erasure.hold_erasurerequest", can_release(obj))
-    if can_extend(obj):
-        offer("extend", "Extend deadline…", "erasure.extend_erasurerequest", True)
-        paused = obj.deadline_paused_at is not None
-        offer("resume", "Resume deadline…", "erasure.extend_erasurerequest", paused)
-        offer("pause", "Pause deadline…", "erasure.extend_erasurerequest", not paused)
-    return actions
