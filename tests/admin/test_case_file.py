@@ -271,3 +271,14 @@ def test_deadlines_and_details_read_as_words():
         "Grace period (hours)": "none",
         "Counts": "Deleted 3, Failed 1",
     }
+
+
+def test_the_requests_list_finds_a_request_by_the_short_id_the_pages_show(
+    client, role_user, role_groups
+):
+    first, second = _filed("user-a"), _filed("user-b")
+    client.force_login(role_user("otto", OFFICER))
+    for typed in (str(first.pk)[:8], str(first.pk)[:8].upper(), str(first.pk)):
+        listed = client.get(f"{ADMIN}/", {"q": typed}).content.decode()
+        assert f"{ADMIN}/{first.pk}/change/" in listed, typed
+        assert f"{ADMIN}/{second.pk}/change/" not in listed, typed
