@@ -49,6 +49,17 @@ class ExtendSerializer(ReasonSerializer):
     )
 
 
+class CommentSerializer(serializers.Serializer):
+    # Optional, so empty is as good as absent, and so is no body at all.
+    comment = serializers.CharField(
+        max_length=5000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Optional; recorded in the audit event with the actor.",
+    )
+
+
 class _RequestActionApi(ApiView):
     """POST /requests/{id}/<action> without a body: one service call on the request."""
 
@@ -66,15 +77,18 @@ class RequestApproveApi(_RequestActionApi):
     required_scopes = (Scope.REQUESTS_APPROVE,)
 
     @extend_schema(
-        request=None,
+        request=CommentSerializer,
         responses=STATE_CHANGE_RESPONSES,
         operation_id="request_approve",
         summary="Approve a request (four-eyes: not by the key that filed it)",
     )
     @idempotent
     def post(self, request: Request, request_id: str) -> Response:
+        data = validated_body(CommentSerializer, request)
         approved = request_approve(
-            request=request_get(request_id=request_id), actor=actor_of(request)
+            request=request_get(request_id=request_id),
+            actor=actor_of(request),
+            comment=data["comment"],
         )
         return Response(RequestOutputSerializer(approved).data)
 
@@ -109,14 +123,19 @@ class RequestRetryApi(_RequestActionApi):
     required_scopes = (Scope.REQUESTS_WRITE,)
 
     @extend_schema(
-        request=None,
+        request=CommentSerializer,
         responses=STATE_CHANGE_RESPONSES,
         operation_id="request_retry",
         summary="Send the failed items of a request again (only those)",
     )
     @idempotent
     def post(self, request: Request, request_id: str) -> Response:
-        retried = request_retry(request=request_get(request_id=request_id), actor=actor_of(request))
+        data = validated_body(CommentSerializer, request)
+        retried = request_retry(
+            request=request_get(request_id=request_id),
+            actor=actor_of(request),
+            comment=data["comment"],
+        )
         return Response(RequestOutputSerializer(retried).data)
 
 

@@ -80,3 +80,23 @@ def test_a_hold_replays_under_the_same_idempotency_key(api_key_factory, filed):
     assert first.status_code == again.status_code == 200
     assert again["Idempotent-Replayed"] == "true"
     assert AuditEvent.objects.filter(event_type=AuditEventType.REQUEST_HELD).count() == 1
+
+
+def test_approve_takes_an_optional_comment_for_the_audit_event(api_key_factory, filed):
+    approver = api_key_factory("approver", "requests:approve")
+    url = f"/api/v1/requests/{filed['id']}/approve"
+    before = written()
+    error = error_of(approver.post(url, {"comment": "x" * 5001}, format="json"), 400)
+    assert "comment" in error["fields"]
+    assert written() == before
+    approved = approver.post(url, {"comment": "ticket SUP-9 checked"}, format="json")
+    assert approved.status_code == 200, approved.content
+    event = AuditEvent.objects.get(event_type=AuditEventType.REQUEST_APPROVED)
+    assert event.details == {"auto": False, "comment": "ticket SUP-9 checked"}
+
+
+def test_approve_without_a_body_records_no_comment(api_key_factory, filed):
+    approver = api_key_factory("approver", "requests:approve")
+    assert approver.post(f"/api/v1/requests/{filed['id']}/approve").status_code == 200
+    event = AuditEvent.objects.get(event_type=AuditEventType.REQUEST_APPROVED)
+    assert event.details == {"auto": False}
