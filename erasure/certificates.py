@@ -1,14 +1,21 @@
 """Certificates of erasure: one page per completed request, as HTML and as PDF.
 
-A certificate states the request's facts (hashed subject, regulation, dates, who filed and
-who approved it), the items per namespace and outcome, every item that could not be erased
-and why, its completeness per namespace (the last scan and what it found for the subject,
-the coverage counts, the re-check after the vendor's retention window), and the signed
-checkpoint of the audit log that its events are proven in. The PDF
-carries the request's evidence bundle (erasure.evidence) as an attached file, which
-`verify_audit --bundle` checks offline: the signature, every event's inclusion proof, and
-that the counts printed here are those the completion event recorded. Every download is an
-audit event (`certificate.downloaded`).
+A certificate names the organisation that erased (ORGANISATION_NAME) and states the
+request's facts (hashed subject, regulation, reason or ticket reference, dates, who filed
+and who approved it), the items per namespace and outcome under human labels with a legend
+of what each outcome means, every item that could not be erased and why, its completeness
+per namespace (the last scan and what it found for the subject, the coverage counts, the
+re-check after the vendor's retention window), and the signed checkpoint of the audit log
+that its events are proven in. The PDF carries the request's evidence bundle
+(erasure.evidence) as an attached file, which `verify_audit --bundle` checks offline: the
+signature, every event's inclusion proof, and that the counts printed here are those the
+completion event recorded. Every download is an audit event (`certificate.downloaded`).
+
+A request that completed with no items at all (nothing was mapped to its subject when it
+ran) says so in words instead of a table of zeros: such a certificate proves that the
+request was carried out, not that anything was removed. The HTML page, when an admin user
+who may view requests reads it, links back to the request's admin page; the PDF, a
+document that leaves the service, carries no link.
 """
 
 from __future__ import annotations
@@ -20,9 +27,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from erasure.actors import Actor
@@ -44,6 +54,36 @@ from erasure.services.audit import audit_record
 # Failed items listed on the certificate itself; the export lists every one.
 MAX_FAILED_LISTED = 500
 OUTCOME_COLUMNS = [o for o in ItemOutcome.values if o != ItemOutcome.PENDING]
+# What each outcome means, in one sentence for a reader without the README (README, "Item
+# outcomes"; product.md, "Item outcomes").
+OUTCOME_MEANINGS: dict[str, str] = {
+    ItemOutcome.DELETED: "the item existed before this request's call and is gone after it: "
+    "the namespace API confirmed the deletion.",
+    ItemOutcome.NOT_FOUND: "the item did not exist when it was checked: it was already gone "
+    "before this erasure.",
+    ItemOutcome.DELETED_OR_NOT_FOUND: "the item is gone after the call, but the API's answer "
+    "cannot tell whether this call deleted it or it was already absent (a vector namespace, "
+    "a delete that found some of its IDs and not others, or a call that got no answer).",
+    ItemOutcome.FAILED: "the item could not be erased after every retry, or the API refused "
+    "it for good; the reason is recorded with it.",
+}
+
+
+@dataclass(frozen=True)
+class OutcomeColumn:
+    """An outcome as the certificate prints it: its label over the column, its meaning in
+    the legend."""
+
+    value: str
+    label: str
+    meaning: str
+
+
+def outcome_columns() -> list[OutcomeColumn]:
+    return [
+        OutcomeColumn(value=o, label=ItemOutcome(o).label, meaning=OUTCOME_MEANINGS[o])
+        for o in OUTCOME_COLUMNS
+    ]
 
 
 @dataclass
@@ -78,9 +118,16 @@ class Certificate:
     completion_event: AuditEvent | None
     evidence: dict[str, Any]
     issued_at: datetime
+    organisation: str = ""
     completeness: list[NamespaceCompleteness] = field(default_factory=list)
     apis: list[ApiUsed] = field(default_factory=list)
-    outcome_columns: list[str] = field(default_factory=lambda: list(OUTCOME_COLUMNS))
+    outcome_columns: list[OutcomeColumn] = field(default_factory=outcome_columns)
+
+    @property
+    def nothing_mapped(self) -> bool:
+        """Completed with no item at all: nothing was mapped to the subject when the
+        request ran, so nothing was erased (and no namespace API was called)."""
+        return self.total == 0
 
 
 def _who(user: Any, api_key: Any, *, auto: bool = False) -> str:
@@ -141,6 +188,7 @@ def certificate_for(request: ErasureRequest) -> Certificate:
         completion_event=completion,
         evidence=evidence,
         issued_at=timezone.now(),
+        organisation=settings.ORGANISATION_NAME,
         completeness=request_completeness(request=request),
         apis=_apis_used(namespaces),
     )
@@ -169,12 +217,29 @@ def _apis_used(namespaces: list[NamespaceCounts]) -> list[ApiUsed]:
 
 def certificate_html(certificate: Certificate, *, request: HttpRequest | None = None) -> str:
     """The certificate's page; with `request`, as served (its style carries the response's
-    Content-Security-Policy nonce)."""
+    Content-Security-Policy nonce, and it links back to the request's admin page when the
+    reader may follow that link)."""
     return render_to_string(
         "erasure/certificate.html",
-        {"c": certificate, "max_failed": MAX_FAILED_LISTED},
+        {
+            "c": certificate,
+            "max_failed": MAX_FAILED_LISTED,
+            "admin_url": _admin_url(certificate, request),
+        },
         request=request,
     )
+
+
+def _admin_url(certificate: Certificate, request: HttpRequest | None) -> str | None:
+    """The request's admin page, for a signed-in admin user who may view requests; None
+    otherwise: for the PDF (no request), and for an API key's download (its holder may
+    have no admin account, and the link would lead to a login page or a 403)."""
+    user = getattr(request, "user", None)
+    if not isinstance(user, get_user_model()) or not (
+        user.is_staff and user.has_perm("erasure.view_erasurerequest")
+    ):
+        return None
+    return reverse("admin:erasure_erasurerequest_change", args=[certificate.request.pk])
 
 
 def evidence_filename(certificate: Certificate) -> str:

@@ -74,7 +74,7 @@ class NamespaceCompleteness:
             return f"due {due:%Y-%m-%d %H:%M %Z}"
         checked = timezone.localtime(self.recheck.checked_at)
         state = (
-            f"re-checked on {checked:%Y-%m-%d} ({self.recheck.method}): "
+            f"re-checked on {checked:%Y-%m-%d %H:%M %Z} ({self.recheck.method}): "
             f"{self.recheck.reappeared} item(s) re-appeared"
         )
         if self.recheck.follow_up_id:

@@ -12,16 +12,19 @@ database: the raw key of an open request is never even loaded.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Substr, TruncWeek
 from django.utils import timezone
 
 from erasure.lifecycle import COMPLETED_STATUSES, OPEN_STATUSES, RequestStatus
-from erasure.models import ErasureRequest, Regulation
+from erasure.models import ErasureItem, ErasureRequest, Namespace, Recheck, Regulation
 
 DASHBOARD_LIST_LIMIT = 50
 DASHBOARD_WEEKS = 12
@@ -325,4 +328,215 @@ def dashboard_get(*, now: datetime | None = None) -> Dashboard:
         completed_on_time_total=on_time_total,
         on_time_rate=on_time_total / completed_total if completed_total else None,
         completeness=_completeness(now),
+    )
+
+
+# --- Requests by regulation, empty completions, the oldest open request, completeness ----
+# Set-based like the rest of this module (CASE_FIGURES_QUERIES whatever the number of
+# requests), over the same weeks as the on-time rate.
+
+# Requests by regulation, empty completions by week, the oldest open request, the
+# namespaces' scan intervals, the pending re-checks.
+CASE_FIGURES_QUERIES = 5
+
+
+@dataclass(frozen=True)
+class RegulationStats:
+    """One regulation's requests: open now, and completed in the weeks shown."""
+
+    regulation: str
+    label: str
+    open: int
+    overdue: int
+    completed: int
+    """Completed in the weeks shown, with or without failures."""
+    completed_empty: int
+    """Of those, completed with 0 items: nothing was mapped to the subject."""
+    completed_on_time: int
+    """Of those that erased something, completed by their due date."""
+
+    @property
+    def counted(self) -> int:
+        """The completions the on-time rate is taken over (those that erased something)."""
+        return self.completed - self.completed_empty
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.completed_on_time / self.counted if self.counted else None
+
+
+@dataclass(frozen=True)
+class OldestOpen:
+    id: uuid.UUID
+    status_label: str
+    regulation_label: str
+    received_at: datetime
+    due_at: datetime
+    age: str
+
+    @property
+    def short_id(self) -> str:
+        return str(self.id)[:8]
+
+
+@dataclass(frozen=True)
+class CompletenessSummary:
+    """The completeness tile in one line per concern, over the namespaces it lists."""
+
+    namespaces: int
+    never_scanned: int
+    scan_overdue: int
+    """Scanned, but the last complete scan is older than the namespace's scan interval."""
+    attention: int
+    """Unmapped items, stale mappings, re-appeared items or late re-checks."""
+    scanning: int
+    rechecks_pending: int
+    rechecks_late: int
+    capped: bool
+
+
+@dataclass(frozen=True)
+class CaseFigures:
+    by_regulation: list[RegulationStats]
+    total: RegulationStats
+    empty_by_week: dict[date, int]
+    oldest_open: OldestOpen | None
+    completeness: CompletenessSummary
+
+
+def _weeks_window(now: datetime) -> tuple[datetime, datetime]:
+    """The weeks of the dashboard's chart and rate, as erasure.selectors.dashboard takes
+    them: from the Monday DASHBOARD_WEEKS - 1 weeks back to the end of this week."""
+    current = week_start(now)
+    first = current - timedelta(weeks=DASHBOARD_WEEKS - 1)
+    tz = timezone.get_current_timezone()
+    return (
+        timezone.make_aware(datetime.combine(first, time.min), tz),
+        timezone.make_aware(datetime.combine(current + timedelta(weeks=1), time.min), tz),
+    )
+
+
+def _empty() -> Q:
+    # `completed` (not `completed_with_failures`, which has failed items) with no item.
+    return Q(status=RequestStatus.COMPLETED) & ~Q(
+        Exists(ErasureItem.objects.filter(request_id=OuterRef("pk")))
+    )
+
+
+def age_text(age: timedelta) -> str:
+    """An age in its largest whole unit: "12 days", "5 hours", "1 minute"."""
+    seconds = max(int(age.total_seconds()), 0)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    return "less than a minute"
+
+
+def case_figures(*, dashboard: Dashboard) -> CaseFigures:
+    """What the page adds to `dashboard` (erasure.selectors.dashboard), as of its `now`."""
+    now = dashboard.now
+    since, until = _weeks_window(now)
+    done = Q(status__in=COMPLETED_STATUSES, completed_at__gte=since, completed_at__lt=until)
+    on_time = Q(completed_at__lte=F("due_at"))
+    open_ = Q(status__in=OPEN_STATUSES)
+    rows: dict[str, Mapping[str, Any]] = {
+        row["regulation"]: row
+        for row in ErasureRequest.objects.filter(open_ | done)
+        .values("regulation")
+        .annotate(
+            open=Count("id", filter=open_),
+            overdue=Count("id", filter=open_ & Q(due_at__lt=now)),
+            completed=Count("id", filter=done),
+            empty=Count("id", filter=done & _empty()),
+            on_time=Count("id", filter=done & on_time & ~_empty()),
+        )
+        .order_by()
+    }
+    # Every regulation, zeros included, in the order of its choices.
+    none = dict.fromkeys(("open", "overdue", "completed", "empty", "on_time"), 0)
+    by_regulation = []
+    for regulation in Regulation:
+        row = rows.get(regulation.value, none)
+        by_regulation.append(
+            RegulationStats(
+                regulation=regulation.value,
+                label=regulation.label,
+                open=row["open"],
+                overdue=row["overdue"],
+                completed=row["completed"],
+                completed_empty=row["empty"],
+                completed_on_time=row["on_time"],
+            )
+        )
+    total = RegulationStats(
+        regulation="total",
+        label="All regulations",
+        open=sum(r.open for r in by_regulation),
+        overdue=sum(r.overdue for r in by_regulation),
+        completed=sum(r.completed for r in by_regulation),
+        completed_empty=sum(r.completed_empty for r in by_regulation),
+        completed_on_time=sum(r.completed_on_time for r in by_regulation),
+    )
+    empty_by_week = {
+        timezone.localtime(row["week"]).date(): row["n"]
+        for row in ErasureRequest.objects.filter(done & _empty())
+        .annotate(week=TruncWeek("completed_at"))
+        .values("week")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    oldest = (
+        ErasureRequest.objects.filter(open_)
+        .order_by("received_at", "id")
+        .values("id", "status", "regulation", "received_at", "due_at")
+        .first()
+    )
+    return CaseFigures(
+        by_regulation=by_regulation,
+        total=total,
+        empty_by_week=empty_by_week,
+        oldest_open=_oldest(oldest, now=now) if oldest else None,
+        completeness=_completeness_summary(dashboard.completeness, now=now),
+    )
+
+
+def _oldest(row: Mapping[str, Any], *, now: datetime) -> OldestOpen:
+    return OldestOpen(
+        id=row["id"],
+        status_label=RequestStatus(row["status"]).label,
+        regulation_label=Regulation(row["regulation"]).label,
+        received_at=row["received_at"],
+        due_at=row["due_at"],
+        age=age_text(now - row["received_at"]),
+    )
+
+
+def _completeness_summary(
+    namespaces: Sequence[NamespaceCoverage], *, now: datetime
+) -> CompletenessSummary:
+    # A namespace's own scan interval, else the service's; 0 (or none) means no periodic
+    # scans, so its scan is never overdue. A name shared by namespaces of two APIs takes
+    # the strictest interval.
+    default = settings.ERASURE_SCAN_INTERVAL_HOURS
+    intervals: dict[str, float] = {}
+    for name, own in Namespace.objects.values_list("name", "scan_interval_hours"):
+        hours = default if own is None else own
+        if hours > 0:
+            intervals[name] = min(hours, intervals.get(name, hours))
+    pending = Recheck.objects.filter(checked_at__isnull=True).count()
+    return CompletenessSummary(
+        namespaces=len(namespaces),
+        never_scanned=sum(ns.last_scan_at is None for ns in namespaces),
+        scan_overdue=sum(
+            ns.last_scan_at is not None
+            and ns.name in intervals
+            and ns.last_scan_at < now - timedelta(hours=intervals[ns.name])
+            for ns in namespaces
+        ),
+        attention=sum(ns.state == "attention" for ns in namespaces),
+        scanning=sum(ns.scanning for ns in namespaces),
+        rechecks_pending=pending,
+        rechecks_late=sum(ns.rechecks_overdue for ns in namespaces),
+        capped=len(namespaces) >= DASHBOARD_NAMESPACES_SHOWN,
     )

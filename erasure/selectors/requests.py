@@ -48,7 +48,10 @@ def request_by_typed_id(typed: str) -> ErasureRequest:
     except (ValueError, NotFound):
         pass
     hex_digits = text.replace("-", "")
-    if len(hex_digits) < SHORT_ID_LENGTH or any(c not in "0123456789abcdef" for c in hex_digits):
+    if (
+        not SHORT_ID_LENGTH <= len(hex_digits) <= 32
+        or any(c not in "0123456789abcdef" for c in hex_digits)
+    ):
         raise NotFound(
             f"“{typed.strip()[:40]}” is not a request id: give the whole id or its first "
             f"{SHORT_ID_LENGTH} characters, as the pages show them"

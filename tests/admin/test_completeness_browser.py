@@ -13,7 +13,7 @@ from erasure.actors import Actor
 from erasure.clients import make_client
 from erasure.models import AuditEvent, AuditEventType, Namespace
 from erasure.services.requests import request_approve, request_file
-from tests.admin.test_admin_flow import _login, _shot
+from tests.browser_support import admin_login, page_check
 from tests.conftest import run_worker_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,7 +32,7 @@ def test_a_subject_field_set_in_the_admin_finds_what_nobody_registered(
         )
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    _login(page, live_server, "root")
+    admin_login(page, live_server.url, "root", "demo-password")
     page.goto(f"{live_server.url}/admin/erasure/namespace/{namespace.pk}/change/")
     page.fill("#id_subject_field", "user_id")
     page.fill("#id_recheck_after_days", "90")
@@ -50,13 +50,13 @@ def test_a_subject_field_set_in_the_admin_finds_what_nobody_registered(
     assert "forgotten" not in emulator.ids("demo-docs")
 
     auditor = browser.new_page(viewport={"width": 1280, "height": 900})
-    _login(auditor, live_server, "auditor")
+    admin_login(auditor, live_server.url, "auditor")
     auditor.goto(f"{live_server.url}/admin/erasure/erasurerequest/{request.pk}/change/")
     row = auditor.locator("#request-completeness tr[data-namespace=demo-docs]")
     assert "found 1 item(s) of this subject" in row.inner_text()
     assert "due " in row.locator(".recheck-state").inner_text()
-    _shot(auditor, "request-completeness")
+    page_check(auditor, "completeness-1-request")
     auditor.goto(f"{live_server.url}/admin/dashboard/")
     tile = auditor.locator("#completeness")
     assert tile.locator("tr[data-namespace=demo-docs]").get_attribute("data-state") == "ok"
-    _shot(auditor, "dashboard-completeness")
+    page_check(auditor, "completeness-2-dashboard")
