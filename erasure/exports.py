@@ -70,6 +70,7 @@ REQUEST_COLUMNS = (
     "deleted_or_not_found",
     "failed",
     "pending",
+    "reason",
 )
 # Export format → media type (without parameters: the OpenAPI schema names these).
 FORMATS = {"csv": "text/csv", "jsonl": "application/jsonl"}
@@ -275,7 +276,8 @@ _REQUESTS_SELECT = """
            coalesce(c.items, 0) AS items, coalesce(c.deleted, 0) AS deleted,
            coalesce(c.not_found, 0) AS not_found,
            coalesce(c.deleted_or_not_found, 0) AS deleted_or_not_found,
-           coalesce(c.failed, 0) AS failed, coalesce(c.pending, 0) AS pending
+           coalesce(c.failed, 0) AS failed, coalesce(c.pending, 0) AS pending,
+           r.reason
     FROM erasure_erasurerequest r
     JOIN erasure_subject s ON s.id = r.subject_id
     LEFT JOIN auth_user fu ON fu.id = r.filed_by_id

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from erasure.exports import ITEM_COLUMNS, REQUEST_COLUMNS
-from erasure.models import AuditEvent
+from erasure.models import AuditEvent, ErasureRequest
 from erasure.services import audit_log
 from erasure.services.execution import request_execute
 from tests.services.execution.helpers import prepare
@@ -71,6 +71,9 @@ def test_items_of_a_request_as_csv_and_jsonl(completed, api_key_factory):
 
 def test_requests_by_date_range(completed, api_key_factory):
     auditor = api_key_factory("auditor", "audit:read")
+    # Free text as an officer types it: a comma, a quote, a line break.
+    reason = 'Ticket SUP-7, "urgent"\nby e-mail'
+    ErasureRequest.objects.filter(pk=completed.pk).update(reason=reason)
     now = timezone.now()
     since = (now - timedelta(hours=1)).isoformat()
     text = _get(auditor, f"what=requests&format=csv&since={since.replace('+', '%2B')}")
@@ -81,6 +84,7 @@ def test_requests_by_date_range(completed, api_key_factory):
     assert (row["items"], row["deleted"], row["not_found"], row["failed"]) == ("12", "6", "1", "5")
     assert row["filed_by"] == "user:filer" and row["approved_by"] == "user:approver"
     assert row["subject_hash"] == completed.subject.key_hash
+    assert row["reason"] == reason
     later = (now + timedelta(hours=1)).isoformat().replace("+", "%2B")
     assert _get(auditor, f"what=requests&format=csv&since={later}").count("\n") == 1
 

@@ -163,6 +163,7 @@ EXPORT_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ),
         ("failed", _COUNT.format("failed") + "."),
         ("pending", _COUNT.format("still pending") + "."),
+        ("reason", "the reason or ticket reference given when the request was filed."),
     ],
 }
 

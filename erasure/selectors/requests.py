@@ -48,9 +48,8 @@ def request_by_typed_id(typed: str) -> ErasureRequest:
     except (ValueError, NotFound):
         pass
     hex_digits = text.replace("-", "")
-    if (
-        not SHORT_ID_LENGTH <= len(hex_digits) <= 32
-        or any(c not in "0123456789abcdef" for c in hex_digits)
+    if not SHORT_ID_LENGTH <= len(hex_digits) <= 32 or any(
+        c not in "0123456789abcdef" for c in hex_digits
     ):
         raise NotFound(
             f"“{typed.strip()[:40]}” is not a request id: give the whole id or its first "
@@ -62,9 +61,7 @@ def request_by_typed_id(typed: str) -> ErasureRequest:
     if not matches:
         raise NotFound(f"no request's id begins with {hex_digits}")
     if len(matches) > 1:
-        raise NotFound(
-            f"more than one request's id begins with {hex_digits}: type more of the id"
-        )
+        raise NotFound(f"more than one request's id begins with {hex_digits}: type more of the id")
     return matches[0]
 
 

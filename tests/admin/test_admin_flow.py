@@ -67,6 +67,7 @@ def test_officer_files_approver_approves_auditor_exports(
 
     # The officer.
     page = browser.new_page()
+    page_check(page, "officer-0-login", f"{base}/admin/login/")
     admin_login(page, base, "officer")
     page_check(page, "officer-1-index")
     page_check(page, "officer-2-requests", f"{base}/admin/erasure/erasurerequest/")
@@ -124,6 +125,11 @@ def test_officer_files_approver_approves_auditor_exports(
     # The approver, with the keyboard only.
     second = browser.new_page()
     admin_login(second, base, "approver")
+    second.goto(change_url)
+    # The actions that take a reason say what they do, on an accessible page.
+    second.click("#hold-request")
+    assert "Nothing more is sent for this request" in second.inner_text("#content")
+    page_check(second, "approver-0-hold-form")
     second.goto(change_url)
     tab_to(second, "#approve-request")
     second.keyboard.press("Enter")
@@ -215,16 +221,19 @@ def test_officer_files_approver_approves_auditor_exports(
     assert _forged_post(third, approve_url) == 403
     third.goto(f"{base}/admin/erasure/erasurerequest/add/")
     assert "403" in third.title() or "Forbidden" in third.inner_text("body")
+    third.goto(f"{base}/admin/erasure/erasureitem/?request__id__exact={request_id}")
+    expect(third.locator("#result_list tbody tr")).to_have_count(10)
+    page_check(third, "auditor-2-items")
     third.goto(f"{base}/admin/erasure/auditevent/")
     assert "Waiting for the sequencer" in third.inner_text("#log-state")
-    page_check(third, "auditor-2-audit-log")
+    page_check(third, "auditor-3-audit-log")
     third.goto(f"{base}/admin/erasure/auditevent/verify/")
     assert "The log is intact" in third.inner_text("#chain-result")
-    page_check(third, "auditor-3-verify")
+    page_check(third, "auditor-4-verify")
     third.goto(f"{base}/admin/erasure/auditevent/export/")
-    page_check(third, "auditor-4-export-form")
+    page_check(third, "auditor-5-export-form")
     third.goto(f"{base}/admin/")
     third.click("#dashboard-link")
     third.wait_for_selector("#weekly-chart svg")
     assert "100%" in third.inner_text("#on-time-rate")
-    page_check(third, "auditor-5-dashboard")
+    page_check(third, "auditor-6-dashboard")
