@@ -17,10 +17,9 @@ from django.utils import timezone
 
 from erasure import roles
 from erasure.actors import Actor
-from erasure.selectors.dashboard import CASE_FIGURES_QUERIES, age_text, case_figures
 from erasure.clients import make_client
 from erasure.models import ErasureItem, ErasureRequest, Namespace, Subject
-from erasure.selectors.dashboard import dashboard_get
+from erasure.selectors.dashboard import CASE_FIGURES_QUERIES, age_text, case_figures, dashboard_get
 from erasure.services.execution import request_execute
 from erasure.services.requests import request_approve, request_file
 from erasure.services.scans import scan_run, scan_start
@@ -51,7 +50,9 @@ def _regulation_rows(html: str) -> dict[str, str]:
     assert table is not None, "#by-regulation is missing"
     return {
         key: _text(row)
-        for key, row in re.findall(r'<tr data-regulation="(\w+)"[^>]*>(.*?)</tr>', table.group(1), re.S)
+        for key, row in re.findall(
+            r'<tr data-regulation="(\w+)"[^>]*>(.*?)</tr>', table.group(1), re.S
+        )
     }
 
 
