@@ -282,3 +282,16 @@ def test_the_requests_list_finds_a_request_by_the_short_id_the_pages_show(
         listed = client.get(f"{ADMIN}/", {"q": typed}).content.decode()
         assert f"{ADMIN}/{first.pk}/change/" in listed, typed
         assert f"{ADMIN}/{second.pk}/change/" not in listed, typed
+
+
+def test_the_list_names_who_filed_each_request(client, role_user, role_groups):
+    from erasure.services.api_keys import api_key_create
+
+    key, _ = api_key_create(name="crm", scopes=["requests:write"], actor=Actor.system("test"))
+    request_file(subject_key="user-k", actor=Actor.for_api_key(key), source="api")
+    request_file(subject_key="user-w", actor=Actor.for_webhook("okta"), source="webhook")
+    client.force_login(role_user("otto", OFFICER))
+    cells = re.findall(
+        r'<td class="field-filed_by_text">(.*?)</td>', client.get(f"{ADMIN}/").content.decode()
+    )
+    assert sorted(cells) == ["API key “crm”", "Identity webhook"]
