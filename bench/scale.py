@@ -2,7 +2,8 @@
 each decade.
 
     .venv/bin/python -m bench.scale [--sizes 100000,1000000,10000000]
-                                    [--tenant-items 1000000] [--workers 2] [--concurrency 4]
+                                    [--tenant-items 1000000] [--probe-rows 200000]
+                                    [--workers 2] [--concurrency 4]
 
 At each size the registry is grown to that many mappings of ordinary subjects (10 items
 each, two namespaces), plus one tenant subject of `--tenant-items` items, through
@@ -11,7 +12,9 @@ erased: a request filed and approved, real worker processes, the emulator (its o
 no added latency) holding the tenant's items; the database is vacuumed first (outside the
 timing), as autovacuum keeps a live one. Reports per decade, in the same run:
 
-* registration rows/s, and the import process's peak memory;
+* registration rows/s: a probe file of `--probe-rows` new mappings (200,000) imported once
+  the registry has grown to the decade's size, the same file size at every decade; the
+  growth import's own rate is printed too ("growth rows/s"), and the peak memory of both;
 * expanding the tenant's items (the request's start to its last `items.expanded`) and
   erasing them (approval to completion), in microseconds per item;
 * the table and index sizes of mappings, subjects and items;
@@ -95,6 +98,16 @@ def write_rows(path: Path, *, start: int, stop: int, size: int, tenant_items: in
         for n in range(tenant_items):
             name, item_id = tenant_item(size, n)
             fh.write(f"bench|tenant-{size},{name},{item_id}\n")
+
+
+def write_probe(path: Path, *, size: int, rows: int) -> None:
+    """`rows` mappings of new ordinary subjects (10 items each), none registered before: the
+    registration probe of a decade, the same file size at every decade."""
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("subject,namespace,item_id\n")
+        for i in range(rows):
+            name = NAMESPACES[i % 2][0]
+            fh.write(f"bench|probe-{size}-{i // PER_SUBJECT},{name},probe-{size}-{i:09d}\n")
 
 
 def run_import(env: dict[str, str], path: Path) -> tuple[float, float]:
@@ -201,6 +214,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--tenant-items", type=int, default=1_000_000)
+    parser.add_argument(
+        "--probe-rows",
+        type=int,
+        default=200_000,
+        help="rows of the registration probe imported at each decade, once it is grown",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4, help="jobs per worker process")
     parser.add_argument(
@@ -256,11 +275,19 @@ def main() -> None:
             path = Path(tmp) / f"rows-{size}.csv"
             write_rows(path, start=registered, stop=size, size=size, tenant_items=args.tenant_items)
             new_rows = size - registered + args.tenant_items
-            seconds, import_peak = run_import(env, path)
+            grow_seconds, grow_peak = run_import(env, path)
             path.unlink()
             registered = size
             # Each decade starts from a vacuumed database, as autovacuum keeps a live one:
             # otherwise the last decade's dead rows are vacuumed during this one's timing.
+            vacuum(database_url)
+            # Registration into a registry of this size: a file of the same size at every
+            # decade (the growth file's size grows with the decade, and a larger file in
+            # one transaction costs more per row whatever the registry holds).
+            probe = Path(tmp) / f"probe-{size}.csv"
+            write_probe(probe, size=size, rows=args.probe_rows)
+            seconds, import_peak = run_import(env, probe)
+            probe.unlink()
             vacuum(database_url)
             if args.statements:
                 statements(database_url, reset=True)
@@ -279,8 +306,10 @@ def main() -> None:
                 {
                     "registry": size,
                     "new rows": new_rows,
-                    "rows/s": new_rows / seconds,
-                    "import peak MB": import_peak,
+                    "growth rows/s": new_rows / grow_seconds,
+                    "growth peak MB": grow_peak,
+                    "rows/s": args.probe_rows / seconds,
+                    "import peak MB": max(import_peak, grow_peak),
                     "expand us/item": erased["expand"] / n * 1e6,
                     "erase us/item": erased["wall"] / n * 1e6,
                     "workers peak MB": erased["peak"],
@@ -301,6 +330,7 @@ def main() -> None:
     headers = (
         "registry",
         "status",
+        "growth rows/s",
         "rows/s",
         "import MB",
         "expand us/item",
@@ -319,6 +349,7 @@ def main() -> None:
                 (
                     f"{r['registry']:,}",
                     r["status"],
+                    f"{r['growth rows/s']:,.0f}",
                     f"{r['rows/s']:,.0f}",
                     f"{r['import peak MB']:.0f}",
                     f"{r['expand us/item']:.1f}",
