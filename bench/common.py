@@ -175,3 +175,20 @@ def start_workers(count: int, concurrency: int, env: dict[str, str]) -> list[sub
     ]
     time.sleep(2)  # the workers are up and listening before the clock starts
     return workers
+
+
+def statements(database_url: str, *, reset: bool, limit: int = 10) -> list[tuple]:
+    """With --statements (pg_stat_statements loaded): the top statements by time since the
+    last reset."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if reset:
+            conn.execute("SELECT pg_stat_statements_reset()")
+            return []
+        return conn.execute(
+            "SELECT calls, round(total_exec_time)::int, shared_blks_hit, shared_blks_read,"
+            " left(regexp_replace(query, '\\s+', ' ', 'g'), 80) FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " ORDER BY total_exec_time DESC LIMIT %s",
+            [limit],
+        ).fetchall()

@@ -66,8 +66,8 @@ def empty_tables(database_url: str) -> None:
         # The audit trail is append-only (triggers): a superuser empties it between runs.
         conn.execute("SET session_replication_role = replica")
         conn.execute(
-            "TRUNCATE erasure_itemmapping, erasure_auditevent, erasure_erasurerequest, "
-            "erasure_subject CASCADE"
+            "TRUNCATE erasure_itemmapping, erasure_auditevent, erasure_audittreenode, "
+            "erasure_auditcheckpoint, erasure_erasurerequest, erasure_subject CASCADE"
         )
         conn.execute("VACUUM ANALYZE erasure_itemmapping")
         conn.execute("VACUUM ANALYZE erasure_subject")

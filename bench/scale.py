@@ -47,6 +47,7 @@ from bench.common import (
     fresh_database,
     seed_batches,
     start_workers,
+    statements,
     table,
 )
 
@@ -131,21 +132,6 @@ def run_import(env: dict[str, str], path: Path) -> tuple[float, float]:
 def vacuum(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
-
-
-def statements(database_url: str, *, reset: bool) -> list[tuple]:
-    """With --statements (pg_stat_statements loaded): the decade's top statements by time."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        if reset:
-            conn.execute("SELECT pg_stat_statements_reset()")
-            return []
-        return conn.execute(
-            "SELECT calls, round(total_exec_time)::int, shared_blks_hit, shared_blks_read,"
-            " left(regexp_replace(query, '\\s+', ' ', 'g'), 80) FROM pg_stat_statements"
-            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            " ORDER BY total_exec_time DESC LIMIT 10"
-        ).fetchall()
 
 
 def sizes_mb(database_url: str) -> dict[str, tuple[float, float]]:
