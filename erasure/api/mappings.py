@@ -142,10 +142,11 @@ def _text(value: object, *, longest: int, trim: bool, required: bool) -> tuple[s
         return "", f"at most {longest} characters"
     if "\x00" in text:
         return "", "must not hold a NUL character"
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return "", "must not hold a lone surrogate"
+    if not text.isascii():  # an ASCII string (the usual id) holds no surrogate
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return "", "must not hold a lone surrogate"
     return text, ""
 
 

@@ -55,8 +55,20 @@ NamespaceRef = tuple[str, str]
 def namespace_refs(items: Sequence[MappingInput]) -> dict[MappingInput, NamespaceRef]:
     """Each item's (API, namespace), the API named by the item or the default one
     (InvalidInput for an API that is not configured)."""
-    resolved = {api: api_get(api).name for api in {i.api for i in items}}
+    resolved = _apis_of(items)
     return {i: (resolved[i.api], i.namespace) for i in items}
+
+
+def _apis_of(items: Sequence[MappingInput]) -> dict[str, str]:
+    """The API each item's `api` names: the configured name (the default one for "")."""
+    return {api: api_get(api).name for api in {i.api for i in items}}
+
+
+def _distinct_refs(items: Sequence[MappingInput]) -> set[NamespaceRef]:
+    """The (API, namespace) pairs the items name (tuples hashed in C, not one dataclass
+    hash an item: a 10,000-item call names a handful)."""
+    resolved = _apis_of(items)
+    return {(resolved[api], name) for api, name in {(i.api, i.namespace) for i in items}}
 
 
 @dataclass(frozen=True)
@@ -83,7 +95,7 @@ def mappings_namespaces(*, items: Sequence[MappingInput]) -> dict[NamespaceRef, 
     passes the result to `mappings_register` inside its Idempotency-Key transaction.
     """
     _validate(items)
-    return _resolve_namespaces(set(namespace_refs(items).values()))
+    return _resolve_namespaces(_distinct_refs(items))
 
 
 def mappings_register(
@@ -104,24 +116,20 @@ def mappings_register(
     """
     if namespaces is None:
         _validate(items)
-    refs = namespace_refs(items)
-    names = set(refs.values())
+    resolved = _apis_of(items)
+    # Each item's namespace by the (api, name) it was given: tuples hashed in C, a handful.
+    given = {(i.api, i.namespace) for i in items}
+    names = {(resolved[api], name) for api, name in given}
     if namespaces is None:
         namespaces = _resolve_namespaces(names)
     elif not names <= namespaces.keys():  # validated by mappings_namespaces already
         raise ValueError("`namespaces` must hold every namespace the items name")
+    namespace_pks = {(api, name): namespaces[resolved[api], name].pk for api, name in given}
     hashes = subject_hashes(i.subject for i in items)
     distinct_hashes = list(set(hashes.values()))
     with transaction.atomic():
+        subject_ids, known_before = _subject_ids(distinct_hashes)
         with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO erasure_subject (key_hash, created_at)
-                SELECT DISTINCT h, now() FROM unnest(%s::text[]) AS h
-                ON CONFLICT (key_hash) DO NOTHING
-                """,
-                [distinct_hashes],
-            )
             # Only the rows inserted now come back, counted per subject: re-registrations
             # are neither "created" nor "after erasure".
             cursor.execute(
@@ -129,10 +137,9 @@ def mappings_register(
                 WITH ins AS (
                     INSERT INTO erasure_itemmapping
                         (subject_id, namespace_id, item_id, registered_at, registered_by)
-                    SELECT s.id, v.namespace_id, v.item_id, now(), %s
-                    FROM unnest(%s::text[], %s::bigint[], %s::text[])
-                         AS v(key_hash, namespace_id, item_id)
-                    JOIN erasure_subject s ON s.key_hash = v.key_hash
+                    SELECT v.subject_id, v.namespace_id, v.item_id, now(), %s
+                    FROM unnest(%s::bigint[], %s::bigint[], %s::text[])
+                         AS v(subject_id, namespace_id, item_id)
                     ON CONFLICT (subject_id, namespace_id, item_id) DO NOTHING
                     RETURNING subject_id
                 )
@@ -140,19 +147,21 @@ def mappings_register(
                 """,
                 [
                     actor.label,
-                    [hashes[i.subject] for i in items],
-                    [namespaces[refs[i]].pk for i in items],
+                    [subject_ids[hashes[i.subject]] for i in items],
+                    [namespace_pks[(i.api, i.namespace)] for i in items],
                     [i.item_id for i in items],
                 ],
             )
             created_by_subject = cursor.fetchall()
         created = sum(n for _, n in created_by_subject)
         follow_up = mappings_follow_up(
-            touched_sql="SELECT id FROM erasure_subject WHERE key_hash = ANY(%s::text[])",
-            touched_params=[distinct_hashes],
+            # A subject created by this call has no request yet: only the others can
+            # have one to follow up.
+            touched_sql="SELECT unnest(%s::bigint[]) AS id",
+            touched_params=[known_before],
             created_sql="SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS c(subject_id, n)",
             created_params=[[s for s, _ in created_by_subject], [n for _, n in created_by_subject]],
-            namespace_ids=sorted({namespaces[refs[i]].pk for i in items}),
+            namespace_ids=sorted(set(namespace_pks.values())),
             actor=actor,
         )
         audit_record(
@@ -172,6 +181,45 @@ def mappings_register(
         added_to_open_requests=follow_up.added_to_open_requests,
         after_erasure=follow_up.after_erasure,
     )
+
+
+def _subject_ids(key_hashes: list[str]) -> tuple[dict[str, int], list[int]]:
+    """The subject id of each distinct key hash, creating the subjects not known yet (in
+    the caller's transaction), and the ids of those that existed before: one probe of the
+    key index to insert, one to read the others.
+
+    The statement's read sees the subjects committed before it started; one committed by
+    a concurrent call in between (its insert made ours wait, then do nothing) is read
+    again after it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH v AS (SELECT DISTINCT h FROM unnest(%(hashes)s::text[]) AS h),
+            ins AS (
+                INSERT INTO erasure_subject (key_hash, created_at)
+                SELECT h, now() FROM v
+                ON CONFLICT (key_hash) DO NOTHING
+                RETURNING id, key_hash
+            )
+            SELECT id, key_hash, true FROM ins
+            UNION ALL
+            SELECT s.id, s.key_hash, false FROM erasure_subject s JOIN v ON s.key_hash = v.h
+            """,
+            {"hashes": key_hashes},
+        )
+        rows = cursor.fetchall()
+        ids = {key_hash: pk for pk, key_hash, _ in rows}
+        known_before = [pk for pk, _, created in rows if not created]
+        late = [h for h in key_hashes if h not in ids]
+        if late:
+            cursor.execute(
+                "SELECT id, key_hash FROM erasure_subject WHERE key_hash = ANY(%s::text[])",
+                [late],
+            )
+            for pk, key_hash in cursor.fetchall():
+                ids[key_hash] = pk
+                known_before.append(pk)
+    return ids, known_before
 
 
 @dataclass(frozen=True)
