@@ -109,6 +109,10 @@ def _mapping_inputs(request: Request) -> list[MappingInput]:
     found: list[MappingInput] = []
     problems: dict[str, list[str]] = {}
     for n, item in enumerate(items):
+        plain = _plain_item(item)
+        if plain is not None:
+            found.append(plain)
+            continue
         if not isinstance(item, dict):
             problems[f"items[{n}]"] = ["must be an object"]
             continue
@@ -125,6 +129,38 @@ def _mapping_inputs(request: Request) -> list[MappingInput]:
         first = next(iter(problems))
         raise InvalidInput(f"{first}: {problems[first][0]}", fields=problems)
     return found
+
+
+def _plain_item(item: object) -> MappingInput | None:
+    """The usual item (ASCII strings within their lengths, no NUL) checked in one go; None
+    sends it through the field-by-field checks (`_text`), which accept the same values and
+    name the problem of any other."""
+    if type(item) is not dict:
+        return None
+    subject, namespace, item_id = item.get("subject"), item.get("namespace"), item.get("item_id")
+    api = item.get("api", "")
+    if not (
+        type(subject) is str
+        and type(namespace) is str
+        and type(item_id) is str
+        and type(api) is str
+    ):
+        return None
+    subject, namespace, api = subject.strip(), namespace.strip(), api.strip()
+    every = subject + namespace + item_id + api
+    if (
+        subject
+        and namespace
+        and item_id
+        and len(subject) <= ITEM_FIELDS["subject"][0]
+        and len(namespace) <= ITEM_FIELDS["namespace"][0]
+        and len(item_id) <= ITEM_FIELDS["item_id"][0]
+        and len(api) <= ITEM_FIELDS["api"][0]
+        and every.isascii()
+        and "\x00" not in every
+    ):
+        return MappingInput(subject=subject, namespace=namespace, item_id=item_id, api=api)
+    return None
 
 
 def _text(value: object, *, longest: int, trim: bool, required: bool) -> tuple[str, str]:
