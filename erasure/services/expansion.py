@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db import connection
 
 from erasure.actors import Actor
@@ -65,6 +67,59 @@ def items_expand(
             },
         )
         added = cursor.rowcount
+    _expanded(request, actor, added)
+    return added
+
+
+def items_expand_first(
+    *, request: ErasureRequest, actor: Actor, namespace_ids: list[int], first: int
+) -> list[int]:
+    """The first `first` items of each namespace in `item_id` order (the order claims take
+    them in), the caller holding the request's lock: the start expands that much of every
+    namespace, so that the jobs spread over all of them at once, and the rest follows while
+    they work. Returns the namespaces that may have more (those that filled their first)."""
+    return _expand_first(request, actor, namespace_ids, first)[1]
+
+
+def _expand_first(
+    request: ErasureRequest, actor: Actor, namespace_ids: list[int], n: int
+) -> tuple[int, list[int]]:
+    """The first `n` items of each namespace (by the mapping key's order: one index range
+    read per namespace), in one statement: (items added, the namespaces that filled their
+    `n`, which may have more)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO erasure_erasureitem
+                (request_id, namespace_id, item_id, outcome, attempts, last_error,
+                 lease_owner, seen_present, maybe_applied, discovered)
+            SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false, false,
+                   m.registered_by = %(scanner)s
+            FROM unnest(%(namespaces)s::bigint[]) AS ns(id)
+            CROSS JOIN LATERAL (
+                SELECT namespace_id, item_id, registered_by FROM erasure_itemmapping
+                WHERE subject_id = %(subject)s AND namespace_id = ns.id
+                ORDER BY item_id LIMIT %(n)s
+            ) m
+            ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
+            RETURNING namespace_id
+            """,
+            {
+                "request": request.pk,
+                "pending": ItemOutcome.PENDING,
+                "subject": request.subject_id,
+                "namespaces": namespace_ids,
+                "n": n,
+                "scanner": SCANNER.label,
+            },
+        )
+        per_namespace = Counter(row[0] for row in cursor.fetchall())
+    added = sum(per_namespace.values())
+    _expanded(request, actor, added)
+    return added, [pk for pk in namespace_ids if per_namespace[pk] >= n]
+
+
+def _expanded(request: ErasureRequest, actor: Actor, added: int) -> None:
     if added:
         audit_record(
             event_type=AuditEventType.ITEMS_EXPANDED,
@@ -72,4 +127,3 @@ def items_expand(
             request=request,
             details={"added": added},
         )
-    return added

@@ -91,8 +91,8 @@ def _execute(
     summary: ExecutionSummary,
 ) -> ExecutionSummary:
     try:
-        # The job that started the request expands the namespaces left after the first,
-        # while the other jobs already work on the first one.
+        # The job that started the request expands the rest of each namespace (the start
+        # took the first items of each), while the other jobs already work on those.
         for namespace_id in to_expand:
             if not expand_namespace(request_id, namespace_id):
                 break

@@ -153,7 +153,7 @@ def _claim_from(
                 [CLAIM_LOCK_CLASS, f"{request.pk}:{namespace.pk}"],
             )
             claimable = """
-                {a}.outcome = %(pending)s
+                {a}.outcome{text} = %(pending)s
                 AND ({a}.not_before IS NULL OR {a}.not_before <= now())
                 AND {free}
                 AND {a}.attempts < %(max_attempts)s"""
@@ -175,17 +175,21 @@ def _claim_from(
                     attempts = i.attempts + 1,
                     last_http_status = NULL,
                     last_error = ''
-                -- ARRAY(...) makes the outer update an index lookup by primary key.
+                -- ARRAY(...) makes the outer update an index lookup by primary key. Its
+                -- outcome is compared as `outcome || ''`, which does not match the pending
+                -- index's predicate: the lookup stays by primary key whatever the
+                -- statistics say. (Taken when few items were pending, they made the
+                -- planner scan the whole pending index, filtering by id, in every claim.)
                 -- A lease binds while it has time and its owner lives (liveness).
                 WHERE i.id = ANY(ARRAY(
                     SELECT c.id FROM erasure_erasureitem c
                     WHERE c.request_id = %(request)s AND c.namespace_id = %(namespace)s
                       AND c.item_id > %(after)s
-                      AND {claimable.format(a="c", free=lease_free("c"))}
+                      AND {claimable.format(a="c", free=lease_free("c"), text="")}
                     ORDER BY c.item_id
                     LIMIT %(size)s
                 ))
-                  AND {claimable.format(a="i", free=lease_free("i"))}
+                  AND {claimable.format(a="i", free=lease_free("i"), text=" || ''")}
                 RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present
                 """,  # noqa: S608 (constants of this module and of liveness)
                 {

@@ -14,21 +14,28 @@ from erasure.lifecycle import RequestStatus, enter
 from erasure.models import AuditEventType, ErasureRequest, ItemMapping, Namespace
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER
-from erasure.services.expansion import items_expand
+from erasure.services.expansion import items_expand, items_expand_first
 from erasure.services.locks import lock_request, share_request
 
 logger = logging.getLogger(__name__)
 
 
+# The start expands this many items of every namespace (a couple of dispatches each), so
+# that the request's jobs spread over all its namespaces at once; the rest of each follows
+# in a transaction of its own while they work.
+START_ITEMS_PER_NAMESPACE = 2_000
+
+
 def start_request(request_id: uuid.UUID | str) -> list[int] | None:
-    """approved → running (once, with its audit event), and the items of its first
+    """approved → running (once, with its audit event), and the first items of each
     namespace. None when there is nothing to do; else the namespaces this job must still
     expand (empty unless this job started the request).
 
-    Approval is a state change only: the items are expanded here, by the job, one namespace
-    per transaction, so a request of millions of items neither holds up the approver's web
-    request nor waits for the whole expansion before its first dispatch. Whatever a crash
-    leaves unexpanded is swept in before the request can complete (`finish_or_wait`).
+    Approval is a state change only: the items are expanded here, by the job, a namespace
+    per transaction after the first items of each, so a request of millions of items
+    neither holds up the approver's web request nor waits for the whole expansion before
+    its first dispatch. Whatever a crash leaves unexpanded is swept in before the request
+    can complete (`finish_or_wait`).
     """
     with transaction.atomic():
         request = lock_request(request_id)
@@ -60,9 +67,15 @@ def start_request(request_id: uuid.UUID | str) -> list[int] | None:
         namespace_ids = list(
             Namespace.objects.filter(Exists(mapped)).order_by("pk").values_list("pk", flat=True)
         )
-        if namespace_ids:
-            items_expand(request=request, actor=WORKER, namespace_ids=namespace_ids[:1])
-    return namespace_ids[1:]
+        if not namespace_ids:
+            return []
+        # The namespaces that filled their first items have more, expanded by this job.
+        return items_expand_first(
+            request=request,
+            actor=WORKER,
+            namespace_ids=namespace_ids,
+            first=START_ITEMS_PER_NAMESPACE,
+        )
 
 
 def expand_namespace(request_id: uuid.UUID | str, namespace_id: int) -> bool:
