@@ -114,9 +114,9 @@ def _expand_first(
             },
         )
         per_namespace = Counter(row[0] for row in cursor.fetchall())
-    added = sum(per_namespace.values())
-    _expanded(request, actor, added)
-    return added, [pk for pk in namespace_ids if per_namespace[pk] >= n]
+    for pk in namespace_ids:  # one event per namespace, as when each is expanded alone
+        _expanded(request, actor, per_namespace[pk])
+    return sum(per_namespace.values()), [pk for pk in namespace_ids if per_namespace[pk] >= n]
 
 
 def _expanded(request: ErasureRequest, actor: Actor, added: int) -> None:
