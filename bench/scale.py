@@ -9,8 +9,10 @@ At each size the registry is grown to that many mappings of ordinary subjects (1
 each, two namespaces), plus one tenant subject of `--tenant-items` items, through
 `manage.py import_mappings` (its own process, as an operator runs it). Then the tenant is
 erased: a request filed and approved, real worker processes, the emulator (its own process,
-no added latency) holding the tenant's items; the database is vacuumed first (outside the
-timing), as autovacuum keeps a live one. Reports per decade, in the same run:
+no added latency) holding the tenant's items; the database is vacuumed and checkpointed
+before the probe and before the erasure (outside the timing), as autovacuum keeps a live
+one and so that no checkpoint of an earlier phase writes during a timed one. Reports per
+decade, in the same run:
 
 * registration rows/s: a probe file of `--probe-rows` new mappings (200,000) imported once
   the registry has grown to the decade's size, the same file size at every decade; the
@@ -130,8 +132,13 @@ def run_import(env: dict[str, str], path: Path) -> tuple[float, float]:
 
 
 def vacuum(database_url: str) -> None:
+    """VACUUM (ANALYZE), then a CHECKPOINT: every timed phase starts a checkpoint cycle of
+    its own. Without it, the checkpoint that the growth import's WAL set off (several GB
+    at the larger decades) writes its pages while the probe runs, and each decade's
+    figure depends on where that checkpoint happens to be."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
+        conn.execute("CHECKPOINT")
 
 
 def sizes_mb(database_url: str) -> dict[str, tuple[float, float]]:
