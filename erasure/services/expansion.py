@@ -9,7 +9,7 @@ from django.db import connection
 from erasure.actors import Actor
 from erasure.lifecycle import EXPANDABLE_STATUSES, ItemOutcome
 from erasure.models import AuditEventType, ErasureRequest
-from erasure.services.audit import audit_record
+from erasure.services.audit import Entry, audit_record, audit_record_many
 from erasure.services.locks import lock_request
 
 # The actor of scans (erasure.services.scans): the mappings it discovers carry its label.
@@ -77,16 +77,8 @@ def items_expand_first(
     """The first `first` items of each namespace in `item_id` order (the order claims take
     them in), the caller holding the request's lock: the start expands that much of every
     namespace, so that the jobs spread over all of them at once, and the rest follows while
-    they work. Returns the namespaces that may have more (those that filled their first)."""
-    return _expand_first(request, actor, namespace_ids, first)[1]
-
-
-def _expand_first(
-    request: ErasureRequest, actor: Actor, namespace_ids: list[int], n: int
-) -> tuple[int, list[int]]:
-    """The first `n` items of each namespace (by the mapping key's order: one index range
-    read per namespace), in one statement: (items added, the namespaces that filled their
-    `n`, which may have more)."""
+    they work. One statement, one index range read per namespace (the mapping key's order).
+    Returns the namespaces that may have more (those that filled their first)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -109,14 +101,20 @@ def _expand_first(
                 "pending": ItemOutcome.PENDING,
                 "subject": request.subject_id,
                 "namespaces": namespace_ids,
-                "n": n,
+                "n": first,
                 "scanner": SCANNER.label,
             },
         )
         per_namespace = Counter(row[0] for row in cursor.fetchall())
-    for pk in namespace_ids:  # one event per namespace, as when each is expanded alone
-        _expanded(request, actor, per_namespace[pk])
-    return sum(per_namespace.values()), [pk for pk in namespace_ids if per_namespace[pk] >= n]
+    # One event per namespace, as when each is expanded alone, in one statement.
+    audit_record_many(
+        [
+            Entry(AuditEventType.ITEMS_EXPANDED, actor, request, details={"added": added})
+            for pk in namespace_ids
+            if (added := per_namespace[pk])
+        ]
+    )
+    return [pk for pk in namespace_ids if per_namespace[pk] >= first]
 
 
 def _expanded(request: ErasureRequest, actor: Actor, added: int) -> None:
