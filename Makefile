@@ -51,7 +51,7 @@ emulator: install  ## run the namespace API emulator alone on 127.0.0.1:8765
 bench: install-dev  ## all benchmarks (client calls, execution, webhooks, mappings, exports, scans, audit log); figures go in issue notes
 	$(BIN)/python -m bench.client_calls
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" \
-	$(BIN)/python -m bench.execution
+	$(BIN)/python -m bench.execution --repeat 3
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.webhooks
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.mappings
 	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python scripts/test_database_url.py)}" $(BIN)/python -m bench.exports
