@@ -16,12 +16,10 @@ import uuid
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
-from django.db.models.functions import Now
 
 from erasure.lifecycle import ItemOutcome, RequestStatus
 from erasure.liveness import lease_free
-from erasure.models import ApiThrottle, AttributionMode, ErasureItem, ErasureRequest, Namespace
+from erasure.models import AttributionMode, ErasureItem, ErasureRequest, Namespace
 from erasure.services.execution.base import Batch, Item
 from namespace_api.client import NamespaceApiClient
 
@@ -39,15 +37,24 @@ def namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespa
     """Namespaces where the request has pending items: one index probe per namespace we
     know of (a handful), not a walk over every pending item. Namespaces of an API refused
     now (erasure.throttle.api_refuse) are left out: their items wait."""
-    pending = ErasureItem.objects.filter(
-        request_id=uuid.UUID(str(request_id)),
-        namespace_id=OuterRef("pk"),
-        outcome=ItemOutcome.PENDING,
-    )
-    refused = ApiThrottle.objects.filter(name=OuterRef("api"), refused_until__gt=Now())
-    namespaces = list(
-        Namespace.objects.filter(Exists(pending), ~Exists(refused)).order_by("name", "api")
-    )
+    with connection.cursor() as cursor:
+        # One probe of the pending index per namespace: `OFFSET 0` keeps each EXISTS a
+        # subplan of its own namespace. (Left to itself, the planner joined the namespaces
+        # with every pending item of the request, all of them read on each call: 100,000
+        # index entries per call at the start of a 100,000-item request.)
+        cursor.execute(
+            """
+            SELECT n.id FROM erasure_namespace n
+            WHERE EXISTS (SELECT 1 FROM erasure_erasureitem i
+                          WHERE i.request_id = %(request)s AND i.namespace_id = n.id
+                            AND i.outcome = %(pending)s OFFSET 0)
+              AND NOT EXISTS (SELECT 1 FROM erasure_apithrottle r
+                              WHERE r.name = n.api AND r.refused_until > now())
+            """,
+            {"request": uuid.UUID(str(request_id)), "pending": ItemOutcome.PENDING},
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    namespaces = list(Namespace.objects.filter(pk__in=ids).order_by("name", "api")) if ids else []
     if settings.ERASURE_JOBS_PER_REQUEST <= 1 or len(namespaces) <= 1:
         return namespaces  # one job: name order, predictable
     # Jobs of one request start in different namespaces (a random rotation of the list),
