@@ -19,7 +19,7 @@ from django.db import connection, transaction
 
 from erasure.lifecycle import ItemOutcome, RequestStatus
 from erasure.liveness import lease_free
-from erasure.models import AttributionMode, ErasureItem, ErasureRequest, Namespace
+from erasure.models import AttributionMode, ErasureRequest, Namespace
 from erasure.services.execution.base import Batch, Item
 from namespace_api.client import NamespaceApiClient
 
