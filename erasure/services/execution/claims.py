@@ -63,6 +63,42 @@ def namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespa
     return namespaces[turn:] + namespaces[:turn]
 
 
+def _claimable(alias: str, *, text: str = "") -> str:
+    """SQL: the item aliased `alias` may be claimed now (pending, its backoff over, its
+    lease free, tries left). Parameters `pending` and `max_attempts`; `text` is appended
+    to the outcome column (see the claim)."""
+    return f"""{alias}.outcome{text} = %(pending)s
+        AND ({alias}.not_before IS NULL OR {alias}.not_before <= now())
+        AND {lease_free(alias)}
+        AND {alias}.attempts < %(max_attempts)s"""
+
+
+def claimable_exists(request_id: uuid.UUID | str) -> bool:
+    """Whether any item of the request may be claimed now, outside a refused API: one
+    probe per namespace, stopping at the first claimable item (it steps over only the
+    pending items that are not: leased to other workers, or backing off). Cheaper than
+    counting the pending items (`finish.pending_state`), which a job about to finish
+    would otherwise do only to learn there is more to claim."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT EXISTS (
+                SELECT 1 FROM erasure_namespace n
+                WHERE NOT EXISTS (SELECT 1 FROM erasure_apithrottle r
+                                  WHERE r.name = n.api AND r.refused_until > now())
+                  AND EXISTS (SELECT 1 FROM erasure_erasureitem i
+                              WHERE i.request_id = %(request)s AND i.namespace_id = n.id
+                                AND {_claimable("i")} OFFSET 0))
+            """,  # noqa: S608 (constants of this module and of liveness)
+            {
+                "request": uuid.UUID(str(request_id)),
+                "pending": ItemOutcome.PENDING,
+                "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
+            },
+        )
+        return cursor.fetchone()[0]
+
+
 _item_counts: dict[tuple[str, int], int] = {}
 
 
@@ -159,11 +195,6 @@ def _claim_from(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                 [CLAIM_LOCK_CLASS, f"{request.pk}:{namespace.pk}"],
             )
-            claimable = """
-                {a}.outcome{text} = %(pending)s
-                AND ({a}.not_before IS NULL OR {a}.not_before <= now())
-                AND {free}
-                AND {a}.attempts < %(max_attempts)s"""
             # The claim counts an attempt and clears the last status: a worker that dies
             # before recording leaves "tried, no answer", which the next claim turns into
             # `maybe_applied` (the call may have gone out and been applied).
@@ -192,11 +223,11 @@ def _claim_from(
                     SELECT c.id FROM erasure_erasureitem c
                     WHERE c.request_id = %(request)s AND c.namespace_id = %(namespace)s
                       AND c.item_id > %(after)s
-                      AND {claimable.format(a="c", free=lease_free("c"), text="")}
+                      AND {_claimable("c")}
                     ORDER BY c.item_id
                     LIMIT %(size)s
                 ))
-                  AND {claimable.format(a="i", free=lease_free("i"), text=" || ''")}
+                  AND {_claimable("i", text=" || ''")}
                 RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present
                 """,  # noqa: S608 (constants of this module and of liveness)
                 {

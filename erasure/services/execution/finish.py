@@ -17,7 +17,7 @@ from erasure.models import AuditEvent, AuditEventType, ErasureRequest, LeaseProo
 from erasure.services import scans
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER
-from erasure.services.execution.claims import still_running
+from erasure.services.execution.claims import claimable_exists, still_running
 from erasure.services.expansion import items_expand
 from erasure.services.locks import lock_request
 from erasure.services.rechecks import rechecks_schedule
@@ -80,6 +80,8 @@ def finish_or_wait(request_id: uuid.UUID | str) -> str:
     """
     if not still_running(request_id):
         return "finished"  # no longer ours to run (nothing can be claimed either)
+    if claimable_exists(request_id):
+        return "more"
     pending, claimable, exhausted, next_at = pending_state(request_id)
     if claimable:
         return "more"
