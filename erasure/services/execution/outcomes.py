@@ -57,30 +57,48 @@ def record_outcomes(
             )
             groups[key].append(item.pk)
         written = 0
-        erased: list[str] = []
+        mappings_removed = 0
         with connection.cursor() as cursor:
             for (outcome, status, error, dispatch_id, retryable, applied), pks in groups.items():
                 again = outcome == ItemOutcome.FAILED and retryable
+                # Data minimisation as soon as the data is gone: the same statement removes
+                # the mappings of the items it records erased (the completion removes any
+                # left over), so their IDs never travel back to us and out again. One
+                # probe of the mapping's unique key per item: `= ANY` is an index
+                # condition, so the cost is the batch's, whatever the subject's size. (A
+                # join with the updated rows was planned as a hash of all the subject's
+                # mappings in the namespace, for every batch.)
                 cursor.execute(
                     """
-                    UPDATE erasure_erasureitem SET
-                        last_http_status = %(status)s,
-                        last_error = %(error)s,
-                        maybe_applied = maybe_applied OR %(applied)s,
-                        outcome = CASE WHEN %(again)s AND attempts < %(max_attempts)s
-                                       THEN %(pending)s ELSE %(outcome)s END,
-                        not_before = CASE WHEN %(again)s AND attempts < %(max_attempts)s
-                            THEN now() + make_interval(secs => %(base)s * power(2, attempts - 1))
-                            ELSE NULL END,
-                        decided_by_id = CASE WHEN %(again)s AND attempts < %(max_attempts)s
-                                             THEN NULL ELSE %(dispatch)s END,
-                        decided_at = CASE WHEN %(again)s AND attempts < %(max_attempts)s
-                                          THEN NULL ELSE now() END,
-                        lease_owner = '',
-                        lease_until = NULL
-                    WHERE id = ANY(string_to_array(%(ids)s, ',')::bigint[])
-                      AND lease_owner = %(owner)s
-                    RETURNING item_id
+                    WITH recorded AS (
+                        UPDATE erasure_erasureitem SET
+                            last_http_status = %(status)s,
+                            last_error = %(error)s,
+                            maybe_applied = maybe_applied OR %(applied)s,
+                            outcome = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                           THEN %(pending)s ELSE %(outcome)s END,
+                            not_before = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                THEN now()
+                                     + make_interval(secs => %(base)s * power(2, attempts - 1))
+                                ELSE NULL END,
+                            decided_by_id = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                                 THEN NULL ELSE %(dispatch)s END,
+                            decided_at = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                              THEN NULL ELSE now() END,
+                            lease_owner = '',
+                            lease_until = NULL
+                        WHERE id = ANY(string_to_array(%(ids)s, ',')::bigint[])
+                          AND lease_owner = %(owner)s
+                        RETURNING item_id
+                    ),
+                    removed AS (
+                        DELETE FROM erasure_itemmapping m
+                        WHERE %(erased)s
+                          AND m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
+                          AND m.item_id = ANY(ARRAY(SELECT item_id FROM recorded))
+                        RETURNING 1
+                    )
+                    SELECT (SELECT count(*) FROM recorded), (SELECT count(*) FROM removed)
                     """,
                     {
                         "status": status,
@@ -94,33 +112,18 @@ def record_outcomes(
                         "base": settings.ERASURE_RETRY_BASE_SECONDS,
                         "ids": ",".join(map(str, pks)),
                         "owner": owner,
+                        "erased": outcome in ERASED_OUTCOMES,
+                        "subject": request.subject_id,
+                        "namespace": namespace.pk,
                     },
                 )
-                recorded = [row[0] for row in cursor.fetchall()]
-                written += len(recorded)
-                if recorded and outcome in ERASED_OUTCOMES:
-                    erased.extend(recorded)
+                recorded, removed = cursor.fetchone()
+                written += recorded
+                mappings_removed += removed
                 outcomes.extend([outcome] * len(pks))
             if untried:
                 # Nothing was sent for these: authentication stopped the batch.
                 give_back(untried, owner, status=401)
-            # Data minimisation as soon as the data is gone: the mappings of the items this
-            # batch recorded erased (the completion removes any left over). One probe of
-            # the mapping's unique key per item: `= ANY` is an index condition, so the cost
-            # is the batch's, whatever the subject's size. (A join with unnest() was
-            # planned as a hash of all the subject's mappings in the namespace, for every
-            # batch: 25,000 rows hashed per batch of a 100,000-item subject.)
-            mappings_removed = 0
-            if erased:
-                cursor.execute(
-                    """
-                    DELETE FROM erasure_itemmapping m
-                    WHERE m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
-                      AND m.item_id = ANY(%(items)s::text[])
-                    """,
-                    {"items": erased, "subject": request.subject_id, "namespace": namespace.pk},
-                )
-                mappings_removed = cursor.rowcount
             # The batch's proof of presence has served (dispatch.send_batch).
             cursor.execute("DELETE FROM erasure_leaseproof WHERE owner = %s", [owner])
         if written < len(outcomes):
