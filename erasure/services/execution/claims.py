@@ -33,42 +33,25 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
 
 
-def _claimable(alias: str, *, text: str = "") -> str:
-    """SQL: the item aliased `alias` may be claimed now (pending, its backoff over, its
-    lease free, tries left). Parameters `pending` and `max_attempts`; `text` is appended
-    to the outcome column (see the claim)."""
-    return f"""{alias}.outcome{text} = %(pending)s
-        AND ({alias}.not_before IS NULL OR {alias}.not_before <= now())
-        AND {lease_free(alias)}
-        AND {alias}.attempts < %(max_attempts)s"""
-
-
 def namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespace]:
-    """Namespaces where the request has items to claim now: one probe per namespace we
-    know of (a handful), stopping at the first claimable item, not a walk over every
-    pending item. A namespace whose pending items are all leased to live workers or
-    backing off is left out (a job would only find nothing in it, after walking them
-    three times), and so are the namespaces of an API refused now
-    (erasure.throttle.api_refuse): their items wait."""
+    """Namespaces where the request has pending items: one index probe per namespace we
+    know of (a handful), not a walk over every pending item. Namespaces of an API refused
+    now (erasure.throttle.api_refuse) are left out: their items wait."""
     with connection.cursor() as cursor:
-        # `OFFSET 0` keeps each EXISTS a subplan of its own namespace. (Left to itself, the
-        # planner joined the namespaces with every pending item of the request, all of
-        # them read on each call: 100,000 index entries per call at the start of a
-        # 100,000-item request.)
+        # One probe of the pending index per namespace: `OFFSET 0` keeps each EXISTS a
+        # subplan of its own namespace. (Left to itself, the planner joined the namespaces
+        # with every pending item of the request, all of them read on each call: 100,000
+        # index entries per call at the start of a 100,000-item request.)
         cursor.execute(
-            f"""
+            """
             SELECT n.id FROM erasure_namespace n
-            WHERE NOT EXISTS (SELECT 1 FROM erasure_apithrottle r
-                              WHERE r.name = n.api AND r.refused_until > now())
-              AND EXISTS (SELECT 1 FROM erasure_erasureitem i
+            WHERE EXISTS (SELECT 1 FROM erasure_erasureitem i
                           WHERE i.request_id = %(request)s AND i.namespace_id = n.id
-                            AND {_claimable("i")} OFFSET 0)
-            """,  # noqa: S608 (constants of this module and of liveness)
-            {
-                "request": uuid.UUID(str(request_id)),
-                "pending": ItemOutcome.PENDING,
-                "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
-            },
+                            AND i.outcome = %(pending)s OFFSET 0)
+              AND NOT EXISTS (SELECT 1 FROM erasure_apithrottle r
+                              WHERE r.name = n.api AND r.refused_until > now())
+            """,
+            {"request": uuid.UUID(str(request_id)), "pending": ItemOutcome.PENDING},
         )
         ids = [row[0] for row in cursor.fetchall()]
     namespaces = list(Namespace.objects.filter(pk__in=ids).order_by("name", "api")) if ids else []
@@ -80,11 +63,40 @@ def namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespa
     return namespaces[turn:] + namespaces[:turn]
 
 
+def _claimable(alias: str, *, text: str = "") -> str:
+    """SQL: the item aliased `alias` may be claimed now (pending, its backoff over, its
+    lease free, tries left). Parameters `pending` and `max_attempts`; `text` is appended
+    to the outcome column (see the claim)."""
+    return f"""{alias}.outcome{text} = %(pending)s
+        AND ({alias}.not_before IS NULL OR {alias}.not_before <= now())
+        AND {lease_free(alias)}
+        AND {alias}.attempts < %(max_attempts)s"""
+
+
 def claimable_exists(request_id: uuid.UUID | str) -> bool:
-    """Whether any item of the request may be claimed now, outside a refused API. Cheaper
-    than counting the pending items (`finish.pending_state`), which a job about to finish
+    """Whether any item of the request may be claimed now, outside a refused API: one
+    probe per namespace, stopping at the first claimable item (it steps over only the
+    pending items that are not: leased to other workers, or backing off). Cheaper than
+    counting the pending items (`finish.pending_state`), which a job about to finish
     would otherwise do only to learn there is more to claim."""
-    return bool(namespaces_with_claimable_items(request_id))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT EXISTS (
+                SELECT 1 FROM erasure_namespace n
+                WHERE NOT EXISTS (SELECT 1 FROM erasure_apithrottle r
+                                  WHERE r.name = n.api AND r.refused_until > now())
+                  AND EXISTS (SELECT 1 FROM erasure_erasureitem i
+                              WHERE i.request_id = %(request)s AND i.namespace_id = n.id
+                                AND {_claimable("i")} OFFSET 0))
+            """,  # noqa: S608 (constants of this module and of liveness)
+            {
+                "request": uuid.UUID(str(request_id)),
+                "pending": ItemOutcome.PENDING,
+                "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
+            },
+        )
+        return cursor.fetchone()[0]
 
 
 _item_counts: dict[tuple[str, int], int] = {}
