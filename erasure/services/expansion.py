@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from erasure.actors import Actor
 from erasure.lifecycle import EXPANDABLE_STATUSES, ItemOutcome
@@ -73,28 +71,32 @@ def items_expand(
 
 def items_expand_first(
     *, request: ErasureRequest, actor: Actor, namespace_ids: list[int], first: int
-) -> list[int]:
+) -> list[tuple[int, str]]:
     """The first `first` items of each namespace in `item_id` order (the order claims take
     them in), the caller holding the request's lock: the start expands that much of every
     namespace, so that the jobs spread over all of them at once, and the rest follows while
     they work. One statement, one index range read per namespace (the mapping key's order).
-    Returns the namespaces that may have more (those that filled their first)."""
+    Returns the namespaces that may have more (those that filled their first), each with
+    the last item it took (`items_expand_rest` goes on from there)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO erasure_erasureitem
-                (request_id, namespace_id, item_id, outcome, attempts, last_error,
-                 lease_owner, seen_present, maybe_applied, discovered)
-            SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false, false,
-                   m.registered_by = %(scanner)s
-            FROM unnest(%(namespaces)s::bigint[]) AS ns(id)
-            CROSS JOIN LATERAL (
-                SELECT namespace_id, item_id, registered_by FROM erasure_itemmapping
-                WHERE subject_id = %(subject)s AND namespace_id = ns.id
-                ORDER BY item_id LIMIT %(n)s
-            ) m
-            ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
-            RETURNING namespace_id
+            WITH added AS (
+                INSERT INTO erasure_erasureitem
+                    (request_id, namespace_id, item_id, outcome, attempts, last_error,
+                     lease_owner, seen_present, maybe_applied, discovered)
+                SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false,
+                       false, m.registered_by = %(scanner)s
+                FROM unnest(%(namespaces)s::bigint[]) AS ns(id)
+                CROSS JOIN LATERAL (
+                    SELECT namespace_id, item_id, registered_by FROM erasure_itemmapping
+                    WHERE subject_id = %(subject)s AND namespace_id = ns.id
+                    ORDER BY item_id LIMIT %(n)s
+                ) m
+                ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
+                RETURNING namespace_id, item_id
+            )
+            SELECT namespace_id, count(*), max(item_id) FROM added GROUP BY namespace_id
             """,
             {
                 "request": request.pk,
@@ -105,16 +107,64 @@ def items_expand_first(
                 "scanner": SCANNER.label,
             },
         )
-        per_namespace = Counter(row[0] for row in cursor.fetchall())
+        per_namespace = {pk: (added, last) for pk, added, last in cursor.fetchall()}
     # One event per namespace, as when each is expanded alone, in one statement.
     audit_record_many(
         [
             Entry(AuditEventType.ITEMS_EXPANDED, actor, request, details={"added": added})
             for pk in namespace_ids
-            if (added := per_namespace[pk])
+            if (added := per_namespace.get(pk, (0, ""))[0])
         ]
     )
-    return [pk for pk in namespace_ids if per_namespace[pk] >= first]
+    return [
+        (pk, per_namespace[pk][1])
+        for pk in namespace_ids
+        if per_namespace.get(pk, (0, ""))[0] >= first
+    ]
+
+
+def items_expand_rest(
+    *, request: ErasureRequest, actor: Actor, namespace_id: int, after: str
+) -> int:
+    """The rest of a namespace after the start's first items (`items_expand_first`), which
+    ended at `after`, the caller holding a share lock on the request
+    (`execution.start.expand_namespace`).
+
+    The mappings past `after` (in `item_id` order) are not items yet, unless one was added
+    meanwhile, so a plain INSERT takes them, without ON CONFLICT: its speculative
+    insertion writes one more WAL record per row and cost a quarter more here. When an
+    item was added there meanwhile (a registration for the running request, expanded at
+    once), the unique violation rolls back to a savepoint and the namespace is expanded by
+    `items_expand` instead. Mappings before `after` not yet expanded (a registration that
+    raced with the approval) are swept in before the request completes, as always.
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO erasure_erasureitem
+                    (request_id, namespace_id, item_id, outcome, attempts, last_error,
+                     lease_owner, seen_present, maybe_applied, discovered)
+                SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false,
+                       false, m.registered_by = %(scanner)s
+                FROM erasure_itemmapping m
+                WHERE m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
+                  AND m.item_id > %(after)s
+                """,
+                {
+                    "request": request.pk,
+                    "pending": ItemOutcome.PENDING,
+                    "subject": request.subject_id,
+                    "namespace": namespace_id,
+                    "after": after,
+                    "scanner": SCANNER.label,
+                },
+            )
+            added = cursor.rowcount
+    except IntegrityError:
+        return items_expand(request=request, actor=actor, namespace_ids=[namespace_id], held=True)
+    _expanded(request, actor, added)
+    return added
 
 
 def _expanded(request: ErasureRequest, actor: Actor, added: int) -> None:

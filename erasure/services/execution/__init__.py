@@ -85,7 +85,7 @@ def request_execute(
 
 def _execute(
     request_id: uuid.UUID | str,
-    to_expand: list[int],
+    to_expand: list[tuple[int, str]],
     owner: str,
     clients: ApiClients,
     summary: ExecutionSummary,
@@ -93,8 +93,8 @@ def _execute(
     try:
         # The job that started the request expands the rest of each namespace (the start
         # took the first items of each), while the other jobs already work on those.
-        for namespace_id in to_expand:
-            if not expand_namespace(request_id, namespace_id):
+        for namespace_id, after in to_expand:
+            if not expand_namespace(request_id, namespace_id, after):
                 break
         while True:
             refused: set[str] = set()

@@ -14,7 +14,7 @@ from erasure.lifecycle import RequestStatus, enter
 from erasure.models import AuditEventType, ErasureRequest, ItemMapping, Namespace
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER
-from erasure.services.expansion import items_expand, items_expand_first
+from erasure.services.expansion import items_expand_first, items_expand_rest
 from erasure.services.locks import lock_request, share_request
 
 logger = logging.getLogger(__name__)
@@ -26,10 +26,11 @@ logger = logging.getLogger(__name__)
 START_ITEMS_PER_NAMESPACE = 2_000
 
 
-def start_request(request_id: uuid.UUID | str) -> list[int] | None:
+def start_request(request_id: uuid.UUID | str) -> list[tuple[int, str]] | None:
     """approved → running (once, with its audit event), and the first items of each
     namespace. None when there is nothing to do; else the namespaces this job must still
-    expand (empty unless this job started the request).
+    expand, each with the last item the start took (empty unless this job started the
+    request).
 
     Approval is a state change only: the items are expanded here, by the job, a namespace
     per transaction after the first items of each, so a request of millions of items
@@ -78,14 +79,14 @@ def start_request(request_id: uuid.UUID | str) -> list[int] | None:
         )
 
 
-def expand_namespace(request_id: uuid.UUID | str, namespace_id: int) -> bool:
-    """One namespace's items, in a transaction of its own; False when the request is no
-    longer running."""
+def expand_namespace(request_id: uuid.UUID | str, namespace_id: int, after: str) -> bool:
+    """The rest of one namespace's items, past `after` (where the start ended), in a
+    transaction of its own; False when the request is no longer running."""
     with transaction.atomic():
         # A share lock: holds and cancels wait for this namespace's insert, but the jobs
         # already claiming the first namespaces' items go on (they share it).
         if share_request(request_id) != RequestStatus.RUNNING:
             return False
         request = ErasureRequest.objects.select_related("subject").get(pk=request_id)
-        items_expand(request=request, actor=WORKER, namespace_ids=[namespace_id], held=True)
+        items_expand_rest(request=request, actor=WORKER, namespace_id=namespace_id, after=after)
     return True

@@ -184,3 +184,34 @@ def test_a_dispatch_removes_its_erased_items_mappings_before_the_request_complet
         )
     ]
     assert sorted(removed) == [0, 12]
+
+
+@pytest.mark.parametrize("added_meanwhile", [False, True])
+def test_the_rest_of_a_namespace_is_expanded_once_even_with_an_item_added_meanwhile(
+    emulator, monkeypatch, added_meanwhile
+):
+    from erasure.services.execution import start
+
+    monkeypatch.setattr(start, "START_ITEMS_PER_NAMESPACE", 3)
+    request = prepare(emulator, texts=10, vectors=0)
+    items = ErasureItem.objects.filter(request=request)
+    # The start took the first 3 of `notes` (the only namespace with more).
+    [(namespace_id, after)] = start.start_request(request.pk)
+    assert after == "t2"
+    assert sorted(items.values_list("item_id", flat=True)) == ["t0", "t1", "t2"]
+    if added_meanwhile:
+        # As a registration for the running request expands its mapping at once: an item
+        # past the start's last one exists before the rest is expanded.
+        first = items.first()
+        first.pk, first.item_id = None, "t8"
+        first.save()
+    assert start.expand_namespace(request.pk, namespace_id, after)
+    assert sorted(items.values_list("item_id", flat=True)) == [f"t{n}" for n in range(10)]
+    expanded = AuditEvent.objects.filter(request=request, event_type="items.expanded")
+    assert [e.details["added"] for e in expanded.order_by("id")] == [
+        3,
+        6 if added_meanwhile else 7,
+    ]
+    # The request then runs to its end as usual.
+    request_execute(request_id=request.pk)
+    assert set(items.values_list("outcome", flat=True)) == {"deleted"}
