@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from erasure.actors import Actor
 from erasure.models import ErasureRequest, Namespace
@@ -20,8 +21,9 @@ class ExecutionSummary:
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
+    """A claimed item (a tuple: a batch makes a thousand of them, from the claim's rows)."""
+
     pk: int
     item_id: str
     maybe_applied: bool

@@ -13,6 +13,7 @@ import random
 import socket
 import threading
 import uuid
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -244,7 +245,7 @@ def _claim_from(
             rows = cursor.fetchall()
     if not rows:
         return None
-    items = sorted((Item(*row) for row in rows), key=lambda item: item.item_id)
+    items = sorted(map(Item._make, rows), key=itemgetter(1))  # by item_id
     return Batch(request=request, namespace=namespace, items=items)
 
 
@@ -266,7 +267,14 @@ _request_cache = _RequestCache()
 
 
 def still_running(request_id: uuid.UUID | str) -> bool:
-    return ErasureRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING).exists()
+    """Whether the request is running (checked before every call: a statement, not a
+    query built by the ORM each time)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM erasure_erasurerequest WHERE id = %s AND status = %s",
+            [request_id, RequestStatus.RUNNING],
+        )
+        return cursor.fetchone() is not None
 
 
 def give_back(item_pks: list[int], owner: str, *, status: int | None = None) -> None:
