@@ -7,7 +7,11 @@ missing=()
 for need in "$@"; do
     case "$need" in
         pdf)
-            ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || missing+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
+            # Each library checked on its own: a machine may have Pango without HarfBuzz's
+            # subsetter, which WeasyPrint warns about (and the tests fail on warnings).
+            ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+            ldconfig -p | grep -q 'libharfbuzz-subset.so.0' || missing+=(libharfbuzz-subset0)
+            [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
             ;;
         browser)
             command -v chromium >/dev/null 2>&1 || missing+=(chromium)

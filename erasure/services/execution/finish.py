@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
@@ -147,28 +148,24 @@ def fail_exhausted(request: ErasureRequest) -> None:
 
 def complete(request: ErasureRequest) -> None:
     with connection.cursor() as cursor:
+        # The counts and the failed items (with their reasons) in one pass over the items.
         cursor.execute(
             f"""
-            SELECT {namespace_label_sql("n")}, i.outcome, count(*)
+            SELECT {namespace_label_sql("n")}, i.outcome, count(*),
+                   coalesce(json_agg(json_build_array(i.item_id, i.last_error))
+                            FILTER (WHERE i.outcome = %s), '[]')::text
             FROM erasure_erasureitem i JOIN erasure_namespace n ON n.id = i.namespace_id
             WHERE i.request_id = %s GROUP BY 1, 2
             """,  # noqa: S608 (a constant of erasure.apis)
-            [request.pk],
+            [ItemOutcome.FAILED, request.pk],
         )
         by_namespace: dict[str, dict[str, int]] = {}
         counts: dict[str, int] = {}
-        for name, outcome, count in cursor.fetchall():
+        failed_items: list[tuple[str, str, str]] = []
+        for name, outcome, count, failed in cursor.fetchall():
             by_namespace.setdefault(name, {})[outcome] = count
             counts[outcome] = counts.get(outcome, 0) + count
-        cursor.execute(
-            f"""
-            SELECT {namespace_label_sql("n")}, i.item_id, i.last_error
-            FROM erasure_erasureitem i JOIN erasure_namespace n ON n.id = i.namespace_id
-            WHERE i.request_id = %s AND i.outcome = %s
-            """,  # noqa: S608 (a constant of erasure.apis)
-            [request.pk, ItemOutcome.FAILED],
-        )
-        failed_items = cursor.fetchall()
+            failed_items.extend((name, item_id, error) for item_id, error in json.loads(failed))
     prior_events = list(
         AuditEvent.objects.filter(request=request).order_by("id").values_list("id", flat=True)
     )
