@@ -151,22 +151,8 @@ def claim(
 
     Items are taken in `item_id` order from `after` on (the pending index's order); when
     nothing is left past `after`, the namespace is scanned again from its start once, for
-    retries that came due behind the cursor.
+    retries that came due behind the cursor (in the same transaction).
     """
-    batch = _claim_from(request_id, namespace, owner, client, after=after)
-    if batch is None and after:
-        batch = _claim_from(request_id, namespace, owner, client, after="")
-    return batch
-
-
-def _claim_from(
-    request_id: uuid.UUID | str,
-    namespace: Namespace,
-    owner: str,
-    client: NamespaceApiClient,
-    *,
-    after: str,
-) -> Batch | None:
     size = client.flavor.delete_max
     if namespace.attribution_mode == AttributionMode.SINGLE:
         size = SINGLE_MODE_BATCH
@@ -199,50 +185,53 @@ def _claim_from(
             # The claim counts an attempt and clears the last status: a worker that dies
             # before recording leaves "tried, no answer", which the next claim turns into
             # `maybe_applied` (the call may have gone out and been applied).
-            cursor.execute(
-                f"""
-                UPDATE erasure_erasureitem i
-                SET lease_owner = %(owner)s,
-                    lease_until = now() + make_interval(secs => %(lease)s),
-                    maybe_applied = i.maybe_applied
-                        OR (i.attempts > 0 AND i.last_http_status IS NULL),
-                    -- A dead owner's proof of presence (LeaseProof) passes to its items.
-                    seen_present = i.seen_present OR (i.lease_owner <> '' AND
-                        i.lease_owner = ANY(ARRAY(
-                            SELECT p.owner FROM erasure_leaseproof p
-                            WHERE p.request_id = %(request)s))),
-                    attempts = i.attempts + 1,
-                    last_http_status = NULL,
-                    last_error = ''
-                -- ARRAY(...) makes the outer update an index lookup by primary key. Its
-                -- outcome is compared as `outcome || ''`, which does not match the pending
-                -- index's predicate: the lookup stays by primary key whatever the
-                -- statistics say. (Taken when few items were pending, they made the
-                -- planner scan the whole pending index, filtering by id, in every claim.)
-                -- A lease binds while it has time and its owner lives (liveness).
-                WHERE i.id = ANY(ARRAY(
-                    SELECT c.id FROM erasure_erasureitem c
-                    WHERE c.request_id = %(request)s AND c.namespace_id = %(namespace)s
-                      AND c.item_id > %(after)s
-                      AND {_claimable("c")}
-                    ORDER BY c.item_id
-                    LIMIT %(size)s
-                ))
-                  AND {_claimable("i", text=" || ''")}
-                RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present
-                """,  # noqa: S608 (constants of this module and of liveness)
-                {
-                    "request": request.pk,
-                    "namespace": namespace.pk,
-                    "pending": ItemOutcome.PENDING,
-                    "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
-                    "size": size,
-                    "owner": owner,
-                    "lease": settings.ERASURE_LEASE_SECONDS,
-                    "after": after,
-                },
-            )
-            rows = cursor.fetchall()
+            for start in (after, "") if after else ("",):
+                cursor.execute(
+                    f"""
+                    UPDATE erasure_erasureitem i
+                    SET lease_owner = %(owner)s,
+                        lease_until = now() + make_interval(secs => %(lease)s),
+                        maybe_applied = i.maybe_applied
+                            OR (i.attempts > 0 AND i.last_http_status IS NULL),
+                        -- A dead owner's proof of presence (LeaseProof) passes to its items.
+                        seen_present = i.seen_present OR (i.lease_owner <> '' AND
+                            i.lease_owner = ANY(ARRAY(
+                                SELECT p.owner FROM erasure_leaseproof p
+                                WHERE p.request_id = %(request)s))),
+                        attempts = i.attempts + 1,
+                        last_http_status = NULL,
+                        last_error = ''
+                    -- ARRAY(...) makes the outer update an index lookup by primary key. Its
+                    -- outcome is compared as `outcome || ''`, which does not match the pending
+                    -- index's predicate: the lookup stays by primary key whatever the
+                    -- statistics say. (Taken when few items were pending, they made the
+                    -- planner scan the whole pending index, filtering by id, in every claim.)
+                    -- A lease binds while it has time and its owner lives (liveness).
+                    WHERE i.id = ANY(ARRAY(
+                        SELECT c.id FROM erasure_erasureitem c
+                        WHERE c.request_id = %(request)s AND c.namespace_id = %(namespace)s
+                          AND c.item_id > %(after)s
+                          AND {_claimable("c")}
+                        ORDER BY c.item_id
+                        LIMIT %(size)s
+                    ))
+                      AND {_claimable("i", text=" || ''")}
+                    RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present
+                    """,  # noqa: S608 (constants of this module and of liveness)
+                    {
+                        "request": request.pk,
+                        "namespace": namespace.pk,
+                        "pending": ItemOutcome.PENDING,
+                        "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
+                        "size": size,
+                        "owner": owner,
+                        "lease": settings.ERASURE_LEASE_SECONDS,
+                        "after": start,
+                    },
+                )
+                rows = cursor.fetchall()
+                if rows:
+                    break
     if not rows:
         return None
     items = sorted(map(Item._make, rows), key=itemgetter(1))  # by item_id
