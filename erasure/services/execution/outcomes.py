@@ -75,6 +75,11 @@ def record_outcomes(
                             last_http_status = %(status)s,
                             last_error = %(error)s,
                             maybe_applied = maybe_applied OR %(applied)s,
+                            -- The batch's proof of presence (one LeaseProof row, when the
+                            -- whole batch was proven present) passes to its items before
+                            -- it is deleted below: an item tried again keeps it.
+                            seen_present = seen_present OR EXISTS (
+                                SELECT 1 FROM erasure_leaseproof p WHERE p.owner = %(owner)s),
                             outcome = CASE WHEN %(again)s AND attempts < %(max_attempts)s
                                            THEN %(pending)s ELSE %(outcome)s END,
                             not_before = CASE WHEN %(again)s AND attempts < %(max_attempts)s

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from erasure.actors import Actor
+from erasure.clients import make_client
 from erasure.errors import InvalidTransition
 from erasure.models import (
     AuditEvent,
@@ -213,5 +214,48 @@ def test_the_rest_of_a_namespace_is_expanded_once_even_with_an_item_added_meanwh
         6 if added_meanwhile else 7,
     ]
     # The request then runs to its end as usual.
+    request_execute(request_id=request.pk)
+    assert set(items.values_list("outcome", flat=True)) == {"deleted"}
+
+
+def test_a_batch_proven_present_whose_answers_were_lost_keeps_its_proof_for_the_retry(
+    emulator,
+):
+    """The pre-check saw the whole batch present (one LeaseProof row for it); its delete
+    was applied but every answer was lost, so the items go back to pending. The retry
+    finds them absent and still reports them `deleted`, as the proof says, not
+    `deleted_or_not_found` (what the 50,000-item soak in `exact` caught)."""
+    from erasure.liveness import owner_alive
+    from erasure.models import LeaseProof, Namespace
+    from erasure.services.execution.base import ExecutionSummary
+    from erasure.services.execution.claims import claim, new_owner
+    from erasure.services.execution.dispatch import send_batch
+    from erasure.services.execution.outcomes import record_outcomes
+    from namespace_api.client.types import BatchResult, IdResult, Outcome
+
+    request = prepare(emulator, texts=3, vectors=0, text_mode="exact")
+    start_request(request.pk)
+    owner = new_owner()
+    with owner_alive(owner), make_client() as client:
+        batch = claim(request.pk, Namespace.objects.get(name="notes"), owner, client)
+        sent = send_batch(client, batch, owner)
+        assert LeaseProof.objects.filter(owner=owner).exists()
+        # What the engine is left with when the delete was applied and every answer to
+        # it, and to the check after it, was lost: a retryable failure, maybe applied.
+        lost = BatchResult(
+            calls=sent.calls,
+            results={
+                item.item_id: IdResult(Outcome.FAILED, len(sent.calls) - 1, 500, "lost", True, True)
+                for item in batch.items
+            },
+        )
+        record_outcomes(batch, lost, owner, ExecutionSummary(), mode="exact")
+    items = ErasureItem.objects.filter(request=request)
+    assert set(items.values_list("outcome", "seen_present", "maybe_applied")) == {
+        ("pending", True, True)
+    }
+    assert not LeaseProof.objects.exists()
+    assert not {i for i in emulator.ids("notes") if not i.startswith("other-")}
+    items.update(not_before=None)  # the retry is due now
     request_execute(request_id=request.pk)
     assert set(items.values_list("outcome", flat=True)) == {"deleted"}
