@@ -24,7 +24,6 @@ Where the rest lives, one module per concern:
 
 from __future__ import annotations
 
-import functools
 import json
 import ssl
 import threading
@@ -385,20 +384,18 @@ class NamespaceApiClient:
 
 
 _tls_lock = threading.Lock()
+_tls: ssl.SSLContext | None = None
 
 
-@functools.cache
 def _tls_context() -> ssl.SSLContext:
     """One TLS context per process: building one (loading the CA bundle) costs tens of
     milliseconds, and workers create a client per job. The lock keeps a worker's first
     jobs, starting together, from each building one."""
+    global _tls
     with _tls_lock:
-        return _tls_context_uncached()
-
-
-@functools.cache
-def _tls_context_uncached() -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=certifi.where())
+        if _tls is None:
+            _tls = ssl.create_default_context(cafile=certifi.where())
+        return _tls
 
 
 def warm_up() -> None:

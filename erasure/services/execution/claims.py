@@ -38,23 +38,10 @@ def namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespa
     """Namespaces where the request has pending items: one index probe per namespace we
     know of (a handful), not a walk over every pending item. Namespaces of an API refused
     now (erasure.throttle.api_refuse) are left out: their items wait."""
-    with connection.cursor() as cursor:
-        # One probe of the pending index per namespace: `OFFSET 0` keeps each EXISTS a
-        # subplan of its own namespace. (Left to itself, the planner joined the namespaces
-        # with every pending item of the request, all of them read on each call: 100,000
-        # index entries per call at the start of a 100,000-item request.)
-        cursor.execute(
-            """
-            SELECT n.id FROM erasure_namespace n
-            WHERE EXISTS (SELECT 1 FROM erasure_erasureitem i
-                          WHERE i.request_id = %(request)s AND i.namespace_id = n.id
-                            AND i.outcome = %(pending)s OFFSET 0)
-              AND NOT EXISTS (SELECT 1 FROM erasure_apithrottle r
-                              WHERE r.name = n.api AND r.refused_until > now())
-            """,
-            {"request": uuid.UUID(str(request_id)), "pending": ItemOutcome.PENDING},
-        )
-        ids = [row[0] for row in cursor.fetchall()]
+    # One probe of the pending index per namespace. (Left to itself, the planner joined
+    # the namespaces with every pending item of the request, all of them read on each
+    # call: 100,000 index entries per call at the start of a 100,000-item request.)
+    ids = _namespaces_where(request_id, "i.outcome = %(pending)s")
     namespaces = list(Namespace.objects.filter(pk__in=ids).order_by("name", "api")) if ids else []
     if settings.ERASURE_JOBS_PER_REQUEST <= 1 or len(namespaces) <= 1:
         return namespaces  # one job: name order, predictable
@@ -80,16 +67,22 @@ def claimable_exists(request_id: uuid.UUID | str) -> bool:
     pending items that are not: leased to other workers, or backing off). Cheaper than
     counting the pending items (`finish.pending_state`), which a job about to finish
     would otherwise do only to learn there is more to claim."""
+    return bool(_namespaces_where(request_id, _claimable("i")))
+
+
+def _namespaces_where(request_id: uuid.UUID | str, condition: str) -> list[int]:
+    """The namespaces, outside a refused API, with an item of the request (aliased `i`)
+    meeting `condition` (SQL with the parameters `pending` and `max_attempts`): one
+    probe per namespace, `OFFSET 0` keeping each EXISTS a subplan of its own namespace."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT EXISTS (
-                SELECT 1 FROM erasure_namespace n
-                WHERE NOT EXISTS (SELECT 1 FROM erasure_apithrottle r
-                                  WHERE r.name = n.api AND r.refused_until > now())
-                  AND EXISTS (SELECT 1 FROM erasure_erasureitem i
-                              WHERE i.request_id = %(request)s AND i.namespace_id = n.id
-                                AND {_claimable("i")} OFFSET 0))
+            SELECT n.id FROM erasure_namespace n
+            WHERE NOT EXISTS (SELECT 1 FROM erasure_apithrottle r
+                              WHERE r.name = n.api AND r.refused_until > now())
+              AND EXISTS (SELECT 1 FROM erasure_erasureitem i
+                          WHERE i.request_id = %(request)s AND i.namespace_id = n.id
+                            AND {condition} OFFSET 0)
             """,  # noqa: S608 (constants of this module and of liveness)
             {
                 "request": uuid.UUID(str(request_id)),
@@ -97,7 +90,7 @@ def claimable_exists(request_id: uuid.UUID | str) -> bool:
                 "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
             },
         )
-        return cursor.fetchone()[0]
+        return [row[0] for row in cursor.fetchall()]
 
 
 _item_counts: dict[tuple[str, int], int] = {}
