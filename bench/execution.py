@@ -274,7 +274,8 @@ def database_floor(database_url: str, n: int, *, logged: bool) -> float:
     locks, no claims, no dispatch or audit rows). What any engine that records one row per
     item pays at least, on this machine. `logged=False` leaves out the WAL too (an UNLOGGED
     table, which a crash empties: no engine that must not lose data can use one)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    # With the JIT off, as the service's own connections have it (config.settings).
+    with psycopg.connect(database_url, autocommit=True, options="-c jit=off") as conn:
         conn.execute("DROP TABLE IF EXISTS bench_floor")
         kind = "" if logged else "UNLOGGED"
         conn.execute(f"CREATE {kind} TABLE bench_floor (LIKE erasure_erasureitem INCLUDING ALL)")

@@ -148,14 +148,20 @@ def fail_exhausted(request: ErasureRequest) -> None:
 
 def complete(request: ErasureRequest) -> None:
     with connection.cursor() as cursor:
-        # The counts and the failed items (with their reasons) in one pass over the items.
+        # The counts and the failed items (with their reasons) in one pass over the items,
+        # grouped by namespace id before the namespace's label is made: grouped by the
+        # label, every item's row was sorted (on disk, at 100,000 items: 113 ms, not 50).
         cursor.execute(
             f"""
-            SELECT {namespace_label_sql("n")}, i.outcome, count(*),
-                   coalesce(json_agg(json_build_array(i.item_id, i.last_error))
-                            FILTER (WHERE i.outcome = %s), '[]')::text
-            FROM erasure_erasureitem i JOIN erasure_namespace n ON n.id = i.namespace_id
-            WHERE i.request_id = %s GROUP BY 1, 2
+            SELECT {namespace_label_sql("n")}, g.outcome, g.n, g.failed
+            FROM (
+                SELECT i.namespace_id, i.outcome, count(*) AS n,
+                       coalesce(json_agg(json_build_array(i.item_id, i.last_error))
+                                FILTER (WHERE i.outcome = %s), '[]')::text AS failed
+                FROM erasure_erasureitem i
+                WHERE i.request_id = %s GROUP BY 1, 2
+            ) g
+            JOIN erasure_namespace n ON n.id = g.namespace_id
             """,  # noqa: S608 (a constant of erasure.apis)
             [ItemOutcome.FAILED, request.pk],
         )
