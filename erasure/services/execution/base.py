@@ -28,6 +28,9 @@ class Item(NamedTuple):
     item_id: str
     maybe_applied: bool
     seen_present: bool
+    # Where the claim left the item's row (its `ctid`): the record finds it there with no
+    # index lookup, unless the row has changed since (then it looks it up by `pk`).
+    row: str
 
 
 @dataclass(frozen=True)

@@ -194,14 +194,16 @@ def claim(
                         attempts = i.attempts + 1,
                         last_http_status = NULL,
                         last_error = ''
-                    -- ARRAY(...) makes the outer update an index lookup by primary key. Its
+                    -- ARRAY(...) makes the outer update a fetch of the rows the inner scan
+                    -- found, where it found them (their ctid: no primary-key lookup). Its
                     -- outcome is compared as `outcome || ''`, which does not match the pending
-                    -- index's predicate: the lookup stays by primary key whatever the
-                    -- statistics say. (Taken when few items were pending, they made the
-                    -- planner scan the whole pending index, filtering by id, in every claim.)
+                    -- index's predicate: the plan stays so whatever the statistics say.
+                    -- (Taken when few items were pending, they made the planner scan the
+                    -- whole pending index, filtering by id, in every claim.) A row changed
+                    -- meanwhile is followed to its new version and checked again.
                     -- A lease binds while it has time and its owner lives (liveness).
-                    WHERE i.id = ANY(ARRAY(
-                        SELECT c.id FROM erasure_erasureitem c
+                    WHERE i.ctid = ANY(ARRAY(
+                        SELECT c.ctid FROM erasure_erasureitem c
                         WHERE c.request_id = %(request)s AND c.namespace_id = %(namespace)s
                           AND c.item_id > %(after)s
                           AND {_claimable("c")}
@@ -209,7 +211,7 @@ def claim(
                         LIMIT %(size)s
                     ))
                       AND {_claimable("i", text=" || ''")}
-                    RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present
+                    RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present, i.ctid::text
                     """,  # noqa: S608 (constants of this module and of liveness)
                     {
                         "request": request.pk,

@@ -14,7 +14,7 @@ from erasure.failpoints import failpoint
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome
 from erasure.models import AuditEventType
 from erasure.services.audit import audit_record
-from erasure.services.execution.base import WORKER, Batch, ExecutionSummary
+from erasure.services.execution.base import WORKER, Batch, ExecutionSummary, Item
 from erasure.services.execution.claims import give_back
 from erasure.services.execution.dispatch import dispatches_record
 from namespace_api.client import BatchResult
@@ -39,8 +39,8 @@ def record_outcomes(
             result.calls, namespace=namespace, worker=owner, request=request
         )
         # Items sharing an outcome (usually the whole batch) are written by one UPDATE
-        # whose only per-item parameter is the list of their ids.
-        groups: dict[tuple, list[int]] = defaultdict(list)
+        # whose only per-item parameters are the lists of their ids and rows.
+        groups: dict[tuple, list[Item]] = defaultdict(list)
         for item in batch.items:
             outcome = result.results.get(item.item_id)
             if outcome is None:
@@ -55,56 +55,15 @@ def record_outcomes(
                 outcome.retryable,
                 outcome.maybe_applied,
             )
-            groups[key].append(item.pk)
+            groups[key].append(item)
         written = 0
         mappings_removed = 0
         with connection.cursor() as cursor:
-            for (outcome, status, error, dispatch_id, retryable, applied), pks in groups.items():
+            for (outcome, status, error, dispatch_id, retryable, applied), items in groups.items():
                 again = outcome == ItemOutcome.FAILED and retryable
-                # Data minimisation as soon as the data is gone: the same statement removes
-                # the mappings of the items it records erased (the completion removes any
-                # left over), so their IDs never travel back to us and out again. One
-                # probe of the mapping's unique key per item: `= ANY` is an index
-                # condition, so the cost is the batch's, whatever the subject's size. (A
-                # join with the updated rows was planned as a hash of all the subject's
-                # mappings in the namespace, for every batch.)
-                cursor.execute(
-                    """
-                    WITH recorded AS (
-                        UPDATE erasure_erasureitem SET
-                            last_http_status = %(status)s,
-                            last_error = %(error)s,
-                            maybe_applied = maybe_applied OR %(applied)s,
-                            -- The batch's proof of presence (one LeaseProof row, when the
-                            -- whole batch was proven present) passes to its items before
-                            -- it is deleted below: an item tried again keeps it.
-                            seen_present = seen_present OR EXISTS (
-                                SELECT 1 FROM erasure_leaseproof p WHERE p.owner = %(owner)s),
-                            outcome = CASE WHEN %(again)s AND attempts < %(max_attempts)s
-                                           THEN %(pending)s ELSE %(outcome)s END,
-                            not_before = CASE WHEN %(again)s AND attempts < %(max_attempts)s
-                                THEN now()
-                                     + make_interval(secs => %(base)s * power(2, attempts - 1))
-                                ELSE NULL END,
-                            decided_by_id = CASE WHEN %(again)s AND attempts < %(max_attempts)s
-                                                 THEN NULL ELSE %(dispatch)s END,
-                            decided_at = CASE WHEN %(again)s AND attempts < %(max_attempts)s
-                                              THEN NULL ELSE now() END,
-                            lease_owner = '',
-                            lease_until = NULL
-                        WHERE id = ANY(string_to_array(%(ids)s, ',')::bigint[])
-                          AND lease_owner = %(owner)s
-                        RETURNING item_id
-                    ),
-                    removed AS (
-                        DELETE FROM erasure_itemmapping m
-                        WHERE %(erased)s
-                          AND m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
-                          AND m.item_id = ANY(ARRAY(SELECT item_id FROM recorded))
-                        RETURNING 1
-                    )
-                    SELECT (SELECT count(*) FROM recorded), (SELECT count(*) FROM removed)
-                    """,
+                recorded, removed = _record_group(
+                    cursor,
+                    items,
                     {
                         "status": status,
                         "error": error,
@@ -115,17 +74,15 @@ def record_outcomes(
                         "dispatch": dispatch_id,
                         "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
                         "base": settings.ERASURE_RETRY_BASE_SECONDS,
-                        "ids": ",".join(map(str, pks)),
                         "owner": owner,
                         "erased": outcome in ERASED_OUTCOMES,
                         "subject": request.subject_id,
                         "namespace": namespace.pk,
                     },
                 )
-                recorded, removed = cursor.fetchone()
                 written += recorded
                 mappings_removed += removed
-                outcomes.extend([outcome] * len(pks))
+                outcomes.extend([outcome] * len(items))
             if untried:
                 # Nothing was sent for these: authentication stopped the batch.
                 give_back(untried, owner, status=401)
@@ -163,3 +120,80 @@ def record_outcomes(
     summary.batches += 1
     summary.calls += len(result.calls)
     summary.outcomes.update(counts)
+
+
+# Where the record finds a group's rows: where the claim left them (their ctid: no index
+# lookup), each checked to be the same item still (a row changed since may have left its
+# place to another); then, for any row changed since (a pre-check marked it seen, say), by
+# primary key.
+_BY_ROW = """
+    FROM unnest(string_to_array(%(rows)s, ';')::tid[],
+                string_to_array(%(ids)s, ',')::bigint[]) AS claimed(row, pk)
+    WHERE erasure_erasureitem.ctid = claimed.row AND erasure_erasureitem.id = claimed.pk"""
+_BY_PK = "WHERE id = ANY(string_to_array(%(ids)s, ',')::bigint[])"
+
+
+def _record_group(cursor, items: list[Item], params: dict) -> tuple[int, int]:
+    """Write one outcome to `items` (those still leased to the owner) and remove the
+    mappings of those it records erased: (items written, mappings removed).
+
+    Data minimisation as soon as the data is gone: the same statement removes the mappings
+    of the items it records erased (the completion removes any left over), so their IDs
+    never travel back to us and out again. One probe of the mapping's unique key per item:
+    `= ANY` is an index condition, so the cost is the batch's, whatever the subject's size.
+    (A join with the updated rows was planned as a hash of all the subject's mappings in
+    the namespace, for every batch.)
+
+    A row written by the first statement is no longer leased (`lease_owner = ''`), so the
+    second, by primary key, writes only the rows that had moved: none is written twice.
+    """
+    params = dict(
+        params,
+        rows=";".join(item.row for item in items),
+        ids=",".join(str(item.pk) for item in items),
+    )
+    written = removed = 0
+    for where in (_BY_ROW, _BY_PK):
+        cursor.execute(
+            f"""
+            WITH recorded AS (
+                UPDATE erasure_erasureitem SET
+                    last_http_status = %(status)s,
+                    last_error = %(error)s,
+                    maybe_applied = maybe_applied OR %(applied)s,
+                    -- The batch's proof of presence (one LeaseProof row, when the whole
+                    -- batch was proven present) passes to its items before it is deleted
+                    -- below: an item tried again keeps it.
+                    seen_present = seen_present OR EXISTS (
+                        SELECT 1 FROM erasure_leaseproof p WHERE p.owner = %(owner)s),
+                    outcome = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                   THEN %(pending)s ELSE %(outcome)s END,
+                    not_before = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                        THEN now() + make_interval(secs => %(base)s * power(2, attempts - 1))
+                        ELSE NULL END,
+                    decided_by_id = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                         THEN NULL ELSE %(dispatch)s END,
+                    decided_at = CASE WHEN %(again)s AND attempts < %(max_attempts)s
+                                      THEN NULL ELSE now() END,
+                    lease_owner = '',
+                    lease_until = NULL
+                {where} AND lease_owner = %(owner)s
+                RETURNING item_id
+            ),
+            removed AS (
+                DELETE FROM erasure_itemmapping m
+                WHERE %(erased)s
+                  AND m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
+                  AND m.item_id = ANY(ARRAY(SELECT item_id FROM recorded))
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM recorded), (SELECT count(*) FROM removed)
+            """,  # noqa: S608 (the constants above)
+            params,
+        )
+        recorded, gone = cursor.fetchone()
+        written += recorded
+        removed += gone
+        if written == len(items):
+            break
+    return written, removed

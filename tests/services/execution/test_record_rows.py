@@ -1,0 +1,81 @@
+"""The record finds a batch's rows where the claim left them (their ctid), and by primary
+key when they have moved since; a place taken meanwhile by another item of the batch is
+never written with the first item's outcome."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from erasure.clients import ApiClients
+from erasure.models import ErasureItem, Namespace
+from erasure.services.execution.base import Batch, ExecutionSummary
+from erasure.services.execution.claims import claim, new_owner
+from erasure.services.execution.outcomes import record_outcomes
+from erasure.services.execution.start import start_request
+from namespace_api.client import BatchResult
+from namespace_api.client.types import CallRecord, IdResult, Outcome
+from tests.services.execution.helpers import prepare
+
+pytestmark = pytest.mark.django_db
+
+
+def _claimed(emulator, items: int) -> tuple[Batch, str]:
+    request = prepare(emulator, texts=items, vectors=0, others=0)
+    start_request(request.pk)
+    namespace = Namespace.objects.get(name="notes")
+    owner = new_owner()
+    with ApiClients() as clients:
+        batch = claim(request.pk, namespace, owner, clients.for_namespace(namespace))
+    assert batch is not None and len(batch.items) == items
+    return batch, owner
+
+
+def _answer(outcomes: dict[str, Outcome]) -> BatchResult:
+    call = CallRecord(
+        endpoint="documents/delete", ids_sent=len(outcomes), http_status=200, latency_ms=1
+    )
+    return BatchResult(
+        calls=[call],
+        results={
+            i: IdResult(outcome=o, call_index=0, http_status=200) for i, o in outcomes.items()
+        },
+    )
+
+
+def _outcomes(batch: Batch) -> dict[str, str]:
+    return dict(
+        ErasureItem.objects.filter(pk__in=[i.pk for i in batch.items]).values_list(
+            "item_id", "outcome"
+        )
+    )
+
+
+def test_rows_moved_since_the_claim_are_recorded_by_primary_key(emulator):
+    batch, owner = _claimed(emulator, 6)
+    moved = [item.pk for item in batch.items[:3]]
+    with connection.cursor() as cursor:
+        # What a pre-check does to the items it saw: their rows get new versions elsewhere.
+        cursor.execute(
+            "UPDATE erasure_erasureitem SET seen_present = true WHERE id = ANY(%s)", [moved]
+        )
+    summary = ExecutionSummary()
+    answer = _answer({item.item_id: Outcome.DELETED for item in batch.items})
+    record_outcomes(batch, answer, owner, summary)
+    assert set(_outcomes(batch).values()) == {"deleted"}
+    assert not ErasureItem.objects.filter(pk__in=moved, seen_present=False).exists()
+
+
+def test_a_place_taken_by_another_item_of_the_batch_keeps_each_item_its_own_outcome(emulator):
+    batch, owner = _claimed(emulator, 2)
+    first, second = batch.items
+    # The claim's place of `first` now holds `second`, and the other way round: what a row
+    # that moved, then another that took the freed place, would leave.
+    swapped = Batch(
+        request=batch.request,
+        namespace=batch.namespace,
+        items=[first._replace(row=second.row), second._replace(row=first.row)],
+    )
+    answer = _answer({first.item_id: Outcome.DELETED, second.item_id: Outcome.NOT_FOUND})
+    record_outcomes(swapped, answer, owner, ExecutionSummary())
+    assert _outcomes(batch) == {first.item_id: "deleted", second.item_id: "not_found"}
