@@ -124,8 +124,8 @@ def items_expand_first(
 
 
 def items_expand_rest(
-    *, request: ErasureRequest, actor: Actor, namespace_id: int, after: str
-) -> int:
+    *, request: ErasureRequest, actor: Actor, namespace_id: int, after: str, limit: int
+) -> tuple[int, str | None]:
     """The rest of a namespace after the start's first items (`items_expand_first`), which
     ended at `after`, the caller holding a share lock on the request
     (`execution.start.expand_namespace`).
@@ -137,19 +137,28 @@ def items_expand_rest(
     once), the unique violation rolls back to a savepoint and the namespace is expanded by
     `items_expand` instead. Mappings before `after` not yet expanded (a registration that
     raced with the approval) are swept in before the request completes, as always.
+
+    At most `limit` items, the next ones in `item_id` order: (items added, the last one
+    added when there may be more, else None). The starting job expands the namespaces a
+    piece of each in turn, so that all of them fill at once.
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 """
-                INSERT INTO erasure_erasureitem
-                    (request_id, namespace_id, item_id, outcome, attempts, last_error,
-                     lease_owner, seen_present, maybe_applied, discovered)
-                SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false,
-                       false, m.registered_by = %(scanner)s
-                FROM erasure_itemmapping m
-                WHERE m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
-                  AND m.item_id > %(after)s
+                WITH added AS (
+                    INSERT INTO erasure_erasureitem
+                        (request_id, namespace_id, item_id, outcome, attempts, last_error,
+                         lease_owner, seen_present, maybe_applied, discovered)
+                    SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false,
+                           false, m.registered_by = %(scanner)s
+                    FROM erasure_itemmapping m
+                    WHERE m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
+                      AND m.item_id > %(after)s
+                    ORDER BY m.item_id LIMIT %(limit)s
+                    RETURNING item_id
+                )
+                SELECT count(*), max(item_id) FROM added
                 """,
                 {
                     "request": request.pk,
@@ -157,14 +166,16 @@ def items_expand_rest(
                     "subject": request.subject_id,
                     "namespace": namespace_id,
                     "after": after,
+                    "limit": limit,
                     "scanner": SCANNER.label,
                 },
             )
-            added = cursor.rowcount
+            added, last = cursor.fetchone()
     except IntegrityError:
-        return items_expand(request=request, actor=actor, namespace_ids=[namespace_id], held=True)
+        added = items_expand(request=request, actor=actor, namespace_ids=[namespace_id], held=True)
+        return added, None  # the whole namespace
     _expanded(request, actor, added)
-    return added
+    return added, (last if added >= limit else None)
 
 
 def _expanded(request: ErasureRequest, actor: Actor, added: int) -> None:

@@ -48,7 +48,7 @@ from erasure.services.execution.claims import (
 from erasure.services.execution.dispatch import send_batch
 from erasure.services.execution.finish import finish_or_wait
 from erasure.services.execution.outcomes import record_outcomes
-from erasure.services.execution.start import expand_namespace, start_request
+from erasure.services.execution.start import expand_rest, start_request
 from erasure.throttle import api_note_status, api_refuse
 from namespace_api.client import NamespaceApiClient
 from namespace_api.client.types import Outcome
@@ -93,9 +93,7 @@ def _execute(
     try:
         # The job that started the request expands the rest of each namespace (the start
         # took the first items of each), while the other jobs already work on those.
-        for namespace_id, after in to_expand:
-            if not expand_namespace(request_id, namespace_id, after):
-                break
+        expand_rest(request_id, to_expand)
         while True:
             refused: set[str] = set()
             for namespace in namespaces_with_claimable_items(request_id):

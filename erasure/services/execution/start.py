@@ -32,8 +32,8 @@ def start_request(request_id: uuid.UUID | str) -> list[tuple[int, str]] | None:
     expand, each with the last item the start took (empty unless this job started the
     request).
 
-    Approval is a state change only: the items are expanded here, by the job, a namespace
-    per transaction after the first items of each, so a request of millions of items
+    Approval is a state change only: the items are expanded here, by the job, a piece
+    of a namespace per transaction after the first items of each, so a request of millions of items
     neither holds up the approver's web request nor waits for the whole expansion before
     its first dispatch. Whatever a crash leaves unexpanded is swept in before the request
     can complete (`finish_or_wait`).
@@ -79,14 +79,45 @@ def start_request(request_id: uuid.UUID | str) -> list[tuple[int, str]] | None:
         )
 
 
-def expand_namespace(request_id: uuid.UUID | str, namespace_id: int, after: str) -> bool:
-    """The rest of one namespace's items, past `after` (where the start ended), in a
-    transaction of its own; False when the request is no longer running."""
+# The rest of each namespace is expanded this many items at a time, the namespaces in
+# turn, so that all of them fill at once: jobs crowding into the one namespace expanded
+# yet take turns at its claims while the calls they could make elsewhere wait.
+EXPAND_CHUNK_ITEMS = 6_000
+
+
+def expand_rest(request_id: uuid.UUID | str, to_expand: list[tuple[int, str]]) -> bool:
+    """The rest of each namespace of `to_expand` (past the last item the start took), a
+    chunk of each in turn, each chunk in a transaction of its own; False when the request
+    is no longer running."""
+    while to_expand:
+        more = []
+        for namespace_id, after in to_expand:
+            running, last = expand_namespace(request_id, namespace_id, after)
+            if not running:
+                return False
+            if last is not None:
+                more.append((namespace_id, last))
+        to_expand = more
+    return True
+
+
+def expand_namespace(
+    request_id: uuid.UUID | str, namespace_id: int, after: str, *, limit: int | None = None
+) -> tuple[bool, str | None]:
+    """The next `limit` (EXPAND_CHUNK_ITEMS) items of one namespace, past `after`, in a
+    transaction of its own: (False, None) when the request is no longer running, else
+    (True, the last item added when there may be more, else None)."""
     with transaction.atomic():
         # A share lock: holds and cancels wait for this namespace's insert, but the jobs
         # already claiming the first namespaces' items go on (they share it).
         if share_request(request_id) != RequestStatus.RUNNING:
-            return False
+            return False, None
         request = ErasureRequest.objects.select_related("subject").get(pk=request_id)
-        items_expand_rest(request=request, actor=WORKER, namespace_id=namespace_id, after=after)
-    return True
+        _, last = items_expand_rest(
+            request=request,
+            actor=WORKER,
+            namespace_id=namespace_id,
+            after=after,
+            limit=limit or EXPAND_CHUNK_ITEMS,
+        )
+    return True, last

@@ -206,7 +206,7 @@ def test_the_rest_of_a_namespace_is_expanded_once_even_with_an_item_added_meanwh
         first = items.first()
         first.pk, first.item_id = None, "t8"
         first.save()
-    assert start.expand_namespace(request.pk, namespace_id, after)
+    assert start.expand_namespace(request.pk, namespace_id, after) == (True, None)  # all
     assert sorted(items.values_list("item_id", flat=True)) == [f"t{n}" for n in range(10)]
     expanded = AuditEvent.objects.filter(request=request, event_type="items.expanded")
     assert [e.details["added"] for e in expanded.order_by("id")] == [
@@ -216,6 +216,39 @@ def test_the_rest_of_a_namespace_is_expanded_once_even_with_an_item_added_meanwh
     # The request then runs to its end as usual.
     request_execute(request_id=request.pk)
     assert set(items.values_list("outcome", flat=True)) == {"deleted"}
+
+
+def test_the_rest_of_the_namespaces_is_expanded_a_chunk_of_each_in_turn(emulator, monkeypatch):
+    """So that every namespace has items to claim early, not one after the other."""
+    from erasure.services.execution import start
+
+    monkeypatch.setattr(start, "START_ITEMS_PER_NAMESPACE", 2)
+    monkeypatch.setattr(start, "EXPAND_CHUNK_ITEMS", 3)
+    request = prepare(emulator, texts=8, vectors=8)
+    to_expand = start.start_request(request.pk)
+    assert sorted(after for _, after in to_expand) == ["t1", "v1"]
+    assert start.expand_rest(request.pk, to_expand)
+    items = ErasureItem.objects.filter(request=request).order_by("pk")
+    added = [item_id for item_id in items.values_list("item_id", flat=True)][4:]
+    assert added == ["t2", "t3", "t4", "v2", "v3", "v4", "t5", "t6", "t7", "v5", "v6", "v7"]
+    expanded = AuditEvent.objects.filter(request=request, event_type="items.expanded")
+    assert [e.details["added"] for e in expanded.order_by("id")] == [2, 2, 3, 3, 3, 3]
+    # The request then runs to its end as usual, every item erased once.
+    request_execute(request_id=request.pk)
+    assert items.count() == 16
+    assert set(items.values_list("outcome", flat=True)) == {"deleted"}
+
+
+def test_a_request_held_while_its_rest_is_expanded_stops_the_expansion(emulator, monkeypatch):
+    from erasure.services.execution import start
+
+    monkeypatch.setattr(start, "START_ITEMS_PER_NAMESPACE", 2)
+    monkeypatch.setattr(start, "EXPAND_CHUNK_ITEMS", 3)
+    request = prepare(emulator, texts=8, vectors=0)
+    to_expand = start.start_request(request.pk)
+    ErasureRequest.objects.filter(pk=request.pk).update(status="on_hold")
+    assert start.expand_rest(request.pk, to_expand) is False
+    assert ErasureItem.objects.filter(request=request).count() == 2
 
 
 def test_a_batch_proven_present_whose_answers_were_lost_keeps_its_proof_for_the_retry(
