@@ -20,10 +20,11 @@ from erasure.services.locks import lock_request, share_request
 logger = logging.getLogger(__name__)
 
 
-# The start expands this many items of every namespace (a couple of dispatches each), so
-# that the request's jobs spread over all its namespaces at once; the rest of each follows
-# in a transaction of its own while they work.
-START_ITEMS_PER_NAMESPACE = 2_000
+# The start expands this many items of every namespace (a dispatch each, at most), so
+# that the request's jobs spread over all its namespaces at once and the first calls go
+# soon (the start's transaction is what the other jobs wait for); the rest follows in
+# pieces while they work.
+START_ITEMS_PER_NAMESPACE = 1_000
 
 
 def start_request(request_id: uuid.UUID | str) -> list[tuple[int, str]] | None:
@@ -38,6 +39,10 @@ def start_request(request_id: uuid.UUID | str) -> list[tuple[int, str]] | None:
     its first dispatch. Whatever a crash leaves unexpanded is swept in before the request
     can complete (`finish_or_wait`).
     """
+    if ErasureRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING).exists():
+        # Started already: as the locked read below would say, without waiting for the
+        # lock behind the starting job's expansion (each piece holds a share lock).
+        return []
     with transaction.atomic():
         request = lock_request(request_id)
         if request is None:
