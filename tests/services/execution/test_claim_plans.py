@@ -63,3 +63,40 @@ def test_a_claim_updates_the_rows_where_it_found_them_even_when_statistics_say_n
         plan = "\n".join(row[0] for row in cursor.fetchall())
     outer = [line for line in plan.splitlines() if "Scan" in line and "erasureitem i " in line]
     assert outer and all("Tid Scan" in line for line in outer), plan
+
+
+def test_the_record_finds_the_claimed_rows_by_tid_even_in_a_young_table(emulator):
+    """A young item table (this request's items only) is small enough that the planner,
+    costing a TID fetch as a random read, would scan the whole table for every batch's
+    record instead of fetching its 1,000 rows where the claim found them."""
+    from erasure.services.execution.base import ExecutionSummary
+    from erasure.services.execution.dispatch import send_batch
+    from erasure.services.execution.outcomes import record_outcomes
+
+    request = prepare(emulator, texts=0, vectors=3000, others=0)
+    start_request(request.pk)
+    namespace = Namespace.objects.get(name="vecs")
+    plans: list[str] = []
+
+    def explain(execute, sql, params, many, context):
+        if "WITH recorded AS" in sql:
+            cursor = context["cursor"].cursor  # the driver's own: no wrapper again
+            cursor.execute("EXPLAIN " + sql, params)
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        return execute(sql, params, many, context)
+
+    owner = new_owner()
+    with ApiClients() as clients:
+        client = clients.for_namespace(namespace)
+        batch = claim(request.pk, namespace, owner, client)
+        assert batch is not None and len(batch.items) == 1000
+        result = send_batch(client, batch, owner, mode=namespace.attribution_mode)
+        with connection.execute_wrapper(explain):
+            record_outcomes(batch, result, owner, ExecutionSummary())
+    first, *_ = plans
+    scans = [line for line in first.splitlines() if "on erasure_erasureitem" in line]
+    assert scans and not any("Seq Scan" in line for line in scans), first
+    # The settings are put back for the rest of the connection's work.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone()[0] == "on"
