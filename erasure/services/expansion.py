@@ -14,6 +14,14 @@ from erasure.services.locks import lock_request
 SCANNER = Actor.system("scan")
 
 
+# A new item from its mapping `m`: the columns of the INSERT and the values of its SELECT
+# (the parameters request, pending and scanner), the same in every expansion.
+_ITEM_COLUMNS = """(request_id, namespace_id, item_id, outcome, attempts, last_error,
+                    lease_owner, seen_present, maybe_applied, discovered)"""
+_ITEM_VALUES = """%(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false, false,
+                  m.registered_by = %(scanner)s"""
+
+
 def items_expand(
     *,
     request: ErasureRequest,
@@ -44,17 +52,14 @@ def items_expand(
             return 0  # ended (or gone): no job would ever send what is added now
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO erasure_erasureitem
-                (request_id, namespace_id, item_id, outcome, attempts, last_error,
-                 lease_owner, seen_present, maybe_applied, discovered)
-            SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false, false,
-                   m.registered_by = %(scanner)s
+            f"""
+            INSERT INTO erasure_erasureitem {_ITEM_COLUMNS}
+            SELECT {_ITEM_VALUES}
             FROM erasure_itemmapping m
             WHERE m.subject_id = %(subject)s
               AND (%(all)s OR m.namespace_id = ANY(%(namespaces)s))
             ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
-            """,
+            """,  # noqa: S608 (the constants above)
             {
                 "request": request.pk,
                 "pending": ItemOutcome.PENDING,
@@ -80,13 +85,10 @@ def items_expand_first(
     the last item it took (`items_expand_rest` goes on from there)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             WITH added AS (
-                INSERT INTO erasure_erasureitem
-                    (request_id, namespace_id, item_id, outcome, attempts, last_error,
-                     lease_owner, seen_present, maybe_applied, discovered)
-                SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false,
-                       false, m.registered_by = %(scanner)s
+                INSERT INTO erasure_erasureitem {_ITEM_COLUMNS}
+                SELECT {_ITEM_VALUES}
                 FROM unnest(%(namespaces)s::bigint[]) AS ns(id)
                 CROSS JOIN LATERAL (
                     SELECT namespace_id, item_id, registered_by FROM erasure_itemmapping
@@ -97,7 +99,7 @@ def items_expand_first(
                 RETURNING namespace_id, item_id
             )
             SELECT namespace_id, count(*), max(item_id) FROM added GROUP BY namespace_id
-            """,
+            """,  # noqa: S608 (the constants above)
             {
                 "request": request.pk,
                 "pending": ItemOutcome.PENDING,
@@ -125,7 +127,7 @@ def items_expand_first(
 
 def items_expand_rest(
     *, request: ErasureRequest, actor: Actor, namespace_id: int, after: str, limit: int
-) -> tuple[int, str | None]:
+) -> str | None:
     """The rest of a namespace after the start's first items (`items_expand_first`), which
     ended at `after`, the caller holding a share lock on the request
     (`execution.start.expand_namespace`).
@@ -138,20 +140,17 @@ def items_expand_rest(
     `items_expand` instead. Mappings before `after` not yet expanded (a registration that
     raced with the approval) are swept in before the request completes, as always.
 
-    At most `limit` items, the next ones in `item_id` order: (items added, the last one
-    added when there may be more, else None). The starting job expands the namespaces a
+    At most `limit` items, the next ones in `item_id` order: returns the last one added
+    when there may be more, else None. The starting job expands the namespaces a
     piece of each in turn, so that all of them fill at once.
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                """
+                f"""
                 WITH added AS (
-                    INSERT INTO erasure_erasureitem
-                        (request_id, namespace_id, item_id, outcome, attempts, last_error,
-                         lease_owner, seen_present, maybe_applied, discovered)
-                    SELECT %(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false,
-                           false, m.registered_by = %(scanner)s
+                    INSERT INTO erasure_erasureitem {_ITEM_COLUMNS}
+                    SELECT {_ITEM_VALUES}
                     FROM erasure_itemmapping m
                     WHERE m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
                       AND m.item_id > %(after)s
@@ -159,7 +158,7 @@ def items_expand_rest(
                     RETURNING item_id
                 )
                 SELECT count(*), max(item_id) FROM added
-                """,
+                """,  # noqa: S608 (the constants above)
                 {
                     "request": request.pk,
                     "pending": ItemOutcome.PENDING,
@@ -172,10 +171,10 @@ def items_expand_rest(
             )
             added, last = cursor.fetchone()
     except IntegrityError:
-        added = items_expand(request=request, actor=actor, namespace_ids=[namespace_id], held=True)
-        return added, None  # the whole namespace
+        items_expand(request=request, actor=actor, namespace_ids=[namespace_id], held=True)
+        return None  # the whole namespace
     _expanded(request, actor, added)
-    return added, (last if added >= limit else None)
+    return last if added >= limit else None
 
 
 def _expanded(request: ErasureRequest, actor: Actor, added: int) -> None:

@@ -107,9 +107,9 @@ def expand_rest(request_id: uuid.UUID | str, to_expand: list[tuple[int, str]]) -
 
 
 def expand_namespace(
-    request_id: uuid.UUID | str, namespace_id: int, after: str, *, limit: int | None = None
+    request_id: uuid.UUID | str, namespace_id: int, after: str
 ) -> tuple[bool, str | None]:
-    """The next `limit` (EXPAND_CHUNK_ITEMS) items of one namespace, past `after`, in a
+    """The next EXPAND_CHUNK_ITEMS items of one namespace, past `after`, in a
     transaction of its own: (False, None) when the request is no longer running, else
     (True, the last item added when there may be more, else None)."""
     with transaction.atomic():
@@ -118,11 +118,11 @@ def expand_namespace(
         if share_request(request_id) != RequestStatus.RUNNING:
             return False, None
         request = ErasureRequest.objects.select_related("subject").get(pk=request_id)
-        _, last = items_expand_rest(
+        last = items_expand_rest(
             request=request,
             actor=WORKER,
             namespace_id=namespace_id,
             after=after,
-            limit=limit or EXPAND_CHUNK_ITEMS,
+            limit=EXPAND_CHUNK_ITEMS,
         )
     return True, last
