@@ -1,6 +1,7 @@
 """The record finds a batch's rows where the claim left them (their ctid), and by primary
 key when they have moved since; a place taken meanwhile by another item of the batch is
-never written with the first item's outcome."""
+never written with the first item's outcome. It removes the mappings of the items it
+records erased, and only theirs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from django.db import connection
 
 from erasure.clients import ApiClients
-from erasure.models import ErasureItem, Namespace
+from erasure.models import ErasureItem, ItemMapping, Namespace
 from erasure.services.execution.base import Batch, ExecutionSummary
 from erasure.services.execution.claims import claim, new_owner
 from erasure.services.execution.outcomes import record_outcomes
@@ -64,6 +65,8 @@ def test_rows_moved_since_the_claim_are_recorded_by_primary_key(emulator):
     record_outcomes(batch, answer, owner, summary)
     assert set(_outcomes(batch).values()) == {"deleted"}
     assert not ErasureItem.objects.filter(pk__in=moved, seen_present=False).exists()
+    # Recorded in two statements, the whole batch: its mappings are gone.
+    assert _mapped(batch) == set()
 
 
 def test_a_place_taken_by_another_item_of_the_batch_keeps_each_item_its_own_outcome(emulator):
@@ -79,3 +82,42 @@ def test_a_place_taken_by_another_item_of_the_batch_keeps_each_item_its_own_outc
     answer = _answer({first.item_id: Outcome.DELETED, second.item_id: Outcome.NOT_FOUND})
     record_outcomes(swapped, answer, owner, ExecutionSummary())
     assert _outcomes(batch) == {first.item_id: "deleted", second.item_id: "not_found"}
+
+
+def _mapped(batch: Batch) -> set[str]:
+    return set(
+        ItemMapping.objects.filter(
+            namespace=batch.namespace, item_id__in=[i.item_id for i in batch.items]
+        ).values_list("item_id", flat=True)
+    )
+
+
+def test_only_the_mappings_of_the_recorded_items_go_not_others_in_their_range(emulator):
+    batch, owner = _claimed(emulator, 6)
+    ordered = sorted(batch.items, key=lambda item: item.item_id)
+    # An item between the batch's first and last that this record does not cover.
+    skipped = ordered[2]
+    part = Batch(
+        request=batch.request,
+        namespace=batch.namespace,
+        items=[item for item in batch.items if item != skipped],
+    )
+    answer = _answer({item.item_id: Outcome.DELETED for item in part.items})
+    record_outcomes(part, answer, owner, ExecutionSummary())
+    assert _mapped(batch) == {skipped.item_id}
+    assert _outcomes(batch)[skipped.item_id] == "pending"
+
+
+def test_items_taken_over_by_another_worker_keep_the_group_s_mappings_for_the_completion(
+    emulator,
+):
+    batch, owner = _claimed(emulator, 6)
+    taken = [item.pk for item in batch.items[:2]]
+    ErasureItem.objects.filter(pk__in=taken).update(lease_owner=new_owner())
+    answer = _answer({item.item_id: Outcome.DELETED for item in batch.items})
+    record_outcomes(batch, answer, owner, ExecutionSummary())
+    outcomes = _outcomes(batch)
+    assert sorted(outcomes.values()) == ["deleted"] * 4 + ["pending"] * 2
+    # Not one mapping of the group goes before the other worker has recorded its items:
+    # the completion removes those of the erased ones.
+    assert _mapped(batch) == {item.item_id for item in batch.items}
