@@ -7,6 +7,8 @@ Every worker, on every machine, asks the same row before each call, so that a 42
 * pause: `not_before`, pushed forward by a 429;
 * calls in flight: N session-level advisory locks, one held around each call; PostgreSQL
   releases them when a worker's connection dies, so a killed worker never leaks a slot.
+  A worker waiting for a slot listens on the API's channel, which every release notifies:
+  the slot passes on at once, not at the next poll.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from django.db import connection
 from erasure.apis import ApiConfig
 
 _POLL_SECONDS = 0.01
+# How long a waiter listens before it tries the slots again unasked: a slot freed by a
+# connection that died sends no notification.
+_LISTEN_SECONDS = 0.1
 
 
 class PgThrottle:
@@ -41,6 +46,8 @@ class PgThrottle:
         self._sleep = sleep
         # Advisory-lock keys of this API's in-flight slots: (per-API class, slot number).
         self._lock_class = zlib.crc32(name.encode()) & 0x7FFFFFFF
+        # The channel its releases notify (an identifier: letters and digits only).
+        self._channel = f"erasure_api_slot_{self._lock_class}"
         # Slots held by this instance (one per worker thread, like its connection).
         self._held: set[int] = set()
         with connection.cursor() as cursor:
@@ -94,7 +101,10 @@ class PgThrottle:
     def _release(self, slot: int) -> None:
         self._held.discard(slot)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [self._lock_class, slot])
+            cursor.execute(
+                "SELECT pg_advisory_unlock(%s, %s), pg_notify(%s, '')",
+                [self._lock_class, slot, self._channel],
+            )
 
     def pause(self, seconds: float) -> None:
         with connection.cursor() as cursor:
@@ -154,9 +164,25 @@ class PgThrottle:
             return (1 - float(available)) / self.rate
 
     def _take_in_flight_slot(self) -> int:
-        while (slot := self._take_in_flight_slot_or_none()) is None:
-            self._sleep(_POLL_SECONDS)
-        return slot
+        slot = self._take_in_flight_slot_or_none()
+        if slot is not None:
+            return slot
+        if connection.in_atomic_block:
+            # A notification waits for the end of a transaction: poll instead.
+            while (slot := self._take_in_flight_slot_or_none()) is None:
+                self._sleep(_POLL_SECONDS)
+            return slot
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {self._channel}")
+            try:
+                # Tried again once listening: a release between the first try and the
+                # LISTEN notified no one.
+                while (slot := self._take_in_flight_slot_or_none()) is None:
+                    for _ in connection.connection.notifies(timeout=_LISTEN_SECONDS, stop_after=1):
+                        pass
+                return slot
+            finally:
+                cursor.execute(f"UNLISTEN {self._channel}")
 
     def _take_in_flight_slot_or_none(self) -> int | None:
         # Start at a random slot so that workers do not all contend for slot 0.

@@ -120,3 +120,51 @@ def test_extra_slots_respect_a_pause():
     throttle.pause(5)
     with throttle.extra_slots(4) as extra:
         assert extra == 0
+
+
+def test_a_waiting_worker_is_handed_a_released_slot_without_polling():
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_one_slot() -> None:
+        throttle, _ = _throttle(max_in_flight=1)
+        with throttle.slot():
+            holding.set()
+            release.wait(5)
+        connection.close()
+
+    thread = threading.Thread(target=hold_one_slot)
+    thread.start()
+    holding.wait(5)
+    waiting, sleeps = _throttle(max_in_flight=1)
+    threading.Timer(0.3, release.set).start()
+    slot = waiting._take_in_flight_slot()
+    thread.join(5)
+    assert slot == 0
+    assert release.is_set()  # it waited for the release
+    assert sleeps == []  # woken by the release's notification, not by a poll
+    waiting._release(slot)
+    # It listens only while it waits.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_listening_channels()")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_a_slot_freed_by_a_dead_connection_reaches_a_listening_waiter():
+    import psycopg
+
+    waiting, _ = _throttle(max_in_flight=1)
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    )
+    other.execute("SELECT pg_advisory_lock(%s, 0)", [waiting._lock_class])
+    # The holder dies: its lock goes with its session, and no notification is sent.
+    threading.Timer(0.2, other.close).start()
+    slot = waiting._take_in_flight_slot()
+    assert slot == 0
+    waiting._release(slot)
