@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import connection
 
 from erasure.actors import Actor
 from erasure.lifecycle import EXPANDABLE_STATUSES, ItemOutcome
@@ -15,11 +16,18 @@ SCANNER = Actor.system("scan")
 
 
 # A new item from its mapping `m`: the columns of the INSERT and the values of its SELECT
-# (the parameters request, pending and scanner), the same in every expansion.
+# (the parameters request, pending and scanner), the same in every expansion. A claim's
+# expansion (`items_expand_leased`) adds the lease: the claim's attempt, its owner and
+# the lease's end (the parameters owner and lease).
 _ITEM_COLUMNS = """(request_id, namespace_id, item_id, outcome, attempts, last_error,
                     lease_owner, seen_present, maybe_applied, discovered)"""
 _ITEM_VALUES = """%(request)s, m.namespace_id, m.item_id, %(pending)s, 0, '', '', false, false,
                   m.registered_by = %(scanner)s"""
+_LEASED_ITEM_COLUMNS = """(request_id, namespace_id, item_id, outcome, attempts, last_error,
+                           lease_owner, seen_present, maybe_applied, discovered, lease_until)"""
+_LEASED_ITEM_VALUES = """%(request)s, m.namespace_id, m.item_id, %(pending)s, 1, '', %(owner)s,
+                         false, false, m.registered_by = %(scanner)s,
+                         now() + make_interval(secs => %(lease)s)"""
 
 
 def items_expand(
@@ -125,56 +133,59 @@ def items_expand_first(
     ]
 
 
-def items_expand_rest(
-    *, request: ErasureRequest, actor: Actor, namespace_id: int, after: str, limit: int
-) -> str | None:
-    """The rest of a namespace after the start's first items (`items_expand_first`), which
-    ended at `after`, the caller holding a share lock on the request
-    (`execution.start.expand_namespace`).
+def unexpanded(alias: str, namespace: str) -> str:
+    """SQL: the mapping aliased `alias` sorts after the last item of the request (parameter
+    `request`) in `namespace` (SQL): not an item yet. Claims expand a namespace in
+    `item_id` order (`items_expand_leased`), so what lies past its last item is what is
+    left to expand; one descent of the unique index finds that item. (A mapping before it
+    not expanded yet, one registered as the request was approved, is swept in before the
+    request completes, as always.)"""
+    return f"""{alias}.item_id > coalesce((
+        SELECT max(x.item_id) FROM erasure_erasureitem x
+        WHERE x.request_id = %(request)s AND x.namespace_id = {namespace}), '')"""  # noqa: S608
 
-    The mappings past `after` (in `item_id` order) are not items yet, unless one was added
-    meanwhile, so a plain INSERT takes them, without ON CONFLICT: its speculative
-    insertion writes one more WAL record per row and cost a quarter more here. When an
-    item was added there meanwhile (a registration for the running request, expanded at
-    once), the unique violation rolls back to a savepoint and the namespace is expanded by
-    `items_expand` instead. Mappings before `after` not yet expanded (a registration that
-    raced with the approval) are swept in before the request completes, as always.
 
-    At most `limit` items, the next ones in `item_id` order: returns the last one added
-    when there may be more, else None. The starting job expands the namespaces a
-    piece of each in turn, so that all of them fill at once.
-    """
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                WITH added AS (
-                    INSERT INTO erasure_erasureitem {_ITEM_COLUMNS}
-                    SELECT {_ITEM_VALUES}
-                    FROM erasure_itemmapping m
-                    WHERE m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
-                      AND m.item_id > %(after)s
-                    ORDER BY m.item_id LIMIT %(limit)s
-                    RETURNING item_id
-                )
-                SELECT count(*), max(item_id) FROM added
-                """,  # noqa: S608 (the constants above)
-                {
-                    "request": request.pk,
-                    "pending": ItemOutcome.PENDING,
-                    "subject": request.subject_id,
-                    "namespace": namespace_id,
-                    "after": after,
-                    "limit": limit,
-                    "scanner": SCANNER.label,
-                },
-            )
-            added, last = cursor.fetchone()
-    except IntegrityError:
-        items_expand(request=request, actor=actor, namespace_ids=[namespace_id], held=True)
-        return None  # the whole namespace
-    _expanded(request, actor, added)
-    return last if added >= limit else None
+def items_expand_leased(
+    *, request: ErasureRequest, actor: Actor, namespace_id: int, owner: str, size: int
+) -> list[tuple[int, str, bool, bool, str]]:
+    """A claim's expansion: the namespace's next `size` mappings (in `item_id` order, past
+    its last item) become items leased to `owner`, the claim's attempt counted, so each is
+    written once before its outcome instead of inserted pending and then leased. Returns
+    the claim's rows (id, item_id, maybe_applied, seen_present, ctid).
+
+    The start expands the first items of every namespace (`items_expand_first`); claims
+    expand the rest as they go, a batch at a time, so a request of millions of items is
+    never expanded far ahead of its calls. The caller holds the namespace's claim lock
+    (claims of a namespace take turns) and a share lock on the running request, which
+    every other expansion (`items_expand`, under the request's lock) waits for: none
+    inserts these items meanwhile, so a plain INSERT takes them, without the speculative
+    insertion of ON CONFLICT (a quarter more WAL per row)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO erasure_erasureitem {_LEASED_ITEM_COLUMNS}
+            SELECT {_LEASED_ITEM_VALUES}
+            FROM erasure_itemmapping m
+            WHERE m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
+              AND {unexpanded("m", "%(namespace)s")}
+            ORDER BY m.item_id
+            LIMIT %(size)s
+            RETURNING id, item_id, maybe_applied, seen_present, ctid::text
+            """,  # noqa: S608 (the constants above)
+            {
+                "request": request.pk,
+                "namespace": namespace_id,
+                "subject": request.subject_id,
+                "pending": ItemOutcome.PENDING,
+                "owner": owner,
+                "lease": settings.ERASURE_LEASE_SECONDS,
+                "size": size,
+                "scanner": SCANNER.label,
+            },
+        )
+        rows = cursor.fetchall()
+    _expanded(request, actor, len(rows))
+    return rows
 
 
 def _expanded(request: ErasureRequest, actor: Actor, added: int) -> None:

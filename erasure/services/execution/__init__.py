@@ -3,8 +3,10 @@
 The database is the truth, and every step can be re-run by any worker:
 
 1. **Claim** (`claims`, a short transaction): up to one dispatch of pending items of one
-   namespace, leased to this worker by one UPDATE (`lease_owner`, `lease_until`); claims
-   of one namespace take turns. The claim counts an attempt and clears the last
+   namespace, leased to this worker by one UPDATE (`lease_owner`, `lease_until`), or,
+   when none is claimable, the namespace's next mappings expanded straight into items
+   leased to it (one INSERT; the start expanded only the first items of each namespace);
+   claims of one namespace take turns. The claim counts an attempt and clears the last
    status, so that a worker dying before it records anything leaves a trace: "tried, no
    answer recorded".
 2. **Call** (`dispatch`) the namespace API, outside any transaction (no row stays locked
@@ -48,7 +50,7 @@ from erasure.services.execution.claims import (
 from erasure.services.execution.dispatch import send_batch
 from erasure.services.execution.finish import finish_or_wait
 from erasure.services.execution.outcomes import record_outcomes
-from erasure.services.execution.start import expand_rest, start_request
+from erasure.services.execution.start import start_request
 from erasure.throttle import api_note_status, api_refuse
 from namespace_api.client import NamespaceApiClient
 from namespace_api.client.types import Outcome
@@ -74,26 +76,21 @@ def request_execute(
     Safe to run twice and concurrently: each run claims its own batches.
     """
     summary = ExecutionSummary()
-    to_expand = start_request(request_id)
-    if to_expand is None:
+    if start_request(request_id) is None:
         return summary
     owner = new_owner()
     clients = ApiClients(given=client)
     with owner_alive(owner):
-        return _execute(request_id, to_expand, owner, clients, summary)
+        return _execute(request_id, owner, clients, summary)
 
 
 def _execute(
     request_id: uuid.UUID | str,
-    to_expand: list[tuple[int, str]],
     owner: str,
     clients: ApiClients,
     summary: ExecutionSummary,
 ) -> ExecutionSummary:
     try:
-        # The job that started the request expands the rest of each namespace (the start
-        # took the first items of each), while the other jobs already work on those.
-        expand_rest(request_id, to_expand)
         while True:
             refused: set[str] = set()
             for namespace in namespaces_with_claimable_items(request_id):

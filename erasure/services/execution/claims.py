@@ -1,8 +1,10 @@
 """Claims: leasing dispatch-sized batches of pending items to one worker.
 
 A claim is a short transaction of its own, committed before any call: the items are leased
-(`lease_owner`, `lease_until`) by one UPDATE, claims of one namespace taking turns, and the
-claim counts an attempt, so that a worker dying before it records anything leaves a trace.
+(`lease_owner`, `lease_until`) by one UPDATE, or expanded from the namespace's next mappings
+already leased (one INSERT) when nothing pending is claimable, claims of one namespace
+taking turns, and the claim counts an attempt, so that a worker dying before it records
+anything leaves a trace.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from django.db import connection, transaction
 from erasure.lifecycle import ItemOutcome, RequestStatus
 from erasure.liveness import lease_free
 from erasure.models import AttributionMode, ErasureRequest, Namespace
-from erasure.services.execution.base import Batch, Item
+from erasure.services.execution.base import WORKER, Batch, Item
+from erasure.services.expansion import items_expand_leased, unexpanded
 from namespace_api.client import NamespaceApiClient
 
 SINGLE_MODE_BATCH = 100
@@ -72,17 +75,25 @@ def claimable_exists(request_id: uuid.UUID | str) -> bool:
 
 def _namespaces_where(request_id: uuid.UUID | str, condition: str) -> list[int]:
     """The namespaces, outside a refused API, with an item of the request (aliased `i`)
-    meeting `condition` (SQL with the parameters `pending` and `max_attempts`): one
-    probe per namespace, `OFFSET 0` keeping each EXISTS a subplan of its own namespace."""
+    meeting `condition` (SQL with the parameters `pending` and `max_attempts`), or with
+    mappings not expanded yet (which claims expand: `expansion.items_expand_leased`): one
+    probe of each per namespace, `OFFSET 0` keeping each EXISTS a subplan of its own
+    namespace."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT n.id FROM erasure_namespace n
             WHERE NOT EXISTS (SELECT 1 FROM erasure_apithrottle r
                               WHERE r.name = n.api AND r.refused_until > now())
-              AND EXISTS (SELECT 1 FROM erasure_erasureitem i
-                          WHERE i.request_id = %(request)s AND i.namespace_id = n.id
-                            AND {condition} OFFSET 0)
+              AND (EXISTS (SELECT 1 FROM erasure_erasureitem i
+                           WHERE i.request_id = %(request)s AND i.namespace_id = n.id
+                             AND {condition} OFFSET 0)
+                   OR EXISTS (SELECT 1 FROM erasure_itemmapping m
+                              WHERE m.subject_id = (SELECT r.subject_id
+                                                    FROM erasure_erasurerequest r
+                                                    WHERE r.id = %(request)s)
+                                AND m.namespace_id = n.id AND {unexpanded("m", "n.id")}
+                              OFFSET 0))
             """,  # noqa: S608 (constants of this module and of liveness)
             {
                 "request": uuid.UUID(str(request_id)),
@@ -144,7 +155,10 @@ def claim(
 
     Items are taken in `item_id` order from `after` on (the pending index's order); when
     nothing is left past `after`, the namespace is scanned again from its start once, for
-    retries that came due behind the cursor (in the same transaction).
+    retries that came due behind the cursor, and when nothing pending is claimable at all,
+    the namespace's next mappings are expanded into the batch (all in the same
+    transaction). Pending items go first: a dead worker's batch is taken over at once,
+    not after the rest of the namespace.
     """
     size = client.flavor.delete_max
     if namespace.attribution_mode == AttributionMode.SINGLE:
@@ -227,6 +241,12 @@ def claim(
                 rows = cursor.fetchall()
                 if rows:
                     break
+            if not rows:
+                # Nothing pending is claimable: the namespace's next mappings, if any,
+                # become this claim's items.
+                rows = items_expand_leased(
+                    request=request, actor=WORKER, namespace_id=namespace.pk, owner=owner, size=size
+                )
     if not rows:
         return None
     items = sorted(map(Item._make, rows), key=itemgetter(1))  # by item_id

@@ -187,67 +187,106 @@ def test_a_dispatch_removes_its_erased_items_mappings_before_the_request_complet
     assert sorted(removed) == [0, 12]
 
 
+def _claims_of_three(monkeypatch):
+    """Claims of three items (single mode's batch size), in a namespace whose start took
+    its first two: what the claims expand shows a batch at a time."""
+    from erasure.models import Namespace
+    from erasure.services.execution import claims, start
+
+    monkeypatch.setattr(start, "START_ITEMS_PER_NAMESPACE", 2)
+    monkeypatch.setattr(claims, "SINGLE_MODE_BATCH", 3)
+    Namespace.objects.update(attribution_mode="single")
+
+
 @pytest.mark.parametrize("added_meanwhile", [False, True])
-def test_the_rest_of_a_namespace_is_expanded_once_even_with_an_item_added_meanwhile(
+def test_the_rest_of_a_namespace_is_expanded_by_the_claims_a_batch_at_a_time_already_leased(
     emulator, monkeypatch, added_meanwhile
 ):
-    from erasure.services.execution import start
+    from erasure.liveness import owner_alive
+    from erasure.models import Namespace
+    from erasure.services.execution.claims import claim, new_owner
 
-    monkeypatch.setattr(start, "START_ITEMS_PER_NAMESPACE", 3)
     request = prepare(emulator, texts=10, vectors=0)
+    _claims_of_three(monkeypatch)
     items = ErasureItem.objects.filter(request=request)
-    # The start took the first 3 of `notes` (the only namespace with more).
-    [(namespace_id, after)] = start.start_request(request.pk)
-    assert after == "t2"
-    assert sorted(items.values_list("item_id", flat=True)) == ["t0", "t1", "t2"]
+    # The start took the first 2 of `notes`, pending.
+    assert start_request(request.pk) == [(items.get(item_id="t1").namespace_id, "t1")]
+    assert sorted(items.values_list("item_id", flat=True)) == ["t0", "t1"]
     if added_meanwhile:
         # As a registration for the running request expands its mapping at once: an item
-        # past the start's last one exists before the rest is expanded.
+        # past the start's last one exists before the claims get there.
         first = items.first()
         first.pk, first.item_id = None, "t8"
         first.save()
-    assert start.expand_namespace(request.pk, namespace_id, after) == (True, None)  # all
-    assert sorted(items.values_list("item_id", flat=True)) == [f"t{n}" for n in range(10)]
-    expanded = AuditEvent.objects.filter(request=request, event_type="items.expanded")
-    assert [e.details["added"] for e in expanded.order_by("id")] == [
-        3,
-        6 if added_meanwhile else 7,
-    ]
-    # The request then runs to its end as usual.
+    notes = Namespace.objects.get(name="notes")
+    owner = new_owner()
+    with owner_alive(owner), make_client() as client:
+        pending = claim(request.pk, notes, owner, client)
+        expanded = claim(request.pk, notes, owner, client, after=pending.items[-1].item_id)
+    # Pending items first (the start's two, and t8 if it was added), then the next
+    # mappings past the namespace's last item, inserted leased: one write each.
+    assert [i.item_id for i in pending.items] == ["t0", "t1"] + (["t8"] if added_meanwhile else [])
+    if added_meanwhile:
+        # t2..t7 lie before the last item: the sweep before completion takes them.
+        assert [i.item_id for i in expanded.items] == ["t9"]
+    else:
+        assert [i.item_id for i in expanded.items] == ["t2", "t3", "t4"]
+    leased = items.filter(item_id__in=[i.item_id for i in expanded.items])
+    assert set(leased.values_list("lease_owner", "attempts", "outcome")) == {(owner, 1, "pending")}
+    events = AuditEvent.objects.filter(request=request, event_type="items.expanded")
+    assert [e.details["added"] for e in events.order_by("id")] == [2, len(expanded.items)]
+    # The request then runs to its end as usual (the leases above end with their owner),
+    # every item erased once.
     request_execute(request_id=request.pk)
+    assert sorted(items.values_list("item_id", flat=True)) == sorted(f"t{n}" for n in range(10))
     assert set(items.values_list("outcome", flat=True)) == {"deleted"}
+    added = sum(e.details["added"] for e in events) + (1 if added_meanwhile else 0)
+    assert added == 10
 
 
-def test_the_rest_of_the_namespaces_is_expanded_a_chunk_of_each_in_turn(emulator, monkeypatch):
-    """So that every namespace has items to claim early, not one after the other."""
-    from erasure.services.execution import start
+def test_a_dead_workers_batch_is_taken_over_before_more_is_expanded(emulator, monkeypatch):
+    from erasure.liveness import owner_alive
+    from erasure.models import Namespace
+    from erasure.services.execution.claims import claim, new_owner
 
-    monkeypatch.setattr(start, "START_ITEMS_PER_NAMESPACE", 2)
-    monkeypatch.setattr(start, "EXPAND_CHUNK_ITEMS", 3)
-    request = prepare(emulator, texts=8, vectors=8)
-    to_expand = start.start_request(request.pk)
-    assert sorted(after for _, after in to_expand) == ["t1", "v1"]
-    assert start.expand_rest(request.pk, to_expand)
-    items = ErasureItem.objects.filter(request=request).order_by("pk")
-    added = [item_id for item_id in items.values_list("item_id", flat=True)][4:]
-    assert added == ["t2", "t3", "t4", "v2", "v3", "v4", "t5", "t6", "t7", "v5", "v6", "v7"]
-    expanded = AuditEvent.objects.filter(request=request, event_type="items.expanded")
-    assert [e.details["added"] for e in expanded.order_by("id")] == [2, 2, 3, 3, 3, 3]
-    # The request then runs to its end as usual, every item erased once.
-    request_execute(request_id=request.pk)
-    assert items.count() == 16
-    assert set(items.values_list("outcome", flat=True)) == {"deleted"}
-
-
-def test_a_request_held_while_its_rest_is_expanded_stops_the_expansion(emulator, monkeypatch):
-    from erasure.services.execution import start
-
-    monkeypatch.setattr(start, "START_ITEMS_PER_NAMESPACE", 2)
-    monkeypatch.setattr(start, "EXPAND_CHUNK_ITEMS", 3)
     request = prepare(emulator, texts=8, vectors=0)
-    to_expand = start.start_request(request.pk)
+    _claims_of_three(monkeypatch)
+    start_request(request.pk)
+    notes = Namespace.objects.get(name="notes")
+    dead, live = new_owner(), new_owner()
+    with make_client() as client:
+        with owner_alive(dead):
+            lost = claim(request.pk, notes, dead, client)
+            lost = claim(request.pk, notes, dead, client, after=lost.items[-1].item_id)
+        # `dead` holds t2..t4, expanded by its claim; its lock is gone, so its lease is.
+        assert [i.item_id for i in lost.items] == ["t2", "t3", "t4"]
+        with owner_alive(live):
+            first = claim(request.pk, notes, live, client, after="t4")
+            second = claim(request.pk, notes, live, client, after=first.items[-1].item_id)
+            third = claim(request.pk, notes, live, client, after=second.items[-1].item_id)
+    # t0, t1 (the start's, leased to `dead` and free again) and then t2..t4: pending
+    # items first, whether the start or a claim expanded them. Then t5..t7.
+    assert [i.item_id for i in first.items] == ["t0", "t1", "t2"]
+    assert [i.item_id for i in second.items] == ["t3", "t4"]
+    assert [i.item_id for i in third.items] == ["t5", "t6", "t7"]
+    taken = ErasureItem.objects.filter(request=request, item_id__in=["t2", "t3", "t4"])
+    # Tried twice, the first try possibly applied (no answer was recorded).
+    assert set(taken.values_list("lease_owner", "attempts", "maybe_applied")) == {(live, 2, True)}
+    assert ErasureItem.objects.get(request=request, item_id="t5").attempts == 1
+
+
+def test_a_held_request_expands_nothing_more(emulator, monkeypatch):
+    from erasure.liveness import owner_alive
+    from erasure.models import Namespace
+    from erasure.services.execution.claims import claim, new_owner
+
+    request = prepare(emulator, texts=8, vectors=0)
+    _claims_of_three(monkeypatch)
+    start_request(request.pk)
     ErasureRequest.objects.filter(pk=request.pk).update(status="on_hold")
-    assert start.expand_rest(request.pk, to_expand) is False
+    owner = new_owner()
+    with owner_alive(owner), make_client() as client:
+        assert claim(request.pk, Namespace.objects.get(name="notes"), owner, client) is None
     assert ErasureItem.objects.filter(request=request).count() == 2
 
 
