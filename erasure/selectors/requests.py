@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -20,6 +21,7 @@ from erasure.models import (
     ErasureRequest,
     ItemMapping,
     ItemOutcome,
+    Namespace,
     Subject,
 )
 
@@ -65,12 +67,44 @@ def request_by_typed_id(typed: str) -> ErasureRequest:
     return matches[0]
 
 
+def unexpanded_sql(alias: str, namespace: str) -> str:
+    """SQL: the mapping aliased `alias` sorts after the last item of the request (parameter
+    `request`) in `namespace` (SQL): not an item yet. Claims expand a namespace in
+    `item_id` order (`expansion.items_expand_leased`), so what lies past its last item is
+    what is left to expand; one descent of the unique index finds that item. (A mapping
+    before it not expanded yet, one registered as the request was approved, is swept in
+    before the request completes, as always.)"""
+    return f"""{alias}.item_id > coalesce((
+        SELECT max(x.item_id) FROM erasure_erasureitem x
+        WHERE x.request_id = %(request)s AND x.namespace_id = {namespace}), '')"""  # noqa: S608
+
+
+def request_unexpanded_counts(*, request: ErasureRequest) -> dict[int, int]:
+    """Per namespace id: the mappings a started, open request has not expanded yet (its
+    claims expand them as they go), pending in everything that counts its items. One
+    range count of the mapping key per namespace with any."""
+    if request.status not in OPEN_STATUSES or request.started_at is None:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT n.id, (SELECT count(*) FROM erasure_itemmapping m
+                          WHERE m.subject_id = %(subject)s AND m.namespace_id = n.id
+                            AND {unexpanded_sql("m", "n.id")})
+            FROM erasure_namespace n
+            """,  # noqa: S608 (the constant above)
+            {"request": request.pk, "subject": request.subject_id},
+        )
+        return {pk: n for pk, n in cursor.fetchall() if n}
+
+
 def request_outcome_counts(*, request: ErasureRequest) -> dict[str, int]:
     """Items per outcome, every outcome present (zeros included)."""
     counts = dict.fromkeys(ItemOutcome.values, 0)
     rows = request.items.values("outcome").annotate(n=Count("id")).order_by()
     for row in rows:
         counts[row["outcome"]] = row["n"]
+    counts[ItemOutcome.PENDING] += sum(request_unexpanded_counts(request=request).values())
     counts["total"] = sum(counts[o] for o in ItemOutcome.values)
     if counts["total"] == 0 and _not_started(request):
         # Filed, approved or scheduled, not started yet: its items are expanded when its
@@ -134,12 +168,25 @@ def requests_list(
 
 def request_counts_by_namespace(*, request: ErasureRequest) -> list[dict[str, Any]]:
     """Per namespace: its label (`name`: the namespace's name, after its API's unless that
-    is the default API), API, kind, and items per outcome (every outcome, zeros too)."""
-    rows = (
+    is the default API), API, kind, and items per outcome (every outcome, zeros too), the
+    mappings a running request has not expanded yet counted pending."""
+    rows = list(
         request.items.values("namespace__api", "namespace__name", "namespace__kind", "outcome")
         .annotate(n=Count("id"))
-        .order_by("namespace__name", "namespace__api")
+        .order_by()
     )
+    unexpanded = request_unexpanded_counts(request=request)
+    for namespace in Namespace.objects.filter(pk__in=unexpanded):
+        rows.append(
+            {
+                "namespace__api": namespace.api,
+                "namespace__name": namespace.name,
+                "namespace__kind": namespace.kind,
+                "outcome": ItemOutcome.PENDING,
+                "n": unexpanded[namespace.pk],
+            }
+        )
+    rows.sort(key=lambda row: (row["namespace__name"], row["namespace__api"]))
     table: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         api, name = row["namespace__api"], row["namespace__name"]
@@ -152,7 +199,7 @@ def request_counts_by_namespace(*, request: ErasureRequest) -> list[dict[str, An
                 "counts": dict.fromkeys(ItemOutcome.values, 0),
             },
         )
-        entry["counts"][row["outcome"]] = row["n"]
+        entry["counts"][row["outcome"]] += row["n"]
     for entry in table.values():
         entry["total"] = sum(entry["counts"].values())
     return list(table.values())

@@ -8,6 +8,7 @@ from django.db import connection
 from erasure.actors import Actor
 from erasure.lifecycle import EXPANDABLE_STATUSES, ItemOutcome
 from erasure.models import AuditEventType, ErasureRequest
+from erasure.selectors.requests import unexpanded_sql
 from erasure.services.audit import Entry, audit_record, audit_record_many
 from erasure.services.locks import lock_request
 
@@ -133,18 +134,6 @@ def items_expand_first(
     ]
 
 
-def unexpanded(alias: str, namespace: str) -> str:
-    """SQL: the mapping aliased `alias` sorts after the last item of the request (parameter
-    `request`) in `namespace` (SQL): not an item yet. Claims expand a namespace in
-    `item_id` order (`items_expand_leased`), so what lies past its last item is what is
-    left to expand; one descent of the unique index finds that item. (A mapping before it
-    not expanded yet, one registered as the request was approved, is swept in before the
-    request completes, as always.)"""
-    return f"""{alias}.item_id > coalesce((
-        SELECT max(x.item_id) FROM erasure_erasureitem x
-        WHERE x.request_id = %(request)s AND x.namespace_id = {namespace}), '')"""  # noqa: S608
-
-
 def items_expand_leased(
     *, request: ErasureRequest, actor: Actor, namespace_id: int, owner: str, size: int
 ) -> list[tuple[int, str, bool, bool, str]]:
@@ -167,7 +156,7 @@ def items_expand_leased(
             SELECT {_LEASED_ITEM_VALUES}
             FROM erasure_itemmapping m
             WHERE m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
-              AND {unexpanded("m", "%(namespace)s")}
+              AND {unexpanded_sql("m", "%(namespace)s")}
             ORDER BY m.item_id
             LIMIT %(size)s
             RETURNING id, item_id, maybe_applied, seen_present, ctid::text

@@ -355,12 +355,28 @@ def mappings_remove(*, items: Sequence[MappingInput], actor: Actor) -> RemoveRes
     Mappings that do not exist, of unknown subjects or namespaces, remove nothing: the
     namespace API is not asked about names we do not know, since nothing of ours can be
     mapped there. Items already expanded into a request stay in it (the request erases
-    what was mapped when it was approved). Nothing is written unless every item is valid.
+    what was mapped when it was approved), and so do those a started request has yet to
+    expand (expanded first). Nothing is written unless every item is valid.
     """
     _validate(items)
     refs = namespace_refs(items)
     hashes = subject_hashes(i.subject for i in items)
     with transaction.atomic():
+        # A started request's claims expand its mappings as they go: what they have not
+        # reached yet is expanded now, under the request's lock, so that it stays in the
+        # request like the rest.
+        started = (
+            ErasureRequest.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("subject")
+            .filter(
+                subject__key_hash__in=set(hashes.values()),
+                status__in=OPEN_STATUSES,
+                started_at__isnull=False,
+            )
+            .order_by("pk")
+        )
+        for request in started:
+            items_expand(request=request, actor=actor, held=True)
         with connection.cursor() as cursor:
             # DELETE ... USING removes each matching row once, even when the input names
             # it twice.

@@ -23,8 +23,9 @@ from django.db import connection, transaction
 from erasure.lifecycle import ItemOutcome, RequestStatus
 from erasure.liveness import lease_free
 from erasure.models import AttributionMode, ErasureRequest, Namespace
+from erasure.selectors.requests import unexpanded_sql
 from erasure.services.execution.base import WORKER, Batch, Item
-from erasure.services.expansion import items_expand_leased, unexpanded
+from erasure.services.expansion import items_expand_leased
 from namespace_api.client import NamespaceApiClient
 
 SINGLE_MODE_BATCH = 100
@@ -92,7 +93,7 @@ def _namespaces_where(request_id: uuid.UUID | str, condition: str) -> list[int]:
                               WHERE m.subject_id = (SELECT r.subject_id
                                                     FROM erasure_erasurerequest r
                                                     WHERE r.id = %(request)s)
-                                AND m.namespace_id = n.id AND {unexpanded("m", "n.id")}
+                                AND m.namespace_id = n.id AND {unexpanded_sql("m", "n.id")}
                               OFFSET 0))
             """,  # noqa: S608 (constants of this module and of liveness)
             {

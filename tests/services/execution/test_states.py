@@ -275,6 +275,44 @@ def test_a_dead_workers_batch_is_taken_over_before_more_is_expanded(emulator, mo
     assert ErasureItem.objects.get(request=request, item_id="t5").attempts == 1
 
 
+def test_what_the_claims_have_not_expanded_yet_counts_pending_and_stays_in_the_request(
+    emulator, monkeypatch
+):
+    """The request's counts (API, case file, certificate) include the mappings its claims
+    have yet to reach; removing mappings meanwhile does not take them out of it."""
+    from erasure.selectors.requests import request_counts_by_namespace, request_outcome_counts
+    from erasure.services.mappings import mappings_remove
+
+    request = prepare(emulator, texts=8, vectors=3)
+    _claims_of_three(monkeypatch)
+    start_request(request.pk)  # the first 2 of each namespace
+    request.refresh_from_db()
+    assert ErasureItem.objects.filter(request=request).count() == 4
+    counts = request_outcome_counts(request=request)
+    assert (counts["pending"], counts["total"]) == (11, 11)
+    by_namespace = {
+        ns["name"]: ns["counts"]["pending"] for ns in request_counts_by_namespace(request=request)
+    }
+    assert by_namespace == {"notes": 8, "vecs": 3}
+    # The application removes two mappings the claims have not reached: the request
+    # expands the rest of them first, and erases them with the others.
+    removed = mappings_remove(
+        items=[MappingInput(SUBJECT, "notes", "t6"), MappingInput(SUBJECT, "vecs", "v2")],
+        actor=OPERATOR,
+    )
+    assert removed.removed == 2
+    items = ErasureItem.objects.filter(request=request)
+    assert items.count() == 11
+    assert request_outcome_counts(request=request)["total"] == 11
+    request_execute(request_id=request.pk)
+    assert set(items.values_list("outcome", flat=True)) == {"deleted"}
+    assert not emulator.ids("notes") & {f"t{n}" for n in range(8)}
+    request.refresh_from_db()
+    # Completed: nothing counts pending any more, whatever is mapped later.
+    mappings_register(items=[MappingInput(SUBJECT, "notes", "t99")], actor=OPERATOR)
+    assert request_outcome_counts(request=request)["pending"] == 0
+
+
 def test_a_held_request_expands_nothing_more(emulator, monkeypatch):
     from erasure.liveness import owner_alive
     from erasure.models import Namespace
