@@ -344,16 +344,18 @@ class Dispatch(models.Model):
 
 
 class ErasureItem(models.Model):
-    # The hot table: 100,000s of rows per request, each written twice after its insert
-    # (claim, outcome; a proof of presence is one LeaseProof row per batch). Its foreign
-    # keys carry neither an index (`request` is served by the unique constraint's prefix;
-    # the others are only looked up on deletes, which never happen) nor a database
-    # constraint: PostgreSQL checks a constraint row by row, which cost more
-    # than the insert itself (100,000 items: 0.5 s to insert, 1.3 s of checks). Integrity
-    # holds by construction instead: items are only inserted by `items_expand`, from
-    # mappings (whose namespace is constrained) for the request being approved, and
-    # outcomes only name dispatches inserted in the same transaction; requests, namespaces
-    # and dispatches are never deleted (PROTECT, no delete in the admin, evidence).
+    # The hot table: 100,000s of rows per request, each written once after its insert
+    # (its outcome: claims insert most items already leased, see
+    # `expansion.items_expand_leased`; a proof of presence is one LeaseProof row per
+    # batch). Its foreign keys carry neither an index (`request` is served by the unique
+    # constraint's prefix; the others are only looked up on deletes, which never happen)
+    # nor a database constraint: PostgreSQL checks a constraint row by row, which cost
+    # more than the insert itself (100,000 items: 0.5 s to insert, 1.3 s of checks).
+    # Integrity holds by construction instead: items are only inserted by the expansions
+    # (`erasure.services.expansion`), from mappings (whose namespace is constrained) for
+    # the request being carried out, and outcomes only name dispatches inserted in the
+    # same transaction; requests, namespaces and dispatches are never deleted (PROTECT,
+    # no delete in the admin, evidence).
     request = models.ForeignKey(
         ErasureRequest,
         on_delete=models.CASCADE,
