@@ -41,13 +41,11 @@ def items_expand(
     """Add an item for every mapping of the request's subject not yet in it (set-based),
     in every namespace or in `namespace_ids` only.
 
-    Runs when the request starts (namespace by namespace, see `_start`), when mappings
-    arrive for a running request, and again before finishing, so mappings registered while
-    the request runs are swept in. Returns the number of items added. Expansions of one
-    request are serialised by its row lock (taken here if the caller has not). With
-    `held`, the caller holds at least a share lock on the request and has checked that it
-    may expand (`execution.start.expand_namespace`); concurrent expansions are then kept
-    apart by the unique constraint, which makes the second wait for the first's rows.
+    Runs before a request finishes, so mappings registered while it ran that its claims
+    did not take are swept in, when mappings of a started request are about to be
+    removed (`mappings_remove`), and for re-checks. Returns the number of items added. Expansions
+    of one request are serialised by its row lock (taken here unless `held`: the caller
+    holds it and has checked that the request may expand).
 
     Items already there are skipped by the unique constraint (ON CONFLICT DO NOTHING), not
     by a NOT EXISTS anti-join: with stale statistics (a young table, a first large
@@ -132,6 +130,47 @@ def items_expand_first(
         for pk in namespace_ids
         if per_namespace.get(pk, (0, ""))[0] >= first
     ]
+
+
+def items_take_registered(
+    *, request: ErasureRequest, actor: Actor, namespace_ids: list[int]
+) -> int:
+    """A running request takes the mappings registered in this transaction (those with its
+    `now()`) in `namespace_ids`: those its claims have passed (before the namespace's
+    last item) become items now, with any other mapping there not expanded yet; those
+    ahead of its claims are theirs to expand as they get there (an item inserted ahead
+    would move the point the claims go on from past mappings not expanded yet). Returns
+    how many of the registered mappings the request takes, plus any other swept in. The
+    caller holds the request's lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH added AS (
+                INSERT INTO erasure_erasureitem {_ITEM_COLUMNS}
+                SELECT {_ITEM_VALUES}
+                FROM erasure_itemmapping m
+                WHERE m.subject_id = %(subject)s AND m.namespace_id = ANY(%(namespaces)s)
+                  AND NOT {unexpanded_sql("m", "m.namespace_id")}
+                ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM added),
+                   (SELECT count(*) FROM erasure_itemmapping m
+                    WHERE m.subject_id = %(subject)s AND m.namespace_id = ANY(%(namespaces)s)
+                      AND m.registered_at = now()
+                      AND {unexpanded_sql("m", "m.namespace_id")})
+            """,  # noqa: S608 (the constants above)
+            {
+                "request": request.pk,
+                "pending": ItemOutcome.PENDING,
+                "subject": request.subject_id,
+                "namespaces": namespace_ids,
+                "scanner": SCANNER.label,
+            },
+        )
+        added, ahead = cursor.fetchone()
+    _expanded(request, actor, added)
+    return added + ahead
 
 
 def items_expand_leased(

@@ -24,7 +24,7 @@ from erasure.models import (
     Subject,
 )
 from erasure.services.audit import audit_record
-from erasure.services.expansion import items_expand
+from erasure.services.expansion import items_expand, items_take_registered
 from erasure.services.namespaces import namespaces_sync
 from erasure.services.requests import request_file
 from namespace_api.client.errors import NamespaceApiError
@@ -245,9 +245,10 @@ def mappings_follow_up(
     subjects, those with a running request and those whose most recent request has
     completed with no open one; only those come back to Python (usually none).
 
-    * A running request takes the subject's mappings in `namespace_ids` at once (an
-      approved or scheduled one expands everything when its job starts; every request
-      sweeps in what is missing before it completes).
+    * A running request takes the subject's mappings in `namespace_ids`: at once where
+      its claims have passed, else when they get there (`items_take_registered`; an
+      approved or scheduled one's claims expand everything once its job starts; every
+      request sweeps in what is missing before it completes).
     * Mappings created now for an erased subject are "after erasure": data uploaded after
       the erasure would otherwise be kept silently. They are recorded (counts and subject
       hashes), and with ERASURE_LATE_MAPPINGS=erase a new request is filed for the subject,
@@ -301,7 +302,9 @@ def mappings_follow_up(
         )
         for request in running:
             if request.status == RequestStatus.RUNNING:
-                added += items_expand(request=request, actor=actor, namespace_ids=namespace_ids)
+                added += items_take_registered(
+                    request=request, actor=actor, namespace_ids=namespace_ids
+                )
     if not late:
         return FollowUp(added_to_open_requests=added, after_erasure=0)
 

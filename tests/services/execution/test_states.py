@@ -279,7 +279,8 @@ def test_what_the_claims_have_not_expanded_yet_counts_pending_and_stays_in_the_r
     emulator, monkeypatch
 ):
     """The request's counts (API, case file, certificate) include the mappings its claims
-    have yet to reach; removing mappings meanwhile does not take them out of it."""
+    have yet to reach; a registration meanwhile is the request's wherever it lies;
+    removing mappings meanwhile does not take them out of it."""
     from erasure.selectors.requests import request_counts_by_namespace, request_outcome_counts
     from erasure.services.mappings import mappings_remove
 
@@ -294,6 +295,19 @@ def test_what_the_claims_have_not_expanded_yet_counts_pending_and_stays_in_the_r
         ns["name"]: ns["counts"]["pending"] for ns in request_counts_by_namespace(request=request)
     }
     assert by_namespace == {"notes": 8, "vecs": 3}
+    items = ErasureItem.objects.filter(request=request)
+    # Registered for the running request, behind its claims (t00 sorts before t1, the
+    # last item of `notes`) and ahead of them: both are the request's, the first an item
+    # at once, the second when the claims get there.
+    late = [{"id": i, "text": "late"} for i in ("t00", "t9")]
+    emulator.seed([{"name": "notes", "type": "text", "items": late}])
+    registered = mappings_register(
+        items=[MappingInput(SUBJECT, "notes", "t00"), MappingInput(SUBJECT, "notes", "t9")],
+        actor=OPERATOR,
+    )
+    assert registered.added_to_open_requests == 2
+    assert items.filter(item_id="t00").exists() and not items.filter(item_id="t9").exists()
+    assert request_outcome_counts(request=request)["total"] == 13
     # The application removes two mappings the claims have not reached: the request
     # expands the rest of them first, and erases them with the others.
     removed = mappings_remove(
@@ -301,12 +315,11 @@ def test_what_the_claims_have_not_expanded_yet_counts_pending_and_stays_in_the_r
         actor=OPERATOR,
     )
     assert removed.removed == 2
-    items = ErasureItem.objects.filter(request=request)
-    assert items.count() == 11
-    assert request_outcome_counts(request=request)["total"] == 11
+    assert items.count() == 13
+    assert request_outcome_counts(request=request)["total"] == 13
     request_execute(request_id=request.pk)
     assert set(items.values_list("outcome", flat=True)) == {"deleted"}
-    assert not emulator.ids("notes") & {f"t{n}" for n in range(8)}
+    assert not emulator.ids("notes") & ({f"t{n}" for n in range(10)} | {"t00"})
     request.refresh_from_db()
     # Completed: nothing counts pending any more, whatever is mapped later.
     mappings_register(items=[MappingInput(SUBJECT, "notes", "t99")], actor=OPERATOR)
