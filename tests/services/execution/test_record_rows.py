@@ -12,11 +12,11 @@ from erasure.clients import ApiClients
 from erasure.models import ErasureItem, ItemMapping, Namespace
 from erasure.services.execution.base import Batch, ExecutionSummary
 from erasure.services.execution.claims import claim, new_owner
-from erasure.services.execution.outcomes import record_outcomes
+from erasure.services.execution.outcomes import record_outcomes, text_array
 from erasure.services.execution.start import start_request
 from namespace_api.client import BatchResult
 from namespace_api.client.types import CallRecord, IdResult, Outcome
-from tests.services.execution.helpers import prepare
+from tests.services.execution.helpers import SUBJECT, prepare
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +121,32 @@ def test_items_taken_over_by_another_worker_keep_the_group_s_mappings_for_the_co
     # Not one mapping of the group goes before the other worker has recorded its items:
     # the completion removes those of the erased ones.
     assert _mapped(batch) == {item.item_id for item in batch.items}
+
+
+AWKWARD = ["a,b", 'c"d', "e\\f", "{g}", "h i", " ", "NULL", "o'q", "ü", 'x\\"y']
+
+
+def test_the_text_array_of_a_batch_s_ids_reads_back_as_they_are():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::text[]", [text_array(AWKWARD)])
+        assert cursor.fetchone()[0] == AWKWARD
+
+
+def test_the_mappings_of_awkward_ids_go_with_their_items(emulator):
+    from erasure.actors import Actor
+    from erasure.services.mappings import MappingInput, mappings_register
+
+    request = prepare(emulator, texts=0, vectors=0, others=0)
+    mappings_register(
+        items=[MappingInput(SUBJECT, "notes", i) for i in AWKWARD], actor=Actor.system("t")
+    )
+    start_request(request.pk)
+    namespace = Namespace.objects.get(name="notes")
+    owner = new_owner()
+    with ApiClients() as clients:
+        batch = claim(request.pk, namespace, owner, clients.for_namespace(namespace))
+    assert sorted(i.item_id for i in batch.items) == sorted(AWKWARD)
+    answer = _answer({item.item_id: Outcome.DELETED for item in batch.items})
+    record_outcomes(batch, answer, owner, ExecutionSummary())
+    assert set(_outcomes(batch).values()) == {"deleted"}
+    assert _mapped(batch) == set()
