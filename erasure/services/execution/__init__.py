@@ -40,6 +40,7 @@ from erasure.liveness import owner_alive
 from erasure.models import AttributionMode, ErasureRequest, Namespace
 from erasure.services.execution.base import ExecutionSummary
 from erasure.services.execution.claims import (
+    BEHIND_SECONDS,
     claim,
     give_back,
     namespaces_with_claimable_items,
@@ -132,9 +133,13 @@ def _work_on(
     after = start_position(request_id, namespace, client.flavor.delete_max)
     mode = namespace.attribution_mode
     mixed = 0
+    looked_behind = -BEHIND_SECONDS  # the first claim looks behind the cursor too
     while True:
         started = time.perf_counter()
-        batch = claim(request_id, namespace, owner, client, after=after)
+        behind = started - looked_behind >= BEHIND_SECONDS
+        if behind:
+            looked_behind = started
+        batch = claim(request_id, namespace, owner, client, after=after, behind=behind)
         if batch is None:
             return "done"
         # Next claim starts past this batch: no rescan of finished items.

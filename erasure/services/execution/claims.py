@@ -29,6 +29,8 @@ from erasure.services.expansion import items_expand_leased
 from namespace_api.client import NamespaceApiClient
 
 SINGLE_MODE_BATCH = 100
+# How often a job's claim also looks behind its cursor (see `claim`), in seconds.
+BEHIND_SECONDS = 2.0
 # The advisory lock class of claims, taken per (request, namespace) for a claim's transaction.
 CLAIM_LOCK_CLASS = 0x434C4149  # "CLAI"
 
@@ -151,15 +153,21 @@ def claim(
     client: NamespaceApiClient,
     *,
     after: str = "",
+    behind: bool = True,
 ) -> Batch | None:
     """Lease one dispatch of claimable items to `owner` (committed before any call).
 
-    Items are taken in `item_id` order from `after` on (the pending index's order); when
-    nothing is left past `after`, the namespace is scanned again from its start once, for
-    retries that came due behind the cursor, and when nothing pending is claimable at all,
-    the namespace's next mappings are expanded into the batch (all in the same
-    transaction). Pending items go first: a dead worker's batch is taken over at once,
-    not after the rest of the namespace.
+    Pending items are taken in `item_id` order from `after` on (the pending index's
+    order); when nothing is left past `after` and `behind` is set, the namespace is
+    scanned again from its start, for retries that came due and a dead worker's batch
+    behind the cursor; when nothing pending is claimable, the namespace's next mappings
+    are expanded into the batch; and once they all are, anything behind the cursor is
+    taken (all in the same transaction).
+
+    The scan from the start walks the pending index over every item the namespace has
+    recorded since its last vacuum (their old, pending versions), so a job asks for it
+    every few seconds (`BEHIND_SECONDS`, see `execution._work_on`), not at every claim:
+    a dead worker's batch waits that long at most, and a claim stays a walk of a batch.
     """
     size = client.flavor.delete_max
     if namespace.attribution_mode == AttributionMode.SINGLE:
@@ -190,68 +198,78 @@ def claim(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                 [CLAIM_LOCK_CLASS, f"{request.pk}:{namespace.pk}"],
             )
-            # The claim counts an attempt and clears the last status: a worker that dies
-            # before recording leaves "tried, no answer", which the next claim turns into
-            # `maybe_applied` (the call may have gone out and been applied).
-            for start in (after, "") if after else ("",):
-                cursor.execute(
-                    f"""
-                    UPDATE erasure_erasureitem i
-                    SET lease_owner = %(owner)s,
-                        lease_until = now() + make_interval(secs => %(lease)s),
-                        maybe_applied = i.maybe_applied
-                            OR (i.attempts > 0 AND i.last_http_status IS NULL),
-                        -- A dead owner's proof of presence (LeaseProof) passes to its items.
-                        seen_present = i.seen_present OR (i.lease_owner <> '' AND
-                            i.lease_owner = ANY(ARRAY(
-                                SELECT p.owner FROM erasure_leaseproof p
-                                WHERE p.request_id = %(request)s))),
-                        attempts = i.attempts + 1,
-                        last_http_status = NULL,
-                        last_error = ''
-                    -- ARRAY(...) makes the outer update a fetch of the rows the inner scan
-                    -- found, where it found them (their ctid: no primary-key lookup). Its
-                    -- outcome is compared as `outcome || ''`, which does not match the pending
-                    -- index's predicate: the plan stays so whatever the statistics say.
-                    -- (Taken when few items were pending, they made the planner scan the
-                    -- whole pending index, filtering by id, in every claim.) A row changed
-                    -- meanwhile is followed to its new version and checked again.
-                    -- A lease binds while it has time and its owner lives (liveness).
-                    WHERE i.ctid = ANY(ARRAY(
-                        SELECT c.ctid FROM erasure_erasureitem c
-                        WHERE c.request_id = %(request)s AND c.namespace_id = %(namespace)s
-                          AND c.item_id > %(after)s
-                          AND {_claimable("c")}
-                        ORDER BY c.item_id
-                        LIMIT %(size)s
-                    ))
-                      AND {_claimable("i", text=" || ''")}
-                    RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present, i.ctid::text
-                    """,  # noqa: S608 (constants of this module and of liveness)
-                    {
-                        "request": request.pk,
-                        "namespace": namespace.pk,
-                        "pending": ItemOutcome.PENDING,
-                        "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
-                        "size": size,
-                        "owner": owner,
-                        "lease": settings.ERASURE_LEASE_SECONDS,
-                        "after": start,
-                    },
-                )
-                rows = cursor.fetchall()
-                if rows:
-                    break
+            # Pending items first (the start's, retries, a dead worker's batch) past
+            # `after`, then, when `behind`, before it; else the namespace's next mappings;
+            # and once those are all expanded, anything behind the cursor.
+            rows = _lease_pending(cursor, request, namespace, owner, size, after)
+            if not rows and after and behind:
+                rows = _lease_pending(cursor, request, namespace, owner, size, "")
             if not rows:
-                # Nothing pending is claimable: the namespace's next mappings, if any,
-                # become this claim's items.
                 rows = items_expand_leased(
                     request=request, actor=WORKER, namespace_id=namespace.pk, owner=owner, size=size
                 )
+            if not rows and after and not behind:
+                rows = _lease_pending(cursor, request, namespace, owner, size, "")
     if not rows:
         return None
     items = sorted(map(Item._make, rows), key=itemgetter(1))  # by item_id
     return Batch(request=request, namespace=namespace, items=items)
+
+
+def _lease_pending(
+    cursor, request: ErasureRequest, namespace: Namespace, owner: str, size: int, start: str
+) -> list[tuple]:
+    """Lease up to `size` claimable pending items of the namespace past `start` (in
+    `item_id` order) to `owner`: the claim's rows (id, item_id, maybe_applied,
+    seen_present, ctid). The claim counts an attempt and clears the last status: a worker
+    that dies before recording leaves "tried, no answer", which the next claim turns into
+    `maybe_applied` (the call may have gone out and been applied)."""
+    cursor.execute(
+        f"""
+        UPDATE erasure_erasureitem i
+        SET lease_owner = %(owner)s,
+            lease_until = now() + make_interval(secs => %(lease)s),
+            maybe_applied = i.maybe_applied
+                OR (i.attempts > 0 AND i.last_http_status IS NULL),
+            -- A dead owner's proof of presence (LeaseProof) passes to its items.
+            seen_present = i.seen_present OR (i.lease_owner <> '' AND
+                i.lease_owner = ANY(ARRAY(
+                    SELECT p.owner FROM erasure_leaseproof p
+                    WHERE p.request_id = %(request)s))),
+            attempts = i.attempts + 1,
+            last_http_status = NULL,
+            last_error = ''
+        -- ARRAY(...) makes the outer update a fetch of the rows the inner scan
+        -- found, where it found them (their ctid: no primary-key lookup). Its
+        -- outcome is compared as `outcome || ''`, which does not match the pending
+        -- index's predicate: the plan stays so whatever the statistics say.
+        -- (Taken when few items were pending, they made the planner scan the
+        -- whole pending index, filtering by id, in every claim.) A row changed
+        -- meanwhile is followed to its new version and checked again.
+        -- A lease binds while it has time and its owner lives (liveness).
+        WHERE i.ctid = ANY(ARRAY(
+            SELECT c.ctid FROM erasure_erasureitem c
+            WHERE c.request_id = %(request)s AND c.namespace_id = %(namespace)s
+              AND c.item_id > %(after)s
+              AND {_claimable("c")}
+            ORDER BY c.item_id
+            LIMIT %(size)s
+        ))
+          AND {_claimable("i", text=" || ''")}
+        RETURNING i.id, i.item_id, i.maybe_applied, i.seen_present, i.ctid::text
+        """,  # noqa: S608 (constants of this module and of liveness)
+        {
+            "request": request.pk,
+            "namespace": namespace.pk,
+            "pending": ItemOutcome.PENDING,
+            "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
+            "size": size,
+            "owner": owner,
+            "lease": settings.ERASURE_LEASE_SECONDS,
+            "after": start,
+        },
+    )
+    return cursor.fetchall()
 
 
 class _RequestCache(threading.local):

@@ -275,6 +275,33 @@ def test_a_dead_workers_batch_is_taken_over_before_more_is_expanded(emulator, mo
     assert ErasureItem.objects.get(request=request, item_id="t5").attempts == 1
 
 
+def test_between_looks_behind_a_claim_expands_and_takes_what_is_behind_at_the_end(
+    emulator, monkeypatch
+):
+    """A claim looks behind its cursor only every few seconds (the walk from the
+    namespace's start reads every item recorded since the last vacuum); in between it
+    expands, and once nothing is left to expand it takes what is behind anyway."""
+    from erasure.liveness import owner_alive
+    from erasure.models import Namespace
+    from erasure.services.execution.claims import claim, new_owner
+
+    request = prepare(emulator, texts=8, vectors=0)
+    _claims_of_three(monkeypatch)
+    start_request(request.pk)
+    notes = Namespace.objects.get(name="notes")
+    dead, live = new_owner(), new_owner()
+    with make_client() as client:
+        with owner_alive(dead):
+            claim(request.pk, notes, dead, client)  # t0, t1 (the start's), now free again
+        with owner_alive(live):
+            batches = []
+            after = "t1"
+            while batch := claim(request.pk, notes, live, client, after=after, behind=False):
+                batches.append([i.item_id for i in batch.items])
+                after = batch.items[-1].item_id
+    assert batches == [["t2", "t3", "t4"], ["t5", "t6", "t7"], ["t0", "t1"]]
+
+
 def test_what_the_claims_have_not_expanded_yet_counts_pending_and_stays_in_the_request(
     emulator, monkeypatch
 ):
