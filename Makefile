@@ -72,3 +72,6 @@ soak: install-dev  ## the mixed-fault soak at 50,000 items per namespace (outsid
 lock:  ## re-resolve requirements/*.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements/dev.lock
 	uv pip compile pyproject.toml --python-version 3.12 --generate-hashes -c requirements/dev.lock -o requirements/base.lock
+	# WeasyPrint asks for fonttools[woff]: pinned with its extra, or pip's hash-checking mode
+	# resolves the extra to a newer fonttools than the lock's and refuses it as unpinned.
+	sed -i 's/^fonttools==/fonttools[woff]==/' requirements/dev.lock requirements/base.lock
