@@ -89,7 +89,7 @@ def items_expand_first(
     namespace, so that the jobs spread over all of them at once, and the rest follows while
     they work. One statement, one index range read per namespace (the mapping key's order).
     Returns the namespaces that may have more (those that filled their first), each with
-    the last item it took (`items_expand_rest` goes on from there)."""
+    the last item it took (the claims go on from there: `items_expand_leased`)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""

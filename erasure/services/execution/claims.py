@@ -30,7 +30,7 @@ from namespace_api.client import NamespaceApiClient
 
 SINGLE_MODE_BATCH = 100
 # How often a job's claim also looks behind its cursor (see `claim`), in seconds.
-BEHIND_SECONDS = 2.0
+BEHIND_SECONDS = 10.0
 # The advisory lock class of claims, taken per (request, namespace) for a claim's transaction.
 CLAIM_LOCK_CLASS = 0x434C4149  # "CLAI"
 
@@ -166,8 +166,9 @@ def claim(
 
     The scan from the start walks the pending index over every item the namespace has
     recorded since its last vacuum (their old, pending versions), so a job asks for it
-    every few seconds (`BEHIND_SECONDS`, see `execution._work_on`), not at every claim:
-    a dead worker's batch waits that long at most, and a claim stays a walk of a batch.
+    every `BEHIND_SECONDS` (see `execution._work_on`), not at every claim: a dead
+    worker's batch waits that long at most for a live job (a new job's first claim looks
+    behind at once), and a claim stays a walk of a batch.
     """
     size = client.flavor.delete_max
     if namespace.attribution_mode == AttributionMode.SINGLE:

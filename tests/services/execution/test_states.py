@@ -198,6 +198,18 @@ def _claims_of_three(monkeypatch):
     Namespace.objects.update(attribution_mode="single")
 
 
+def _started_with_two_owners(emulator, monkeypatch):
+    """A started request of 8 text items claimed 3 at a time, its `notes` namespace and
+    two lease owners (one to die, one to live)."""
+    from erasure.models import Namespace
+    from erasure.services.execution.claims import new_owner
+
+    request = prepare(emulator, texts=8, vectors=0)
+    _claims_of_three(monkeypatch)
+    start_request(request.pk)
+    return request, Namespace.objects.get(name="notes"), new_owner(), new_owner()
+
+
 @pytest.mark.parametrize("added_meanwhile", [False, True])
 def test_the_rest_of_a_namespace_is_expanded_by_the_claims_a_batch_at_a_time_already_leased(
     emulator, monkeypatch, added_meanwhile
@@ -246,14 +258,9 @@ def test_the_rest_of_a_namespace_is_expanded_by_the_claims_a_batch_at_a_time_alr
 
 def test_a_dead_workers_batch_is_taken_over_before_more_is_expanded(emulator, monkeypatch):
     from erasure.liveness import owner_alive
-    from erasure.models import Namespace
-    from erasure.services.execution.claims import claim, new_owner
+    from erasure.services.execution.claims import claim
 
-    request = prepare(emulator, texts=8, vectors=0)
-    _claims_of_three(monkeypatch)
-    start_request(request.pk)
-    notes = Namespace.objects.get(name="notes")
-    dead, live = new_owner(), new_owner()
+    request, notes, dead, live = _started_with_two_owners(emulator, monkeypatch)
     with make_client() as client:
         with owner_alive(dead):
             lost = claim(request.pk, notes, dead, client)
@@ -282,14 +289,9 @@ def test_between_looks_behind_a_claim_expands_and_takes_what_is_behind_at_the_en
     namespace's start reads every item recorded since the last vacuum); in between it
     expands, and once nothing is left to expand it takes what is behind anyway."""
     from erasure.liveness import owner_alive
-    from erasure.models import Namespace
-    from erasure.services.execution.claims import claim, new_owner
+    from erasure.services.execution.claims import claim
 
-    request = prepare(emulator, texts=8, vectors=0)
-    _claims_of_three(monkeypatch)
-    start_request(request.pk)
-    notes = Namespace.objects.get(name="notes")
-    dead, live = new_owner(), new_owner()
+    request, notes, dead, live = _started_with_two_owners(emulator, monkeypatch)
     with make_client() as client:
         with owner_alive(dead):
             claim(request.pk, notes, dead, client)  # t0, t1 (the start's), now free again
