@@ -43,9 +43,9 @@ def items_expand(
 
     Runs before a request finishes, so mappings registered while it ran that its claims
     did not take are swept in, when mappings of a started request are about to be
-    removed (`mappings_remove`), and for re-checks. Returns the number of items added. Expansions
-    of one request are serialised by its row lock (taken here unless `held`: the caller
-    holds it and has checked that the request may expand).
+    removed (`mappings_remove`), and for re-checks. Returns the number of items added.
+    Expansions of one request are serialised by its row lock (taken here unless `held`:
+    the caller holds it and has checked that the request may expand).
 
     Items already there are skipped by the unique constraint (ON CONFLICT DO NOTHING), not
     by a NOT EXISTS anti-join: with stale statistics (a young table, a first large
@@ -68,12 +68,9 @@ def items_expand(
             ON CONFLICT (request_id, namespace_id, item_id) DO NOTHING
             """,  # noqa: S608 (the constants above)
             {
-                "request": request.pk,
-                "pending": ItemOutcome.PENDING,
-                "subject": request.subject_id,
+                **_item_params(request),
                 "all": namespace_ids is None,
                 "namespaces": namespace_ids or [],
-                "scanner": SCANNER.label,
             },
         )
         added = cursor.rowcount
@@ -108,12 +105,9 @@ def items_expand_first(
             SELECT namespace_id, count(*), max(item_id) FROM added GROUP BY namespace_id
             """,  # noqa: S608 (the constants above)
             {
-                "request": request.pk,
-                "pending": ItemOutcome.PENDING,
-                "subject": request.subject_id,
+                **_item_params(request),
                 "namespaces": namespace_ids,
                 "n": first,
-                "scanner": SCANNER.label,
             },
         )
         per_namespace = {pk: (added, last) for pk, added, last in cursor.fetchall()}
@@ -161,11 +155,8 @@ def items_take_registered(
                       AND {unexpanded_sql("m", "m.namespace_id")})
             """,  # noqa: S608 (the constants above)
             {
-                "request": request.pk,
-                "pending": ItemOutcome.PENDING,
-                "subject": request.subject_id,
+                **_item_params(request),
                 "namespaces": namespace_ids,
-                "scanner": SCANNER.label,
             },
         )
         added, ahead = cursor.fetchone()
@@ -201,19 +192,27 @@ def items_expand_leased(
             RETURNING id, item_id, maybe_applied, seen_present, ctid::text
             """,  # noqa: S608 (the constants above)
             {
-                "request": request.pk,
+                **_item_params(request),
                 "namespace": namespace_id,
-                "subject": request.subject_id,
-                "pending": ItemOutcome.PENDING,
                 "owner": owner,
                 "lease": settings.ERASURE_LEASE_SECONDS,
                 "size": size,
-                "scanner": SCANNER.label,
             },
         )
         rows = cursor.fetchall()
     _expanded(request, actor, len(rows))
     return rows
+
+
+def _item_params(request: ErasureRequest) -> dict:
+    """The parameters every expansion's SQL names: its request and subject, the pending
+    outcome and the scanner's label (`_ITEM_VALUES`)."""
+    return {
+        "request": request.pk,
+        "subject": request.subject_id,
+        "pending": ItemOutcome.PENDING,
+        "scanner": SCANNER.label,
+    }
 
 
 def _expanded(request: ErasureRequest, actor: Actor, added: int) -> None:
