@@ -15,6 +15,8 @@ same run:
 * wall time / (calls x latency / concurrency): 1.0 means the API latency is all there is;
 * our time (wall minus the calls' share of latency at that concurrency) spent in our code
   and the database;
+* wall time / the API alone: the same calls made by bare HTTP, as many in flight, recording
+  nothing (the latency floor as measured: the emulator's work per call included);
 * the naive baseline on the same emulator: the official moorcheh-sdk deleting 1,000 IDs per
   call, one call at a time, recording nothing.
 
@@ -60,11 +62,8 @@ def bench_database_url() -> str:
     return fresh_database(BENCH_DB)
 
 
-def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
-    import django
-    from django.conf import settings
-
-    per_ns = args.items // len(NAMESPACES)
+def seed_namespaces(root: str, per_ns: int) -> None:
+    """The emulator holds `per_ns` items in each of the four namespaces (and nothing else)."""
     namespaces = []
     for name, kind in NAMESPACES:
         item = (
@@ -77,6 +76,57 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
             entry["vector_dimension"] = 2
         namespaces.append(entry)
     seed(root, namespaces)
+
+
+def api_floor(root: str, n: int, in_flight: int) -> tuple[float, int]:
+    """(seconds, calls) of the API alone: the same items deleted in batches of 1,000 by
+    bare HTTP calls, `in_flight` at a time (a thread each, taking the next batch as its
+    call returns), recording nothing. The latency floor as measured, the emulator's own
+    work per call and HTTP included."""
+    import queue
+    import threading
+
+    per_ns = n // len(NAMESPACES)
+    seed_namespaces(root, per_ns)
+    with httpx_client(root) as http:
+        http.post("/_emulator/calls/clear").raise_for_status()
+    batches: queue.SimpleQueue = queue.SimpleQueue()
+    for name, kind in NAMESPACES:
+        path = f"/v1/namespaces/{name}/{'documents' if kind == 'text' else 'vectors'}/delete"
+        for start in range(0, per_ns, 1000):
+            ids = [f"{name}-{i}" for i in range(start, min(start + 1000, per_ns))]
+            batches.put((path, ids))
+    failures: list[str] = []
+
+    def send() -> None:
+        with httpx_client(root) as http:
+            while True:
+                try:
+                    path, ids = batches.get_nowait()
+                except queue.Empty:
+                    return
+                answer = http.post(path, json={"ids": ids}, headers={"x-api-key": KEY})
+                if answer.status_code != 200:
+                    failures.append(f"{path}: {answer.status_code}")
+
+    threads = [threading.Thread(target=send) for _ in range(in_flight)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"the API floor's calls failed: {failures[:3]}")
+    return elapsed, api_calls(root)
+
+
+def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
+    import django
+    from django.conf import settings
+
+    per_ns = args.items // len(NAMESPACES)
+    seed_namespaces(root, per_ns)
 
     os.environ["NAMESPACE_API_URL"] = f"{root}/v1"
     os.environ["NAMESPACE_API_KEY"] = KEY
@@ -353,6 +403,7 @@ def main() -> None:
     rows = []
     results = []
     naive = {}
+    measured: dict[int, tuple[float, int]] = {}
     for latency_ms in [int(x) for x in args.latency_ms.split(",")]:
         latency = latency_ms / 1000
         with emulator_process(latency_ms=latency_ms) as root:
@@ -408,6 +459,7 @@ def main() -> None:
                         )
                     )
             naive[latency_ms] = naive_sdk_loop(root, args.items)
+            measured[latency_ms] = api_floor(root, args.items, concurrency)
     # The median of three: one run of the floor varies by a third on this machine.
     floors = sorted(database_floor(database_url, args.items, logged=True) for _ in range(3))
     unlogged = sorted(database_floor(database_url, args.items, logged=False) for _ in range(3))
@@ -432,6 +484,16 @@ def main() -> None:
     )
     print(table(rows, headers))
     print()
+    for latency_ms, (floor_seconds, floor_calls) in measured.items():
+        print(
+            f"the API alone at {latency_ms} ms ({floor_calls} bare calls of 1,000 IDs, "
+            f"{concurrency} in flight, recording nothing): {floor_seconds:.2f} s, "
+            f"{floor_seconds / (floor_calls * latency_ms / 1000 / concurrency):.2f}x the "
+            "nominal latency floor"
+        )
+        for row in rows:
+            if row[0] == latency_ms and row[4] == floor_calls:
+                print(f"  {row[1]}: wall / the API alone = {float(row[7]) / floor_seconds:.2f}")
     for latency_ms, (naive_time, naive_calls) in naive.items():
         print(
             f"naive moorcheh-sdk loop at {latency_ms} ms (1,000 IDs per call, sequential, "
