@@ -7,8 +7,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -158,6 +159,17 @@ def api_call_log(root: str) -> list[dict]:
 def api_calls_clear(root: str) -> None:
     with httpx.Client(base_url=root, timeout=60) as http:
         http.post("/_emulator/calls/clear").raise_for_status()
+
+
+def timed_threads(target: Callable[[], None], count: int) -> float:
+    """Seconds from starting `count` threads running `target` until the last one ends."""
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
 
 
 def start_workers(count: int, concurrency: int, env: dict[str, str]) -> list[subprocess.Popen]:

@@ -45,12 +45,14 @@ from bench.common import (
     ROOT,
     api_calls,
     api_calls_by_endpoint,
+    api_calls_clear,
     emulator_process,
     fresh_database,
     seed,
     start_workers,
     statements,
     table,
+    timed_threads,
 )
 
 BENCH_DB = "erasure_bench"
@@ -84,12 +86,10 @@ def api_floor(root: str, n: int, in_flight: int) -> tuple[float, int]:
     call returns), recording nothing. The latency floor as measured, the emulator's own
     work per call and HTTP included."""
     import queue
-    import threading
 
     per_ns = n // len(NAMESPACES)
     seed_namespaces(root, per_ns)
-    with httpx_client(root) as http:
-        http.post("/_emulator/calls/clear").raise_for_status()
+    api_calls_clear(root)
     batches: queue.SimpleQueue = queue.SimpleQueue()
     for name, kind in NAMESPACES:
         path = f"/v1/namespaces/{name}/{'documents' if kind == 'text' else 'vectors'}/delete"
@@ -109,13 +109,7 @@ def api_floor(root: str, n: int, in_flight: int) -> tuple[float, int]:
                 if answer.status_code != 200:
                     failures.append(f"{path}: {answer.status_code}")
 
-    threads = [threading.Thread(target=send) for _ in range(in_flight)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = timed_threads(send, in_flight)
     if failures:
         raise RuntimeError(f"the API floor's calls failed: {failures[:3]}")
     return elapsed, api_calls(root)

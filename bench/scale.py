@@ -106,16 +106,16 @@ def write_rows(path: Path, *, start: int, stop: int, size: int, tenant_items: in
             fh.write(f"bench|tenant-{size},{name},{item_id}\n")
 
 
-def write_probe(path: Path, *, size: int, rows: int, repeat: int) -> None:
+def write_probe(path: Path, *, size: int, rows: int, index: int) -> None:
     """`rows` mappings of new ordinary subjects (10 items each), none registered before: the
-    registration probe of a decade, the same file size at every decade."""
+    registration probe of a decade (the `index`th), the same file size at every decade."""
     with path.open("w", encoding="utf-8") as fh:
         fh.write("subject,namespace,item_id\n")
         for i in range(rows):
             name = NAMESPACES[i % 2][0]
             fh.write(
-                f"bench|probe-{size}-{repeat}-{i // PER_SUBJECT},{name},"
-                f"probe-{size}-{repeat}-{i:09d}\n"
+                f"bench|probe-{size}-{index}-{i // PER_SUBJECT},{name},"
+                f"probe-{size}-{index}-{i:09d}\n"
             )
 
 
@@ -132,7 +132,7 @@ def registration_probe(
     for n in range(repeat):
         start_up = run_import(env, empty)[0]
         probe = Path(tmp) / f"probe-{size}-{n}.csv"
-        write_probe(probe, size=size, rows=rows, repeat=n)
+        write_probe(probe, size=size, rows=rows, index=n)
         elapsed, probe_peak = run_import(env, probe)
         probe.unlink()
         seconds.append(elapsed - start_up)

@@ -47,6 +47,7 @@ from bench.common import (
     postgres_backends,
     process_cpu_seconds,
     table,
+    timed_threads,
 )
 
 BENCH_DB = "webhooks_bench"
@@ -152,13 +153,7 @@ def send_all(port: int, path: str, items: list, clients: int) -> tuple[float, Co
             statuses.update(local_status)
             latencies.extend(local_lat)
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started, statuses, latencies
+    return timed_threads(worker, clients), statuses, latencies
 
 
 def add_runs(total: tuple, run: tuple) -> tuple[float, Counter, list]:
