@@ -36,6 +36,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import psutil
 import psycopg
@@ -186,6 +187,7 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
     settings.ERASURE_JOBS_PER_REQUEST = args.workers * args.concurrency
     workers_cpu_before = sum(_cpu(psutil.Process(w.pid)) for w in workers)
     postgres_cpu_before = _postgres_cpu()
+    wal_before = _wal_lsn(database_url)
     emulator_cpu_before = _cpu(emulator_proc())
     if args.statements:
         statements(database_url, reset=True)
@@ -198,9 +200,11 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
             break
         time.sleep(0.02)
     wall = time.perf_counter() - started
+    postgres_by_kind = _postgres_cpu() - postgres_cpu_before
+    wal_bytes = _wal_lsn(database_url) - wal_before
     cpu = {
         "workers": sum(_cpu(psutil.Process(w.pid)) for w in workers) - workers_cpu_before,
-        "postgres": _postgres_cpu() - postgres_cpu_before,
+        "postgres": sum(postgres_by_kind.values()),
         "emulator": _cpu(emulator_proc()) - emulator_cpu_before,
     }
     top = statements(database_url, reset=False, limit=25) if args.statements else []
@@ -243,6 +247,8 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
         "counts": counts,
         "phases": phases,
         "cpu": cpu,
+        "postgres_by_kind": postgres_by_kind,
+        "wal_bytes": wal_bytes,
         "statements": top,
     }
 
@@ -252,12 +258,14 @@ def _cpu(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def _postgres_cpu() -> float:
-    """CPU seconds of every PostgreSQL process so far: the live ones, and, through each
-    postmaster's children times, the backends that have exited (a job's connection closes
-    when its job ends, and its CPU would be lost otherwise)."""
-    total = 0.0
-    for process in psutil.process_iter(["name", "ppid"]):
+def _postgres_cpu() -> Counter:
+    """CPU seconds of every PostgreSQL process so far, by kind: the live ones under their
+    title (`walwriter`, `checkpointer`, `autovacuum worker`, ...; every connection is a
+    `backend`), and, through each postmaster's children times, the processes that have
+    exited (`exited`: mostly the backends of jobs that ended, whose connection closes with
+    them; an autovacuum worker too once it is done)."""
+    total: Counter = Counter()
+    for process in psutil.process_iter(["name", "ppid", "cmdline"]):
         if not (process.info["name"] or "").startswith("postgres"):
             continue
         try:
@@ -265,10 +273,36 @@ def _postgres_cpu() -> float:
             parent = psutil.Process(process.info["ppid"]).name()
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system
-        if not parent.startswith("postgres"):  # a postmaster: its reaped backends
-            total += times.children_user + times.children_system
+        if not parent.startswith("postgres"):  # a postmaster: its reaped children
+            total["exited"] += times.children_user + times.children_system
+            kind = "postmaster"
+        else:
+            kind = _process_kind(" ".join(process.info["cmdline"] or []))
+        total[kind] += times.user + times.system
     return total
+
+
+def _process_kind(title: str) -> str:
+    """`postgres: walwriter` → walwriter; `postgres: postgres bench 127.0.0.1(5000) idle`
+    (a connection) → backend."""
+    name = title.removeprefix("postgres: ").strip()
+    for kind in (
+        "checkpointer",
+        "background writer",
+        "walwriter",
+        "autovacuum launcher",
+        "autovacuum worker",
+        "logical replication launcher",
+        "stats collector",
+    ):
+        if name.startswith(kind):
+            return kind
+    return "backend"
+
+
+def _wal_lsn(database_url: str) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0]
 
 
 def emulator_proc() -> psutil.Process:
@@ -444,6 +478,11 @@ def main() -> None:
                 print(
                     "    CPU seconds during the run: "
                     + ", ".join(f"{k} {v:.2f}" for k, v in result["cpu"].items())
+                )
+                print(
+                    "    PostgreSQL CPU by process: "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in result["postgres_by_kind"].most_common())
+                    + f"; WAL written {result['wal_bytes'] / 2**20:.0f} MiB"
                 )
                 if result["statements"]:
                     print(
