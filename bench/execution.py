@@ -22,7 +22,10 @@ same run:
 
 With `--repeat N` each latency and mode runs N times: the table shows the run of median
 wall time (and the spread of all N), since one run on a shared 2-core machine can vary by
-half.
+half. PostgreSQL's CPU is the median of the N runs' (it varies by a fifth between runs of
+the same work), against the floor's median of three. The run's CPU is also shown by
+PostgreSQL process (connections, WAL writer, checkpointer, autovacuum, ...), with the WAL
+it wrote.
 
 Uses a database of its own (`erasure_bench`, recreated) on the server of DATABASE_URL, or on
 127.0.0.1:5432. BENCH_WORKER_LOG_LEVEL=DEBUG shows each batch's claim/call/record times.
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -444,6 +448,9 @@ def main() -> None:
                     key=lambda run: run["wall"],
                 )
                 result = runs[len(runs) // 2]
+                # The PostgreSQL CPU of every run: its median is the figure compared with
+                # the floor (itself a median of three), not the CPU of the median-wall run.
+                result["postgres_runs"] = sorted(run["cpu"]["postgres"] for run in runs)
                 results.append(result)
                 if len(runs) > 1:
                     print(
@@ -541,9 +548,16 @@ def main() -> None:
         f"without the WAL (UNLOGGED): {db_floor_unlogged:.2f} s"
     )
     for row, result in zip(rows, results, strict=True):
-        postgres = result["cpu"]["postgres"]
+        runs = result["postgres_runs"]
+        postgres = statistics.median(runs)
+        spread = (
+            f" (median of {', '.join(f'{cpu:.2f}' for cpu in runs)}: "
+            f"{runs[0] / db_floor:.2f}x to {runs[-1] / db_floor:.2f}x)"
+            if len(runs) > 1
+            else ""
+        )
         print(
-            f"  [{row[0]} ms, {row[1]}] PostgreSQL CPU {postgres:.2f} s = "
+            f"  [{row[0]} ms, {row[1]}] PostgreSQL CPU {postgres:.2f} s{spread} = "
             f"{postgres / db_floor:.2f}x that floor ({postgres / db_floor_unlogged:.2f}x "
             f"without the WAL); wall / that floor = {float(row[7]) / db_floor:.2f}"
         )

@@ -117,6 +117,13 @@ if not DATABASES["default"]["HOST"] and "host" in DATABASES["default"]["OPTIONS"
 # statement, whose work takes 1 ms). A `-c jit=...` in DATABASE_URL's `options` still wins.
 _options = DATABASES["default"].setdefault("OPTIONS", {})
 _options["options"] = " ".join(filter(None, ["-c jit=off", _options.get("options", "")]))
+# The statements of a batch's claim and record are prepared once per connection
+# (erasure.prepared); off for a pooler in transaction mode that cannot keep them.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+if DATABASE_PREPARED_STATEMENTS:
+    # Django turns psycopg's prepared statements off (None) unless asked. Only the cursors
+    # of erasure.prepared ask: Django's own bind on the client and never prepare.
+    _options.setdefault("prepare_threshold", 5)
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL (postgres://...)")
 

@@ -8,6 +8,7 @@ from django.db import connection
 from erasure.actors import Actor
 from erasure.lifecycle import EXPANDABLE_STATUSES, ItemOutcome
 from erasure.models import AuditEventType, ErasureRequest
+from erasure.prepared import prepared_cursor
 from erasure.selectors.requests import unexpanded_sql
 from erasure.services.audit import Entry, audit_record, audit_record_many
 from erasure.services.locks import lock_request
@@ -179,7 +180,7 @@ def items_expand_leased(
     every other expansion (`items_expand`, under the request's lock) waits for: none
     inserts these items meanwhile, so a plain INSERT takes them, without the speculative
     insertion of ON CONFLICT (a quarter more WAL per row)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO erasure_erasureitem {_LEASED_ITEM_COLUMNS}

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from erasure.lifecycle import ItemOutcome, RequestStatus
 from erasure.liveness import lease_free
 from erasure.models import AttributionMode, ErasureRequest, Namespace
+from erasure.prepared import prepared_cursor
 from erasure.selectors.requests import unexpanded_sql
 from erasure.services.execution.base import WORKER, Batch, Item
 from erasure.services.expansion import items_expand_leased
@@ -59,9 +60,10 @@ def namespaces_with_claimable_items(request_id: uuid.UUID | str) -> list[Namespa
 
 def _claimable(alias: str, *, text: str = "") -> str:
     """SQL: the item aliased `alias` may be claimed now (pending, its backoff over, its
-    lease free, tries left). Parameters `pending` and `max_attempts`; `text` is appended
-    to the outcome column (see the claim)."""
-    return f"""{alias}.outcome{text} = %(pending)s
+    lease free, tries left). Parameter `max_attempts`; `text` is appended to the outcome
+    column (see the claim). The pending outcome is a literal, as in the pending index's
+    predicate: a prepared statement's generic plan may use that index only so."""
+    return f"""{alias}.outcome{text} = '{ItemOutcome.PENDING}'
         AND ({alias}.not_before IS NULL OR {alias}.not_before <= now())
         AND {lease_free(alias)}
         AND {alias}.attempts < %(max_attempts)s"""
@@ -176,7 +178,7 @@ def claim(
     with transaction.atomic():
         # FOR SHARE: a hold (or any state change, FOR NO KEY UPDATE) in progress is waited
         # for, and its outcome seen: no batch is claimed for a request held meanwhile.
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 "SELECT 1 FROM erasure_erasurerequest WHERE id = %s AND status = %s FOR SHARE",
                 [request_id, RequestStatus.RUNNING],
@@ -189,7 +191,7 @@ def claim(
             # once per thread and request.
             request = ErasureRequest.objects.select_related("subject").get(pk=request_id)
             _request_cache.set(str(request_id), request)
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             # Claims of one namespace of one request take turns (a lock for this short
             # transaction), so the pending items are chosen without locking each row first
             # (FOR UPDATE SKIP LOCKED wrote every row twice: its lock, then its lease). The
@@ -293,7 +295,7 @@ _request_cache = _RequestCache()
 def still_running(request_id: uuid.UUID | str) -> bool:
     """Whether the request is running (checked before every call: a statement, not a
     query built by the ORM each time)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT 1 FROM erasure_erasurerequest WHERE id = %s AND status = %s",
             [request_id, RequestStatus.RUNNING],

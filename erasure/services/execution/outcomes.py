@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from erasure.failpoints import failpoint
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome
 from erasure.models import AuditEventType
+from erasure.prepared import prepared_cursor
 from erasure.services.audit import audit_record
 from erasure.services.execution.base import WORKER, Batch, ExecutionSummary, Item
 from erasure.services.execution.claims import give_back
@@ -60,11 +61,15 @@ def record_outcomes(
             groups[key].append(item)
         written = 0
         mappings_removed = 0
-        with connection.cursor() as cursor, _rows_found_where_claimed(cursor):
+        with (
+            connection.cursor() as cursor,
+            prepared_cursor() as prepared,
+            _rows_found_where_claimed(cursor),
+        ):
             for (outcome, status, error, dispatch_id, retryable, applied), items in groups.items():
                 again = outcome == ItemOutcome.FAILED and retryable
                 recorded, removed = _record_group(
-                    cursor,
+                    prepared,
                     items,
                     {
                         "status": status,
@@ -89,7 +94,7 @@ def record_outcomes(
                 # Nothing was sent for these: authentication stopped the batch.
                 give_back(untried, owner, status=401)
             # The batch's proof of presence has served (dispatch.send_batch).
-            cursor.execute("DELETE FROM erasure_leaseproof WHERE owner = %s", [owner])
+            prepared.execute("DELETE FROM erasure_leaseproof WHERE owner = %s", [owner])
         if written < len(outcomes):
             logger.warning(
                 "request %s: %d items were taken over by another worker before this one "
@@ -125,22 +130,35 @@ def record_outcomes(
 
 
 # The planner settings that leave it one way to join the claimed rows with the item
-# table: a nested loop of TID fetches.
-_TID_LOOP = ("enable_hashjoin", "enable_mergejoin", "enable_seqscan", "enable_material")
+# table: a nested loop of TID fetches, each costed as the buffer lookup it is (the claim
+# has just read these rows) rather than a random read. And a plan made for each
+# execution's values (the statement is prepared, erasure.prepared): the mapping removal's
+# `= ANY` of the batch's IDs is a hashed lookup only when the array is a constant of the
+# plan; in the generic plan, a parameter, it was a linear search of 1,000 IDs for each
+# mapping of the range.
+_RECORD_SETTINGS = {
+    "enable_hashjoin": "off",
+    "enable_mergejoin": "off",
+    "enable_seqscan": "off",
+    "enable_material": "off",
+    "random_page_cost": "0.05",
+    "plan_cache_mode": "force_custom_plan",
+}
 
 
 @contextmanager
 def _rows_found_where_claimed(cursor) -> Iterator[None]:
     """The record's join of the claimed rows (ctid, id) with the item table as a nested
     loop of TID fetches, whatever the table's size. The planner costs a TID fetch as a
-    random read, so while the table is young (under some 4,000 pages: a first request of
-    100,000 items) it chose to scan the whole table for every batch: a third of the
-    record's time there. The other ways are off for these statements only (SET LOCAL, put
-    back after)."""
-    names = ", ".join(f"current_setting('{name}')" for name in _TID_LOOP)
+    random read, so while the table is young it chose another way for every batch: a scan
+    of the whole table (under some 4,000 pages: a first request of 100,000 items), and
+    with that off, a walk of the whole primary key, fetching every row to compare its
+    owner. Both grow with the table; the TID fetches grow with the batch. The settings
+    hold for these statements only (SET LOCAL, put back after)."""
+    names = ", ".join(f"current_setting('{name}')" for name in _RECORD_SETTINGS)
     cursor.execute(f"SELECT {names}")  # noqa: S608 (constant names)
     before = cursor.fetchone()
-    _set_local(cursor, ["off"] * len(_TID_LOOP))
+    _set_local(cursor, list(_RECORD_SETTINGS.values()))
     try:
         yield
     finally:
@@ -148,7 +166,7 @@ def _rows_found_where_claimed(cursor) -> Iterator[None]:
 
 
 def _set_local(cursor, values: list[str]) -> None:
-    calls = ", ".join(f"set_config('{name}', %s, true)" for name in _TID_LOOP)
+    calls = ", ".join(f"set_config('{name}', %s, true)" for name in _RECORD_SETTINGS)
     cursor.execute(f"SELECT {calls}", values)  # noqa: S608 (constant names)
 
 
@@ -216,7 +234,7 @@ def _record_group(cursor, items: list[Item], params: dict) -> tuple[int, int]:
                         THEN now() + make_interval(secs => %(base)s * power(2, attempts - 1))
                         ELSE NULL END,
                     decided_by_id = CASE WHEN %(again)s AND attempts < %(max_attempts)s
-                                         THEN NULL ELSE %(dispatch)s END,
+                                         THEN NULL ELSE %(dispatch)s::bigint END,
                     decided_at = CASE WHEN %(again)s AND attempts < %(max_attempts)s
                                       THEN NULL ELSE now() END,
                     lease_owner = '',

@@ -1,5 +1,8 @@
 """A claim's update fetches the rows its scan found, where it found them (a TID scan),
-whatever the statistics say.
+whatever the statistics say, and the record finds them where the claim left them. Both
+are prepared statements (erasure.prepared): the claim's plan holds for the generic plan
+that PostgreSQL caches after a few executions, as for each execution's own; the record is
+planned for each batch's values.
 
 Statistics taken when nearly every item was finished (a long history, then a new large
 request) say that almost nothing is pending, so the partial pending index looks empty.
@@ -9,16 +12,49 @@ update of every claim (a request of 25,000 pending items: 98 ms a claim instead 
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import pytest
 from django.db import connection
 
 from erasure.clients import ApiClients
-from erasure.models import Namespace
+from erasure.models import ErasureItem, Namespace
 from erasure.services.execution.claims import claim, give_back, new_owner
 from erasure.services.execution.start import start_request
 from tests.services.execution.helpers import prepare
 
 pytestmark = pytest.mark.django_db
+
+_TYPES = {bool: "boolean", int: "bigint", float: "double precision", uuid.UUID: "uuid"}
+
+
+def _generic_plan(sql: str, params: dict) -> str:
+    """The plan PostgreSQL caches for `sql` as a prepared statement once it stops planning
+    each execution anew (its generic plan: made without the parameters' values), as
+    `EXPLAIN EXECUTE` shows it under `plan_cache_mode = force_generic_plan`. Each
+    parameter has the type the driver sends for its value (a `str` none: `unknown`)."""
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    numbered = re.sub(r"%\((\w+)\)s", number, sql)
+    types = ", ".join(_TYPES.get(type(params[name]), "unknown") for name in names)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+        cursor.execute(f"PREPARE generic_plan ({types}) AS {numbered}")
+        try:
+            placeholders = ", ".join(["%s"] * len(names))
+            cursor.execute(
+                f"EXPLAIN EXECUTE generic_plan({placeholders})", [params[n] for n in names]
+            )
+            return "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE generic_plan")
+            cursor.execute("SELECT set_config('plan_cache_mode', 'auto', true)")
 
 
 def _finished_history(items: int) -> None:
@@ -60,15 +96,19 @@ def test_a_claim_updates_the_rows_where_it_found_them_even_when_statistics_say_n
     (sql, params), *_ = statements
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    outer = [line for line in plan.splitlines() if "Scan" in line and "erasureitem i " in line]
-    assert outer and all("Tid Scan" in line for line in outer), plan
+        custom = "\n".join(row[0] for row in cursor.fetchall())
+    for plan in (custom, _generic_plan(sql, params)):
+        outer = [line for line in plan.splitlines() if "Scan" in line and "erasureitem i " in line]
+        assert outer and all("Tid Scan" in line for line in outer), plan
+        # The claim's scan walks the pending index, never the finished history.
+        assert "item_pending_idx" in plan, plan
 
 
 def test_the_record_finds_the_claimed_rows_by_tid_even_in_a_young_table(emulator):
     """A young item table (this request's items only) is small enough that the planner,
-    costing a TID fetch as a random read, would scan the whole table for every batch's
-    record instead of fetching its 1,000 rows where the claim found them."""
+    costing a TID fetch as a random read, would scan the whole table (or, with that off,
+    walk its whole primary key) for every batch's record instead of fetching its 1,000
+    rows where the claim found them."""
     from erasure.services.execution.base import ExecutionSummary
     from erasure.services.execution.dispatch import send_batch
     from erasure.services.execution.outcomes import record_outcomes
@@ -79,7 +119,7 @@ def test_the_record_finds_the_claimed_rows_by_tid_even_in_a_young_table(emulator
     plans: list[str] = []
 
     def explain(execute, sql, params, many, context):
-        if "WITH recorded AS" in sql:
+        if sql.lstrip().startswith("WITH recorded AS"):  # not _generic_plan's PREPARE
             cursor = context["cursor"].cursor  # the driver's own: no wrapper again
             cursor.execute("EXPLAIN " + sql, params)
             plans.append("\n".join(row[0] for row in cursor.fetchall()))
@@ -95,8 +135,43 @@ def test_the_record_finds_the_claimed_rows_by_tid_even_in_a_young_table(emulator
             record_outcomes(batch, result, owner, ExecutionSummary())
     first, *_ = plans
     scans = [line for line in first.splitlines() if "on erasure_erasureitem" in line]
-    assert scans and not any("Seq Scan" in line for line in scans), first
+    # Only TID fetches: neither the whole table nor the whole primary key walked.
+    assert scans and all("Tid Scan" in line or "Update on" in line for line in scans), first
     # The settings are put back for the rest of the connection's work.
     with connection.cursor() as cursor:
         cursor.execute("SHOW enable_seqscan")
         assert cursor.fetchone()[0] == "on"
+
+
+def test_a_batch_s_statements_are_prepared_and_its_record_planned_for_its_own_ids(emulator):
+    """The claim's, the expansion's and the record's statements are prepared once per
+    connection (erasure.prepared). The record is planned for each batch's values all the
+    same: its mapping removal keeps the rows of the batch's IDs by a hashed `= ANY`, which
+    a generic plan (the IDs a parameter) would turn into a linear search per mapping."""
+    from erasure.services.execution.base import ExecutionSummary
+    from erasure.services.execution.dispatch import send_batch
+    from erasure.services.execution.outcomes import record_outcomes
+
+    request = prepare(emulator, texts=0, vectors=7000, others=0)
+    start_request(request.pk)
+    namespace = Namespace.objects.get(name="vecs")
+    owner = new_owner()
+    with ApiClients() as clients:
+        client = clients.for_namespace(namespace)
+        for _ in range(7):
+            batch = claim(request.pk, namespace, owner, client)
+            assert batch is not None and len(batch.items) == 1000
+            result = send_batch(client, batch, owner, mode=namespace.attribution_mode)
+            record_outcomes(batch, result, owner, ExecutionSummary())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%erasure_erasureitem%'"
+        )
+        prepared = {row[0].split()[0]: row[1:] for row in cursor.fetchall()}
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "auto"  # put back for the rest of the connection
+    assert {"WITH", "UPDATE", "INSERT"} <= set(prepared), prepared
+    generic, custom = prepared["WITH"]
+    assert generic == 0 and custom >= 7, prepared["WITH"]
+    assert ErasureItem.objects.filter(request=request, outcome="deleted").count() == 7000
