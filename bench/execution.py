@@ -23,7 +23,9 @@ same run:
 With `--repeat N` each latency and mode runs N times: the table shows the run of median
 wall time (and the spread of all N), since one run on a shared 2-core machine can vary by
 half. PostgreSQL's CPU is the median of the N runs' (it varies by a fifth between runs of
-the same work), against the floor's median of three. The run's CPU is also shown by
+the same work), against the floor's median of three; and, since the machine's speed
+drifts within minutes, each run's CPU over a floor measured right after it, whose median
+is shown too. The run's CPU is also shown by
 PostgreSQL process (connections, WAL writer, checkpointer, autovacuum, ...), with the WAL
 it wrote.
 
@@ -257,6 +259,15 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
     }
 
 
+def run_beside_floor(args, root: str, database_url: str, *, modes_name: str) -> dict:
+    """One run, then the floor of PostgreSQL alone measured right after it (`db_floor`):
+    this machine's speed drifts by a third within minutes, so a run's CPU is also compared
+    with a floor measured beside it, not only with the one measured at the end."""
+    run = run_engine(args, root, database_url, modes_name=modes_name)
+    run["db_floor"] = database_floor(database_url, args.items, logged=True)
+    return run
+
+
 def _cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
     return times.user + times.system
@@ -442,15 +453,19 @@ def main() -> None:
             for mode in args.modes.split(","):
                 runs = sorted(
                     (
-                        run_engine(args, root, database_url, modes_name=mode)
+                        run_beside_floor(args, root, database_url, modes_name=mode)
                         for _ in range(args.repeat)
                     ),
                     key=lambda run: run["wall"],
                 )
                 result = runs[len(runs) // 2]
                 # The PostgreSQL CPU of every run: its median is the figure compared with
-                # the floor (itself a median of three), not the CPU of the median-wall run.
+                # the floor (itself a median of three), not the CPU of the median-wall run;
+                # and each run's CPU over the floor measured right after it.
                 result["postgres_runs"] = sorted(run["cpu"]["postgres"] for run in runs)
+                result["postgres_ratios"] = sorted(
+                    run["cpu"]["postgres"] / run["db_floor"] for run in runs
+                )
                 results.append(result)
                 if len(runs) > 1:
                     print(
@@ -560,6 +575,12 @@ def main() -> None:
             f"  [{row[0]} ms, {row[1]}] PostgreSQL CPU {postgres:.2f} s{spread} = "
             f"{postgres / db_floor:.2f}x that floor ({postgres / db_floor_unlogged:.2f}x "
             f"without the WAL); wall / that floor = {float(row[7]) / db_floor:.2f}"
+        )
+        ratios = result["postgres_ratios"]
+        print(
+            f"  [{row[0]} ms, {row[1]}] each run's PostgreSQL CPU / the floor measured right "
+            f"after it: median {statistics.median(ratios):.2f}x "
+            f"({', '.join(f'{ratio:.2f}' for ratio in ratios)})"
         )
 
 

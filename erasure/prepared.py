@@ -38,7 +38,7 @@ def prepared_cursor() -> Iterator[PreparedCursor]:
             yield cursor
         return
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with psycopg.Cursor(connection.connection) as cursor:
         yield PreparedCursor(cursor)
 
 
@@ -58,7 +58,8 @@ class PreparedCursor:
         executor(sql, params, False, {"connection": connection, "cursor": self})
 
     def _execute(self, sql: str, params, many: bool, context: dict) -> None:
-        self.cursor.execute(sql, params, prepare=True)
+        with connection.wrap_database_errors:  # psycopg's errors raised as Django's
+            self.cursor.execute(sql, params, prepare=True)
 
     def fetchone(self) -> tuple | None:
         return self.cursor.fetchone()
