@@ -22,15 +22,26 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from django.conf import settings
 from django.db import connection
 
 
+class StatementCursor(Protocol):
+    """What the callers use of a cursor: a `PreparedCursor`, or Django's own when turned
+    off."""
+
+    def execute(self, sql: str, params: Any = ...) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> Any: ...
+
+
 @contextmanager
-def prepared_cursor() -> Iterator[PreparedCursor]:
+def prepared_cursor() -> Iterator[StatementCursor]:
     """A cursor on Django's connection (its current transaction) whose statements are
     prepared: `cursor.execute(sql, params)` with psycopg's `%(name)s` placeholders."""
     if not settings.DATABASE_PREPARED_STATEMENTS:
