@@ -131,18 +131,13 @@ def record_outcomes(
 
 # The planner settings that leave it one way to join the claimed rows with the item
 # table: a nested loop of TID fetches, each costed as the buffer lookup it is (the claim
-# has just read these rows) rather than a random read. And a plan made for each
-# execution's values (the statement is prepared, erasure.prepared): the mapping removal's
-# `= ANY` of the batch's IDs is a hashed lookup only when the array is a constant of the
-# plan; in the generic plan, a parameter, it was a linear search of 1,000 IDs for each
-# mapping of the range.
+# has just read these rows) rather than a random read.
 _RECORD_SETTINGS = {
     "enable_hashjoin": "off",
     "enable_mergejoin": "off",
     "enable_seqscan": "off",
     "enable_material": "off",
     "random_page_cost": "0.05",
-    "plan_cache_mode": "force_custom_plan",
 }
 
 
@@ -197,12 +192,15 @@ def _record_group(cursor, items: list[Item], params: dict) -> tuple[int, int]:
     Data minimisation as soon as the data is gone: the same statement removes the mappings
     of the items it records erased, so their IDs never travel back to us and out again.
     A batch is a run of adjacent items in `item_id` order, so their mappings are one range
-    of the mapping key, read in one pass and kept by a hashed `= ANY` of the batch's IDs
-    (a filter, not an index condition: as an index condition it was one descent of the
-    key per item, ten times the cost). Only once the whole group is recorded here (by the
-    statement that writes its last rows): rows taken over by another worker are that
-    worker's to record, and the mappings of a group recorded in part are removed by the
-    completion.
+    of the mapping key, read in one pass and kept by a hashed lookup of the batch's IDs (a
+    filter, not an index condition: as an index condition it was one descent of the key
+    per item, ten times the cost). The lookup is a hashed subplan (`IN (...) IS TRUE`,
+    which the planner leaves a subplan rather than a join): the statement is prepared
+    (erasure.prepared), and in its generic plan `= ANY` of the IDs, a parameter rather than
+    a constant, was a linear search of 1,000 IDs for each mapping of the range. Only once
+    the whole group is recorded here (by the statement that writes its last rows): rows
+    taken over by another worker are that worker's to record, and the mappings of a group
+    recorded in part are removed by the completion.
 
     A row written by the first statement is no longer leased (`lease_owner = ''`), so the
     second, by primary key, writes only the rows that had moved: none is written twice.
@@ -248,7 +246,7 @@ def _record_group(cursor, items: list[Item], params: dict) -> tuple[int, int]:
                   AND m.subject_id = %(subject)s AND m.namespace_id = %(namespace)s
                   AND m.item_id >= (SELECT min(i) FROM unnest(%(item_ids)s::text[]) i)
                   AND m.item_id <= (SELECT max(i) FROM unnest(%(item_ids)s::text[]) i)
-                  AND (m.item_id || '') = ANY(%(item_ids)s::text[])
+                  AND (m.item_id IN (SELECT unnest(%(item_ids)s::text[]))) IS TRUE
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM recorded), (SELECT count(*) FROM removed)
