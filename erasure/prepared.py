@@ -2,11 +2,12 @@
 planned once per connection instead of once per batch.
 
 Django binds parameters on the client and never prepares (its default, kept for
-connection poolers). For the statements of a batch's claim and record that cost a
+connection poolers). For the statements of a batch's claim and record, that cost a
 sixth of PostgreSQL's CPU in an erasure (measured with `perf` on `bench.execution`: the
 parser, the analyser and the planner, for statements whose work is a few milliseconds).
-These run through a psycopg cursor that binds on the server, on Django's own connection
-and in its transaction, and are prepared by name (`prepare=True`).
+These run through a psycopg cursor that binds on the server and prepares every statement
+by name, on Django's own connection and in its transaction, wrapped as Django wraps its
+own cursors (execute wrappers, Django's errors, the query log in DEBUG).
 
 `DATABASE_PREPARED_STATEMENTS=false` turns it off, for a pooler in transaction mode that
 cannot keep a connection's prepared statements (PgBouncer before 1.21, or without
@@ -19,65 +20,35 @@ so a parameter whose context names no type (a `NULL` in a `CASE`, say) carries a
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 import psycopg
 from django.conf import settings
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 
-class StatementCursor(Protocol):
-    """What the callers use of a cursor: a `PreparedCursor`, or Django's own when turned
-    off."""
+class _PreparingCursor(psycopg.Cursor):
+    """A server-binding cursor that prepares whatever it executes."""
 
-    def execute(self, sql: str, params: Any = ...) -> Any: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> Any: ...
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
 
 
 @contextmanager
-def prepared_cursor() -> Iterator[StatementCursor]:
+def prepared_cursor() -> Iterator[CursorWrapper]:
     """A cursor on Django's connection (its current transaction) whose statements are
-    prepared: `cursor.execute(sql, params)` with psycopg's `%(name)s` placeholders."""
+    prepared: `cursor.execute(sql, params)` with `%(name)s` or `%s` placeholders."""
     if not settings.DATABASE_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
             yield cursor
         return
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        yield PreparedCursor(cursor)
-
-
-class PreparedCursor:
-    """What the callers use of a cursor. Statements pass through the connection's
-    `execute_wrapper`s, as Django's own cursors' do (`context["cursor"].cursor` is the
-    driver's cursor)."""
-
-    def __init__(self, cursor: psycopg.Cursor) -> None:
-        self.cursor = cursor
-
-    def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()) -> None:
-        connection.validate_no_broken_transaction()
-        executor = self._execute
-        for wrapper in reversed(connection.execute_wrappers):
-            executor = functools.partial(wrapper, executor)
-        executor(sql, params, False, {"connection": connection, "cursor": self})
-
-    def _execute(self, sql: str, params, many: bool, context: dict) -> None:
-        with connection.wrap_database_errors:  # psycopg's errors raised as Django's
-            self.cursor.execute(sql, params, prepare=True)
-
-    def fetchone(self) -> tuple | None:
-        return self.cursor.fetchone()
-
-    def fetchall(self) -> list[tuple]:
-        return self.cursor.fetchall()
-
-    @property
-    def rowcount(self) -> int:
-        return self.cursor.rowcount
+    connection.validate_thread_sharing()
+    # Wrapped as connection.cursor() wraps Django's own cursors.
+    driver: Any = _PreparingCursor(connection.connection)
+    make = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with make(driver) as cursor:
+        yield cursor

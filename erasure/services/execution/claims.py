@@ -264,7 +264,6 @@ def _lease_pending(
         {
             "request": request.pk,
             "namespace": namespace.pk,
-            "pending": ItemOutcome.PENDING,
             "max_attempts": settings.ERASURE_MAX_ATTEMPTS,
             "size": size,
             "owner": owner,

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from erasure.failpoints import failpoint
 from erasure.lifecycle import ERASED_OUTCOMES, ItemOutcome
@@ -61,15 +61,11 @@ def record_outcomes(
             groups[key].append(item)
         written = 0
         mappings_removed = 0
-        with (
-            connection.cursor() as cursor,
-            prepared_cursor() as prepared,
-            _rows_found_where_claimed(cursor),
-        ):
+        with prepared_cursor() as cursor, _rows_found_where_claimed(cursor):
             for (outcome, status, error, dispatch_id, retryable, applied), items in groups.items():
                 again = outcome == ItemOutcome.FAILED and retryable
                 recorded, removed = _record_group(
-                    prepared,
+                    cursor,
                     items,
                     {
                         "status": status,
@@ -94,7 +90,7 @@ def record_outcomes(
                 # Nothing was sent for these: authentication stopped the batch.
                 give_back(untried, owner, status=401)
             # The batch's proof of presence has served (dispatch.send_batch).
-            prepared.execute("DELETE FROM erasure_leaseproof WHERE owner = %s", [owner])
+            cursor.execute("DELETE FROM erasure_leaseproof WHERE owner = %s", [owner])
         if written < len(outcomes):
             logger.warning(
                 "request %s: %d items were taken over by another worker before this one "
