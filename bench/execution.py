@@ -200,8 +200,16 @@ def run_engine(args, root: str, database_url: str, *, modes_name: str) -> dict:
     started = time.perf_counter()
     request_approve(request=request.request, actor=Actor.for_user(approver))
     approved = time.perf_counter() - started
+    # The poll is the harness's own statement, counted with PostgreSQL's CPU: prepared, it
+    # costs a fifth of what the ORM's query did (parsed and planned at every poll).
+    from erasure.prepared import prepared_cursor
+
     while True:
-        status = ErasureRequest.objects.values_list("status", flat=True).get(pk=request.request.pk)
+        with prepared_cursor() as cursor:
+            cursor.execute(
+                "SELECT status FROM erasure_erasurerequest WHERE id = %s", [request.request.pk]
+            )
+            status = cursor.fetchone()[0]
         if status not in ("approved", "running"):
             break
         time.sleep(0.02)

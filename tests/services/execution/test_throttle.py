@@ -168,3 +168,52 @@ def test_a_slot_freed_by_a_dead_connection_reaches_a_listening_waiter():
     slot = waiting._take_in_flight_slot()
     assert slot == 0
     waiting._release(slot)
+
+
+def test_a_woken_waiter_tries_only_the_slot_that_was_released(monkeypatch):
+    from django.test.utils import CaptureQueriesContext
+
+    from erasure import throttle
+
+    # No try unasked while it waits: only the release wakes it.
+    monkeypatch.setattr(throttle, "_LISTEN_SECONDS", 5.0)
+
+    held = threading.Event()
+    release_one = threading.Event()
+    release_rest = threading.Event()
+
+    def hold_every_slot() -> None:
+        holder, _ = _throttle(max_in_flight=8)
+        slots = []
+        while (slot := holder._take_in_flight_slot_or_none()) is not None:
+            holder._held.add(slot)
+            slots.append(slot)
+        held.set()
+        release_one.wait(5)
+        holder._release(5)
+        release_rest.wait(5)
+        for slot in slots:
+            if slot != 5:
+                holder._release(slot)
+        connection.close()
+
+    thread = threading.Thread(target=hold_every_slot)
+    thread.start()
+    held.wait(5)
+    waiting, sleeps = _throttle(max_in_flight=8)
+    threading.Timer(0.3, release_one.set).start()
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            slot = waiting._take_in_flight_slot()
+    finally:
+        release_rest.set()
+        thread.join(5)
+    assert slot == 5
+    assert sleeps == []
+    statements = [query["sql"] for query in queries.captured_queries]
+    listen = next(k for k, sql in enumerate(statements) if sql.startswith("LISTEN"))
+    tries = [sql for sql in statements[listen:] if "pg_try_advisory_lock" in sql]
+    # Once listening: every slot once (all held), then the released one alone.
+    assert len(tries) == 8 + 1
+    assert tries[-1].endswith(", 5)")
+    waiting._release(slot)
