@@ -23,7 +23,12 @@ class Command(BaseCommand):
             default=[],
             help="key answered 401 'API key is disabled' (repeatable)",
         )
-        parser.add_argument("--latency-ms", type=int, default=0, help="delay of every answer")
+        parser.add_argument(
+            "--latency-ms",
+            type=int,
+            default=0,
+            help="time of every answer from its request's arrival (its work included)",
+        )
         parser.add_argument("--seed", type=int, default=0, help="seed of the fault generator")
         parser.add_argument(
             "--fault",

@@ -1073,6 +1073,30 @@ def test_latency_delays_api_calls_but_not_control_calls(
     assert time.perf_counter() - started >= 0.3
 
 
+def test_latency_counts_from_the_request_s_arrival_the_store_s_work_included(
+    emulator: EmulatorServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_text(emulator, "docs", list(range(10)))
+    emulator.latency_ms = 400
+    act = emulator.store.delete_items
+
+    def slow_delete(**kwargs):
+        time.sleep(0.25)  # the store's work, on the event loop
+        return act(**kwargs)
+
+    monkeypatch.setattr(emulator.store, "delete_items", slow_delete)
+    started = time.perf_counter()
+    assert delete(client, "docs", [1]).status_code == 200
+    elapsed = time.perf_counter() - started
+    # Answered 400 ms after it arrived, the 250 ms of work within them (not 650 ms).
+    assert 0.4 <= elapsed < 0.6
+    # Work that takes longer than the latency answers when it is done, never sooner.
+    emulator.latency_ms = 100
+    started = time.perf_counter()
+    assert delete(client, "docs", [2]).status_code == 200
+    assert 0.25 <= time.perf_counter() - started < 0.45
+
+
 def test_store_endpoints_work_without_sockets() -> None:
     store = EmulatorStore(api_keys=[API_KEY])
     store.seed(namespaces=[{"name": "docs", "type": "text", "items": [{"id": "a", "text": "x"}]}])
